@@ -1,0 +1,2 @@
+"""relayflow: a serverless workflow orchestrator."""
+__version__ = "0.1.0"

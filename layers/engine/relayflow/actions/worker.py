@@ -1,0 +1,36 @@
+"""Run one dispatched attempt and describe how it ended."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..core.messages import AttemptFinished, DispatchAttempt
+from .errors import ActionFailed, UnknownAction
+from .registry import ActionContext, ActionRegistry
+
+
+def run_attempt(registry: ActionRegistry, cmd: DispatchAttempt) -> AttemptFinished:
+    """Never raises for an action's own failure: it becomes a failed attempt with a reason."""
+    ctx = ActionContext(cmd.execution_id, cmd.workflow, cmd.task, cmd.run, cmd.unit, cmd.attempt,
+                        cmd.idempotency_key, cmd.idempotency_key if cmd.callback else None)
+    result: Any = None
+    try:
+        fn = registry.resolve(cmd.action)
+        result = fn(cmd.input, ctx)
+        json.dumps(result)
+    except ActionFailed as exc:
+        return _failed(cmd, exc.type, str(exc), exc.result)
+    except UnknownAction as exc:
+        return _failed(cmd, "UnknownAction", str(exc))
+    except (TypeError, ValueError) as exc:
+        if result is not None:
+            return _failed(cmd, "InvalidResult", f"the action's result is not JSON: {exc}")
+        return _failed(cmd, type(exc).__name__, str(exc))
+    except Exception as exc:  # an action's bug must fail its task, not the worker
+        return _failed(cmd, type(exc).__name__, str(exc) or type(exc).__name__)
+    return AttemptFinished(cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt, "succeeded", result)
+
+
+def _failed(cmd: DispatchAttempt, type_: str, message: str, result: Any = None) -> AttemptFinished:
+    return AttemptFinished(cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt, "failed", result,
+                           {"type": type_, "message": message})

@@ -1,0 +1,181 @@
+"""In-memory twins of every port: for tests, the benchmark and ``--backend memory``."""
+from __future__ import annotations
+
+import bisect
+import time
+import heapq
+from collections import deque
+from typing import Any, Callable
+
+from ..core.errors import ConflictError
+from ..core.messages import DispatchAttempt, Emit, Message, StartTimer
+from ..core.records import Execution, TaskRun, TaskState, Unit
+from ..core.session import Changes
+from ..core.spec import WorkflowSpec
+from ..core.versioning import spec_version
+
+
+class MemoryStore:
+    """Records in dictionaries; a commit is applied whole, guarded by the head's version."""
+
+    def __init__(self) -> None:
+        self.executions: dict[str, Execution] = {}
+        self.task_states: dict[tuple[str, str], TaskState] = {}
+        self.runs: dict[tuple[str, str, int], TaskRun] = {}
+        self.run_order: dict[str, list[tuple[int, str, int]]] = {}
+        self.units: dict[tuple[str, str, int], dict[int, Unit]] = {}
+        self.vars: dict[str, dict[str, Any]] = {}
+        self.commits = 0
+
+    def create_execution(self, execution: Execution) -> bool:
+        if execution.id in self.executions:
+            return False
+        self.executions[execution.id] = execution.clone()
+        self.vars[execution.id] = {}
+        self.run_order[execution.id] = []
+        return True
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        return self.executions.get(execution_id)
+
+    def get_task_state(self, execution_id: str, task: str) -> TaskState | None:
+        return self.task_states.get((execution_id, task))
+
+    def get_run(self, execution_id: str, task: str, run: int) -> TaskRun | None:
+        return self.runs.get((execution_id, task, run))
+
+    def get_unit(self, execution_id: str, task: str, run: int, index: int) -> Unit | None:
+        return self.units.get((execution_id, task, run), {}).get(index)
+
+    def list_units(self, execution_id: str, task: str, run: int) -> list[Unit]:
+        units = self.units.get((execution_id, task, run), {})
+        return [units[i] for i in sorted(units)]
+
+    def get_var(self, execution_id: str, name: str) -> tuple[bool, Any]:
+        scope = self.vars.get(execution_id, {})
+        return (True, scope[name]) if name in scope else (False, None)
+
+    def list_vars(self, execution_id: str) -> dict[str, Any]:
+        return dict(self.vars.get(execution_id, {}))
+
+    def list_runs(self, execution_id: str) -> list[TaskRun]:
+        return [self.runs[(execution_id, t, n)] for _, t, n in self.run_order.get(execution_id, [])]
+
+    def commit(self, changes: Changes) -> None:
+        head = changes.execution
+        current = self.executions.get(head.id)
+        if current is None or current.version != changes.expected_version:
+            raise ConflictError(f"execution {head.id} changed since it was read")
+        eid = head.id
+        self.executions[eid] = head
+        for state in changes.task_states:
+            self.task_states[(eid, state.task)] = state
+        order = self.run_order[eid]
+        for run in changes.runs:
+            key = (eid, run.task, run.run)
+            if key not in self.runs:
+                bisect.insort(order, (run.seq, run.task, run.run))
+            self.runs[key] = run
+        for task, run_no, unit in changes.units:
+            self.units.setdefault((eid, task, run_no), {})[unit.index] = unit
+        self.vars[eid].update(changes.vars)
+        self.commits += 1
+
+
+class MemoryWorkflows:
+    def __init__(self) -> None:
+        self._specs: dict[tuple[str, str], WorkflowSpec] = {}
+        self._latest: dict[str, str] = {}
+
+    def register(self, spec: WorkflowSpec) -> str:
+        version = spec_version(spec)
+        self._specs[(spec.name, version)] = spec
+        self._latest[spec.name] = version
+        return version
+
+    def get(self, name: str, version: str | None = None) -> WorkflowSpec:
+        if version is None:
+            version = self._latest[name]
+        return self._specs[(name, version)]
+
+    def names(self) -> list[str]:
+        return sorted(self._latest)
+
+
+class MemoryQueue:
+    """A FIFO queue; the harness decides the order of delivery."""
+
+    def __init__(self) -> None:
+        self.messages: deque[Message] = deque()
+        self.sent = 0
+
+    def send(self, message: Message) -> None:
+        self.messages.append(message)
+        self.sent += 1
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+
+class MemoryTimers:
+    """One-time timers, fired by whoever drives the clock."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, StartTimer] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._n = 0
+
+    def start(self, timer: StartTimer) -> None:
+        if timer.key in self.pending:
+            return  # same key, same timer: a repeated step
+        self.pending[timer.key] = timer
+        self._n += 1
+        heapq.heappush(self._heap, (timer.due, self._n, timer.key))
+
+    def cancel(self, key: str) -> None:
+        self.pending.pop(key, None)
+
+    def next_due(self) -> float | None:
+        while self._heap and self._heap[0][2] not in self.pending:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, now: float) -> list[StartTimer]:
+        due = []
+        while self._heap and self._heap[0][0] <= now:
+            _, _, key = heapq.heappop(self._heap)
+            timer = self.pending.pop(key, None)
+            if timer is not None:
+                due.append(timer)
+        return due
+
+
+class MemoryBus:
+    def __init__(self) -> None:
+        self.events: list[Emit] = []
+        self.subscribers: list[Callable[[Emit], None]] = []
+        self.keep = True
+
+    def emit(self, event: Emit) -> None:
+        if self.keep:
+            self.events.append(event)
+        for fn in self.subscribers:
+            fn(event)
+
+
+class VirtualClock:
+    """A clock that only moves when told to: waits cost nothing."""
+
+    def __init__(self, start: float = 1_800_000_000.0):
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def advance_to(self, t: float) -> None:
+        self.t = max(self.t, t)
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()

@@ -1,0 +1,593 @@
+"""The conductor: one event in, record changes and commands out.
+
+It is pure: it reads and changes records only through a :class:`Session` and
+returns commands (dispatch an attempt, start a timer, start a child, emit a
+lifecycle event) for the caller to carry out after the changes are committed.
+Every handler checks the records first, so a duplicated, late or reordered
+event changes nothing.
+
+Vocabulary: a *run* is one execution of a task; a run has *units* (one for a
+plain task, one per item for ``with_items``, one per sub-task for
+``parallel``); a unit has *attempts* (retries).
+"""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from . import context as ctxmod
+from . import templates
+from .errors import TemplateError
+from .messages import (
+    AttemptFinished, CancelTimer, ControlRequested, DispatchAttempt, Emit, Message,
+    SendEvent, StartChild, StartTimer, TimerFired,
+)
+from .records import (
+    CANCELLED, FAILED, PAUSED, PENDING, RUNNING, SKIPPED, SUCCEEDED, TIMED_OUT, WAITING,
+    TaskRun, Unit,
+)
+from .retry import delay_before
+from .session import Session
+from .spec import TaskSpec, Transition, WorkflowSpec
+
+SLEEP_ACTION = "core.sleep"
+
+
+def timer_key(execution_id: str, kind: str, task: str = "", run: int = 0, unit: int = 0, attempt: int = 0) -> str:
+    return f"{execution_id}/{kind}/{task}/{run}/{unit}/{attempt}"
+
+
+def child_id(execution_id: str, task: str, run: int, unit: int, attempt: int) -> str:
+    return f"{execution_id}.{task}.{run}.{unit}.{attempt}"
+
+
+class Conductor:
+    def __init__(self, spec: WorkflowSpec, session: Session, now: float,
+                 limits: templates.Limits | None = None, rng: random.Random | None = None):
+        self.spec = spec
+        self.session = session
+        self.head = session.execution
+        self.now = now
+        self.limits = limits
+        self.rng = rng or random.Random()
+        self.commands: list[Message] = []
+        self._launching: set[tuple[str, int]] = set()
+
+    # -- entry points --------------------------------------------------------
+    def start(self) -> list[Message]:
+        head = self.head
+        if head.started or head.final:
+            return self.commands
+        head.started = True
+        self.emit("workflow.started", input=head.input)
+        if self.spec.timeout:
+            self.timer(timer_key(head.id, "workflow_timeout"), self.spec.timeout,
+                       TimerFired(head.id, "workflow_timeout"))
+        try:
+            initial = templates.render(self.spec.vars, self.context())
+        except TemplateError as exc:
+            self.fail_workflow({"task": None, "type": "TemplateError", "message": f"vars: {exc}"})
+        else:
+            for name, value in initial.items():
+                self.session.set_var(name, value)
+            for name in self.spec.entries:
+                self.fire_into(name, None)
+        self.settle()
+        return self.commands
+
+    def handle(self, event: Message) -> list[Message]:
+        if self.head.final or not self.head.started:
+            return self.commands
+        if isinstance(event, AttemptFinished):
+            self.on_attempt_finished(event)
+        elif isinstance(event, TimerFired):
+            self.on_timer(event)
+        elif isinstance(event, ControlRequested):
+            self.on_control(event)
+        else:
+            raise ValueError(f"the conductor does not handle {event.kind} messages")
+        self.settle()
+        return self.commands
+
+    # -- helpers ---------------------------------------------------------------
+    def emit(self, type_: str, **detail: Any) -> None:
+        self.commands.append(Emit(type_, {"execution_id": self.head.id, "workflow": self.head.workflow,
+                                          "at": self.now, **detail}))
+
+    def timer(self, key: str, delay: float, event: Message) -> None:
+        self.commands.append(StartTimer(key, self.now + delay, event.to_dict()))
+
+    def system(self) -> dict[str, Any]:
+        return {"execution_id": self.head.id, "workflow": self.head.workflow, "started_at": self.head.created_at}
+
+    def context(self, current: TaskRun | None = None, **kw: Any) -> dict[str, Any]:
+        return ctxmod.build(self.session, self.spec.tasks, input=self.head.input, system=self.system(),
+                            current=current, **kw)
+
+    def render(self, value: Any, ctx: dict[str, Any]) -> Any:
+        return templates.render(value, ctx, self.limits)
+
+    def condition(self, expr: Any, ctx: dict[str, Any]) -> bool:
+        return templates.truthy(templates.evaluate(expr, ctx, self.limits))
+
+    def unit_spec(self, run: TaskRun, unit: Unit) -> TaskSpec:
+        task = self.spec.tasks[run.task]
+        return task.subtasks[unit.index] if run.kind == "parallel" else task
+
+    def fail_workflow(self, error: dict[str, Any]) -> None:
+        """Fail fast: nothing new starts; the workflow ends once running attempts finish."""
+        if self.head.ending is None:
+            self.head.ending = FAILED
+            self.head.error = error
+            if self.head.status == PAUSED:
+                for run in self.session.all_runs():
+                    if run.status == PENDING:
+                        self.cancel_run(run)
+
+    def authoring_error(self, run: TaskRun, where: str, expr: Any, exc: Exception) -> None:
+        self.fail_workflow({"task": run.task, "type": "TemplateError",
+                            "message": f"task {run.task}: {where}: {expr!r}: {exc}"})
+
+    # -- creating and starting runs -------------------------------------------
+    def fire_into(self, target: str, source: str | None) -> None:
+        task = self.spec.tasks[target]
+        if task.join is not None and source is not None:
+            state = self.session.task_state(target)
+            if state.join_done:
+                return
+            if source not in state.arrived:
+                state.arrived.append(source)
+            need = len(self.spec.inbound[target]) if task.join == "all" else task.join
+            if len(state.arrived) < need:
+                return
+            state.join_done = True
+        self.create_run(target)
+
+    def create_run(self, name: str, skipped_reason: str | None = None) -> None:
+        state = self.session.task_state(name)
+        if state.runs >= self.spec.max_task_runs:
+            self.fail_workflow({"task": name, "type": "MaxTaskRunsExceeded",
+                                "message": f"task {name} would run more than max_task_runs "
+                                           f"({self.spec.max_task_runs}) times"})
+            return
+        state.runs += 1
+        head = self.head
+        head.seq += 1
+        head.active += 1
+        run = TaskRun(task=name, run=state.runs, seq=head.seq)
+        self.session.add_run(run)
+        if skipped_reason is not None:
+            run.started_at = self.now
+            self.finish_run(run, SKIPPED, error={"type": "JoinNotSatisfied", "message": skipped_reason})
+        elif head.status == PAUSED:
+            run.held = True
+        else:
+            self.start_run(run)
+
+    def start_run(self, run: TaskRun) -> None:
+        run.status = RUNNING
+        run.held = False
+        run.started_at = self.now
+        task = self.spec.tasks[run.task]
+        self.emit("task.started", task=run.task, run=run.run)
+        ctx = self.context()
+        if task.when is not None:
+            try:
+                go = self.condition(task.when, ctx)
+            except TemplateError as exc:
+                return self.finish_run(run, FAILED, error={"type": "TemplateError", "message": f"when: {exc}"})
+            if not go:
+                return self.finish_run(run, SKIPPED)
+        try:
+            if task.type == "parallel":
+                run.kind = "parallel"
+                items: list[Any] = [None] * len(task.subtasks)
+            elif task.with_items is not None:
+                run.kind = "items"
+                items = self.items(task, ctx)
+            else:
+                run.kind = "single"
+                run.total = 1
+                run.unit = Unit(0)
+                return self.start_unit(run, run.unit)
+            run.concurrency = self.concurrency(task, ctx)
+        except TemplateError as exc:
+            return self.finish_run(run, FAILED, error={"type": "TemplateError", "message": str(exc)})
+        run.total = len(items)
+        for i, item in enumerate(items):
+            self.session.add_unit(run, Unit(i, item=item))
+        if not items:
+            return self.finish_run(run, SUCCEEDED, result=[] if run.kind == "items" else {})
+        self.launch_units(run)
+
+    def items(self, task: TaskSpec, ctx: dict[str, Any]) -> list[Any]:
+        raw = task.with_items
+        value = templates.evaluate(raw, ctx, self.limits) if isinstance(raw, str) else self.render(raw, ctx)
+        if isinstance(value, dict):
+            raise TemplateError(f"with_items: expected a list, got an object (use keys(...) or values(...))")
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise TemplateError(f"with_items: expected a list, got {type(value).__name__}")
+        items = list(value)
+        if task.batch_size:
+            k = task.batch_size
+            items = [items[i:i + k] for i in range(0, len(items), k)]
+        return items
+
+    def concurrency(self, task: TaskSpec, ctx: dict[str, Any]) -> int | None:
+        value = task.concurrency
+        if isinstance(value, str):
+            value = self.render(value, ctx)
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TemplateError(f"concurrency: expected a positive integer, got {value!r}")
+        return value
+
+    def launch_units(self, run: TaskRun) -> None:
+        """Start units up to the run's concurrency; re-entrant calls are folded into the loop."""
+        key = (run.task, run.run)
+        if key in self._launching or run.final:
+            return
+        self._launching.add(key)
+        try:
+            cap = run.concurrency or run.total
+            while run.next_index < run.total and run.in_flight < cap and not run.final:
+                if self.head.status == PAUSED:
+                    run.held = True
+                    return
+                unit = self.session.unit(run, run.next_index)
+                run.next_index += 1
+                run.in_flight += 1
+                assert unit is not None
+                self.start_unit(run, unit)
+        finally:
+            self._launching.discard(key)
+        self.maybe_complete(run)
+
+    def start_unit(self, run: TaskRun, unit: Unit) -> None:
+        spec = self.unit_spec(run, unit)
+        extra = {"item": unit.item, "index": unit.index} if run.kind == "items" else None
+        try:
+            rendered = self.render(spec.input, self.context(extra=extra)) if spec.input is not None else {}
+        except TemplateError as exc:
+            return self.unit_finished(run, unit, FAILED, error={"type": "TemplateError", "message": f"input: {exc}"})
+        if spec.workflow is not None and not isinstance(rendered, dict):
+            return self.unit_finished(run, unit, FAILED, error={
+                "type": "TemplateError", "message": "input: a workflow task's input must be an object"})
+        unit.input = rendered
+        self.dispatch_attempt(run, unit)
+
+    def dispatch_attempt(self, run: TaskRun, unit: Unit) -> None:
+        spec = self.unit_spec(run, unit)
+        head = self.head
+        unit.attempt += 1
+        unit.status = RUNNING
+        unit.held = False
+        run.attempts = max(run.attempts, unit.attempt)
+        a = (run.task, run.run, unit.index, unit.attempt)
+        if spec.timeout is not None:
+            try:
+                seconds = self.render(spec.timeout, self.context())
+                if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+                    raise TemplateError(f"timeout: expected a positive number of seconds, got {seconds!r}")
+            except TemplateError as exc:
+                return self.attempt_ended(run, unit, FAILED, None, {"type": "TemplateError", "message": str(exc)},
+                                          retry=False)
+            unit.timeout_timer = timer_key(head.id, "timeout", *a)
+            self.timer(unit.timeout_timer, float(seconds), TimerFired(head.id, "timeout", *a))
+        if spec.workflow is not None:
+            unit.child_id = child_id(head.id, *a)
+            self.commands.append(StartChild(unit.child_id, spec.workflow, unit.input, parent={
+                "execution_id": head.id, "task": run.task, "run": run.run, "unit": unit.index,
+                "attempt": unit.attempt}))
+        elif spec.action == SLEEP_ACTION:
+            seconds = unit.input.get("seconds") if isinstance(unit.input, dict) else None
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+                return self.attempt_ended(run, unit, FAILED, None, {
+                    "type": "InvalidInput", "message": f"core.sleep needs input.seconds >= 0, got {seconds!r}"},
+                    retry=False)
+            unit.timer = timer_key(head.id, "sleep", *a)
+            self.timer(unit.timer, float(seconds), AttemptFinished(head.id, *a, SUCCEEDED, {"slept": seconds}))
+        else:
+            self.commands.append(DispatchAttempt(head.id, head.workflow, run.task, run.run, unit.index,
+                                                 unit.attempt, spec.action or "", unit.input, spec.callback))
+
+    # -- attempts ending ---------------------------------------------------------
+    def on_attempt_finished(self, e: AttemptFinished) -> None:
+        run = self.session.run(e.task, e.run)
+        if run is None or run.final:
+            return
+        unit = self.session.unit(run, e.unit)
+        if unit is None or unit.status != RUNNING or unit.attempt != e.attempt:
+            return  # duplicate, late (timed out, cancelled) or reordered
+        status = e.status if e.status in (SUCCEEDED, FAILED, TIMED_OUT) else FAILED
+        self.attempt_ended(run, unit, status, e.result, e.error)
+
+    def attempt_ended(self, run: TaskRun, unit: Unit, status: str, result: Any, error: Any,
+                      retry: bool = True) -> None:
+        if unit.timeout_timer:
+            if status != TIMED_OUT:
+                self.commands.append(CancelTimer(unit.timeout_timer))
+            unit.timeout_timer = None
+        if unit.timer:
+            if status != SUCCEEDED:
+                self.commands.append(CancelTimer(unit.timer))
+            unit.timer = None
+        if unit.child_id and status == TIMED_OUT:
+            self.commands.append(SendEvent(ControlRequested(unit.child_id, "cancel", "parent task timed out").to_dict()))
+        unit.result = result
+        if status == SUCCEEDED:
+            unit.error = None
+            return self.unit_finished(run, unit, SUCCEEDED)
+        if error is None:
+            error = {"type": "Timeout" if status == TIMED_OUT else "Error", "message": f"attempt {unit.attempt} {status}"}
+        unit.error = error
+        policy = self.unit_spec(run, unit).retry
+        if retry and policy and unit.attempt <= policy.count and not self.head.final:
+            if policy.on_error is not None:
+                ctx = self.context(status=status, result=result, error=error)
+                try:
+                    go = self.condition(policy.on_error, ctx)
+                except TemplateError as exc:
+                    self.authoring_error(run, "retry.on_error", policy.on_error, exc)
+                    go = False
+                if not go:
+                    return self.unit_finished(run, unit, status)
+            delay = delay_before(policy, unit.attempt, self.rng)
+            self.emit("task.retried", task=run.task, run=run.run, unit=unit.index, attempt=unit.attempt,
+                      delay=delay, error=error)
+            unit.status = WAITING
+            if delay > 0:
+                a = (run.task, run.run, unit.index, unit.attempt)
+                unit.timer = timer_key(self.head.id, "retry", *a)
+                self.timer(unit.timer, delay, TimerFired(self.head.id, "retry", *a))
+            else:
+                self.retry_now(run, unit)
+            return
+        self.unit_finished(run, unit, status)
+
+    def retry_now(self, run: TaskRun, unit: Unit) -> None:
+        if self.head.status == PAUSED:
+            unit.held = True
+            run.held = True
+        else:
+            self.dispatch_attempt(run, unit)
+
+    def unit_finished(self, run: TaskRun, unit: Unit, status: str, error: Any = None) -> None:
+        unit.status = status
+        if error is not None:
+            unit.error = error
+        if run.kind == "single":
+            return self.finish_run(run, status, unit.result, unit.error if status != SUCCEEDED else None)
+        run.in_flight -= 1
+        run.done += 1
+        if status != SUCCEEDED:
+            run.failed_indexes.append(unit.index)
+        self.launch_units(run)
+
+    def maybe_complete(self, run: TaskRun) -> None:
+        if run.final or run.kind == "single" or run.done < run.total:
+            return
+        units = self.session.units(run)
+        task = self.spec.tasks[run.task]
+        if run.kind == "items":
+            result: Any = [u.result for u in units]
+        else:
+            result = {task.subtasks[u.index].name: u.result for u in units}
+        if not run.failed_indexes:
+            return self.finish_run(run, SUCCEEDED, result)
+        failed = sorted(run.failed_indexes)
+        failed_units = [units[i] for i in failed]
+        status = TIMED_OUT if all(u.status == TIMED_OUT for u in failed_units) else FAILED
+        first = failed_units[0].error or {}
+        if run.kind == "items":
+            error = {"type": "ItemsFailed", "message": f"items {failed} failed; item {failed[0]}: "
+                                                       f"{first.get('message', status)}", "failed_indexes": failed}
+        else:
+            names = [task.subtasks[i].name for i in failed]
+            error = {"type": "ParallelFailed", "message": f"sub-tasks {names} failed; {names[0]}: "
+                                                          f"{first.get('message', status)}", "failed": names}
+        self.finish_run(run, status, result, error)
+
+    # -- finishing runs and following transitions ----------------------------------
+    def finish_run(self, run: TaskRun, status: str, result: Any = None, error: Any = None) -> None:
+        run.status = status
+        run.result = result
+        run.error = error
+        run.finished_at = self.now
+        run.held = False
+        self.head.active -= 1
+        self.emit(f"task.{status}", task=run.task, run=run.run, attempts=run.attempts, error=error)
+        if self.head.ending is None and not self.head.final:
+            self.follow(run)
+
+    def follow(self, run: TaskRun) -> None:
+        task = self.spec.tasks[run.task]
+        ctx = self.context(current=run)
+        if run.status == SUCCEEDED and not self.publish(run, task.publish, ctx, "publish"):
+            return
+        fired: list[tuple[Transition, tuple[str, ...]]] = []
+        for tr in task.next:
+            if tr.outcomes is not None and run.status not in tr.outcomes:
+                continue
+            try:
+                if tr.decision is not None:
+                    chosen = self.decide(tr, ctx)
+                    if chosen is not None:
+                        fired.append((tr, chosen))
+                    continue
+                if tr.when is not None and not self.condition(tr.when, ctx):
+                    continue
+            except TemplateError as exc:
+                return self.authoring_error(run, f"{tr.origin}.when", getattr(exc, "expr", tr.when), exc)
+            fired.append((tr, tr.do))
+        for tr, _ in fired:
+            if tr.publish and not self.publish(run, tr.publish, ctx, f"{tr.origin}.publish"):
+                return
+        targets = [name for _, do in fired for name in do]
+        if run.status in (FAILED, TIMED_OUT) and not targets:
+            error = run.error or {}
+            self.fail_workflow({"task": run.task, "type": error.get("type", "Error"),
+                                "message": error.get("message", f"task {run.task} {run.status}")})
+            return
+        for name in targets:
+            self.fire_into(name, run.task)
+
+    def decide(self, tr: Transition, ctx: dict[str, Any]) -> tuple[str, ...] | None:
+        default = None
+        for branch in tr.decision or ():
+            if branch.default and branch.when is None:
+                default = branch.do
+                continue
+            try:
+                if self.condition(branch.when, ctx):
+                    return branch.do
+            except TemplateError as exc:
+                exc.expr = branch.when  # type: ignore[attr-defined]
+                raise
+            if branch.default:
+                default = branch.do
+        return default
+
+    def publish(self, run: TaskRun, pairs: tuple[tuple[str, Any], ...], ctx: dict[str, Any], where: str) -> bool:
+        for name, template in pairs:
+            try:
+                value = self.render(template, ctx)
+            except TemplateError as exc:
+                self.authoring_error(run, f"{where}.{name}", template, exc)
+                return False
+            self.session.set_var(name, value)
+        return True
+
+    # -- timers and control ----------------------------------------------------------
+    def on_timer(self, e: TimerFired) -> None:
+        if e.timer == "workflow_timeout":
+            return self.stop(TIMED_OUT, {"task": None, "type": "Timeout",
+                                         "message": f"workflow timed out after {self.spec.timeout} s"})
+        run = self.session.run(e.task or "", e.run)
+        if run is None or run.final:
+            return
+        unit = self.session.unit(run, e.unit)
+        if unit is None or unit.attempt != e.attempt:
+            return
+        if e.timer == "retry" and unit.status == WAITING and unit.timer:
+            unit.timer = None
+            self.retry_now(run, unit)
+        elif e.timer == "timeout" and unit.status == RUNNING and unit.timeout_timer:
+            unit.timeout_timer = None
+            seconds = self.unit_spec(run, unit).timeout
+            self.attempt_ended(run, unit, TIMED_OUT, None, {
+                "type": "Timeout", "message": f"attempt {unit.attempt} timed out after {seconds} s"})
+
+    def on_control(self, e: ControlRequested) -> None:
+        head = self.head
+        if e.action == "cancel":
+            self.stop(CANCELLED, None)
+        elif e.action == "pause" and head.status == RUNNING:
+            head.status = PAUSED
+            self.emit("workflow.paused")
+            self.signal_children("pause")
+        elif e.action == "resume" and head.status == PAUSED:
+            head.status = RUNNING
+            self.emit("workflow.resumed")
+            self.signal_children("resume")
+            for run in self.session.all_runs():
+                if not run.held or run.final:
+                    continue
+                run.held = False
+                if run.status == PENDING:
+                    self.start_run(run)
+                    continue
+                for unit in self.session.cache_units(run):
+                    if unit.held and unit.status == WAITING:
+                        self.dispatch_attempt(run, unit)
+                self.launch_units(run)
+
+    def signal_children(self, action: str) -> None:
+        for run in self.session.all_runs():
+            if run.final or not self.spec.tasks[run.task].workflow and run.kind != "parallel":
+                continue
+            for unit in self.session.units(run):
+                if unit.child_id and unit.status == RUNNING:
+                    self.commands.append(SendEvent(ControlRequested(unit.child_id, action).to_dict()))
+
+    def stop(self, status: str, error: dict[str, Any] | None) -> None:
+        """End the workflow now (cancel, workflow timeout): cancel everything still active."""
+        for run in self.session.all_runs():
+            if not run.final:
+                self.cancel_run(run)
+        self.head.ending = None
+        self.head.error = error
+        self.finish_workflow(status)
+
+    def cancel_run(self, run: TaskRun) -> None:
+        for unit in self.session.cache_units(run):
+            if unit.status in (RUNNING, WAITING, PENDING):
+                for key in (unit.timer, unit.timeout_timer):
+                    if key:
+                        self.commands.append(CancelTimer(key))
+                unit.timer = unit.timeout_timer = None
+                if unit.child_id and unit.status == RUNNING:
+                    self.commands.append(SendEvent(ControlRequested(unit.child_id, "cancel").to_dict()))
+                unit.status = CANCELLED
+        run.status = CANCELLED
+        run.held = False
+        run.finished_at = self.now
+        self.head.active -= 1
+        self.emit("task.cancelled", task=run.task, run=run.run)
+
+    # -- ending the workflow --------------------------------------------------------
+    def settle(self) -> None:
+        head = self.head
+        while head.active == 0 and not head.final:
+            if head.ending is not None:
+                return self.finish_workflow(head.ending)
+            if self.resolve_unsatisfiable_join():
+                continue
+            try:
+                head.output = self.render(self.spec.output, self.context()) if self.spec.output is not None else None
+            except TemplateError as exc:
+                head.error = {"task": None, "type": "TemplateError", "message": f"output: {exc}"}
+                return self.finish_workflow(FAILED)
+            return self.finish_workflow(SUCCEEDED)
+
+    def resolve_unsatisfiable_join(self) -> bool:
+        """With nothing left running, a join still waiting can never fire: skip it (LANGUAGE §4)."""
+        for name, task in self.spec.tasks.items():
+            if task.join is None:
+                continue
+            state = self.session.peek_task_state(name)
+            if state is None or not state.arrived or state.join_done:
+                continue
+            state = self.session.task_state(name)
+            state.join_done = True
+            waiting = [s for s in self.spec.inbound[name] if s not in state.arrived]
+            self.create_run(name, skipped_reason=f"join not satisfied: waiting on [{', '.join(waiting)}]")
+            return True
+        return False
+
+    def finish_workflow(self, status: str) -> None:
+        head = self.head
+        head.status = status
+        head.ending = None
+        head.finished_at = self.now
+        if status != SUCCEEDED:
+            head.output = None
+        if self.spec.timeout:
+            self.commands.append(CancelTimer(timer_key(head.id, "workflow_timeout")))
+        self.emit(f"workflow.{status}", error=head.error, output=head.output)
+        parent = head.parent
+        if parent:
+            if status == SUCCEEDED:
+                done = AttemptFinished(parent["execution_id"], parent["task"], parent["run"], parent["unit"],
+                                       parent["attempt"], SUCCEEDED, head.output)
+            else:
+                detail = (head.error or {}).get("message", status)
+                done = AttemptFinished(parent["execution_id"], parent["task"], parent["run"], parent["unit"],
+                                       parent["attempt"], FAILED, None, {
+                                           "type": "ChildWorkflow" + status.title().replace("_", ""),
+                                           "message": f"child workflow {head.workflow} ({head.id}) {status}: {detail}",
+                                           "execution_id": head.id})
+            self.commands.append(SendEvent(done.to_dict()))

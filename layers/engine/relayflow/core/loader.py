@@ -1,0 +1,605 @@
+"""Load and validate a workflow file into a :class:`WorkflowSpec`.
+
+Validation collects every problem before giving up, so an author fixes a file
+in one pass; each problem names the file, line, task and field.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from . import graph, templates, yamlpos
+from .errors import Problem, ValidationError
+from .spec import (
+    BACKOFFS, DEFAULT_MAX_TASK_RUNS, FAILED, INPUT_TYPES, SUCCEEDED, TIMED_OUT,
+    Branch, InputParam, RetrySpec, TaskSpec, Transition, WorkflowSpec,
+)
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+TASK_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+WORKFLOW_FIELDS = {"name", "description", "version", "input", "parameters", "vars", "timeout",
+                   "tasks", "output", "output_map", "max_task_runs"}
+TASK_FIELDS = {"name", "action", "workflow", "type", "input", "when", "with_items", "batch_size",
+               "concurrency", "retry", "timeout", "join", "publish", "on_success", "on_failure",
+               "on_complete", "on_timeout", "decision", "next", "tasks", "callback", "description"}
+SUBTASK_FIELDS = {"name", "action", "workflow", "type", "input", "retry", "timeout", "callback",
+                  "description"}
+INPUT_FIELDS = {"type", "required", "default", "enum", "description"}
+RETRY_FIELDS = {"count", "delay", "backoff", "max_delay", "jitter", "on_error"}
+NEXT_FIELDS = {"when", "publish", "do"}
+BRANCH_FIELDS = {"when", "next", "do", "default"}
+TASK_TYPES = ("action", "parallel", "workflow")
+
+SCOPES = {"input", "parameters", "vars", "variables", "workflow", "task", "tasks", "item", "index",
+          "system", "callback"}
+FUNCTIONS = {"result", "error", "succeeded", "failed", "timed_out", "skipped"}
+
+_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+}
+
+
+def type_matches(type_name: str, value: Any) -> bool:
+    return _TYPE_CHECKS[type_name](value)
+
+
+def load_file(path: str) -> WorkflowSpec:
+    """Read and validate ``path``; raise :class:`ValidationError` listing every problem."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ValidationError([Problem(path, 0, None, "file", f"cannot read: {exc.strerror}")]) from None
+    return load_text(text, path)
+
+
+def load_text(text: str, source: str = "<string>") -> WorkflowSpec:
+    spec, problems = parse(text, source)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or spec is None:
+        raise ValidationError(errors or problems)
+    return spec
+
+
+def parse(text: str, source: str = "<string>") -> tuple[WorkflowSpec | None, list[Problem]]:
+    """Validate; return the spec (None when there are errors) and every problem found."""
+    try:
+        data, lines = yamlpos.load(text)
+    except yamlpos.YamlSyntaxError as exc:
+        return None, [Problem(source, exc.line, None, "yaml", str(exc))]
+    builder = _Builder(source, lines, text)
+    spec = builder.build(data)
+    problems = sorted(builder.problems, key=lambda p: (p.line, p.severity != "error"))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return spec, problems
+
+
+def _suggest(word: str, choices: set[str] | list[str]) -> str:
+    match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.75)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _as_names(value: Any) -> list[str] | None:
+    """A transition target: one name, a comma-separated string, or a list of names."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+class _Builder:
+    def __init__(self, source: str, lines: dict, text: str):
+        self.source = source
+        self.lines = lines
+        self.text = text
+        self.problems: list[Problem] = []
+        self.task_names: set[str] = set()
+        self.template_uses: list[tuple[tuple, str | None, str, str, bool, bool]] = []
+
+    # -- reporting -------------------------------------------------------
+    def err(self, path: tuple, task: str | None, field: str, message: str, severity: str = "error") -> None:
+        self.problems.append(Problem(self.source, yamlpos.line_of(self.lines, path), task, field, message, severity))
+
+    def unknown_fields(self, data: dict, allowed: set[str], path: tuple, task: str | None, prefix: str = "") -> None:
+        for key in data:
+            if key not in allowed:
+                self.err(path + (key,), task, f"{prefix}{key}", f"unknown field{_suggest(str(key), allowed)}")
+
+    def template(self, value: Any, path: tuple, task: str | None, field: str,
+                 expression: bool = False, item_scope: bool = False) -> None:
+        """Remember every template string under ``value`` for checking once task names are known."""
+        if isinstance(value, str):
+            if expression or "{{" in value or "{%" in value:
+                self.template_uses.append((path, task, field, value, expression, item_scope))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                self.template(v, path + (k,), task, f"{field}.{k}", expression, item_scope)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                self.template(v, path + (i,), task, f"{field}[{i}]", expression, item_scope)
+
+    def check_templates(self) -> None:
+        for path, task, field, text, expression, item_scope in self.template_uses:
+            message = templates.check_expression(text) if expression and "{{" not in text else templates.check(text)
+            if message:
+                self.err(path, task, field, f"template error: {message}")
+                continue
+            bare = expression and "{{" not in text
+            names = templates.referenced_names(text, expression=bare)
+            for name in sorted(names - SCOPES - FUNCTIONS - (getattr(templates, "GLOBAL_NAMES", None) or templates._GLOBAL_NAMES)):
+                self.err(path, task, field, f"unknown name '{name}' in template{_suggest(name, SCOPES | FUNCTIONS)}")
+            if not item_scope and names & {"item", "index"}:
+                self.err(path, task, field, "'item' and 'index' exist only in the input of a with_items task")
+            for ref in sorted(templates.task_references(text, expression=bare) - self.task_names):
+                self.err(path, task, field, f"unknown task '{ref}' in template{_suggest(ref, self.task_names)}")
+
+    # -- workflow level --------------------------------------------------
+    def build(self, data: Any) -> WorkflowSpec | None:
+        if not isinstance(data, dict):
+            self.err((), None, "workflow", "a workflow file must be a mapping with 'name' and 'tasks'")
+            return None
+        self.unknown_fields(data, WORKFLOW_FIELDS, (), None)
+        for a, b in (("input", "parameters"), ("output", "output_map")):
+            if a in data and b in data:
+                self.err((b,), None, b, f"'{b}' is an alias of '{a}'; give only one")
+        name = data.get("name")
+        if name is None:
+            self.err((), None, "name", "required field is missing")
+        elif not isinstance(name, str) or not NAME_RE.match(name):
+            self.err(("name",), None, "name", "must be letters, digits, '.', '_' or '-'")
+        for key in ("description", "version"):
+            if key in data and not isinstance(data[key], (str, int, float)):
+                self.err((key,), None, key, "must be text")
+        in_key = "parameters" if "parameters" in data and "input" not in data else "input"
+        inputs = self.inputs(data.get(in_key), (in_key,))
+        vars_ = self.vars(data.get("vars"))
+        timeout = self.positive_number(data, "timeout", (), None)
+        max_runs = data.get("max_task_runs", DEFAULT_MAX_TASK_RUNS)
+        if not isinstance(max_runs, int) or isinstance(max_runs, bool) or max_runs < 1:
+            self.err(("max_task_runs",), None, "max_task_runs", "must be a positive integer")
+            max_runs = DEFAULT_MAX_TASK_RUNS
+        out_key = "output_map" if "output_map" in data and "output" not in data else "output"
+        output = data.get(out_key)
+        self.template(output, (out_key,), None, out_key)
+        tasks = self.tasks(data.get("tasks"))
+        self.check_templates()
+        if tasks is None:
+            return None
+        succ = graph.edges(tasks)
+        inb = graph.inbound(succ)
+        entry = graph.entries(inb)
+        self.check_graph(tasks, succ, inb, entry, data)
+        return WorkflowSpec(
+            name=name if isinstance(name, str) else "", tasks=tasks, source=self.source,
+            description=str(data["description"]) if data.get("description") is not None else None,
+            version=str(data["version"]) if data.get("version") is not None else None,
+            inputs=inputs, vars=vars_, timeout=timeout, output=output, max_task_runs=max_runs,
+            text=self.text, entries=entry, inbound=inb,
+        )
+
+    def inputs(self, raw: Any, path: tuple) -> tuple[InputParam, ...]:
+        if raw is None:
+            return ()
+        items: list[tuple[str, Any, tuple]] = []
+        if isinstance(raw, dict):
+            items = [(k, v, path + (k,)) for k, v in raw.items()]
+        elif isinstance(raw, list):
+            for i, entry in enumerate(raw):
+                if isinstance(entry, str):
+                    items.append((entry, {}, path + (i,)))
+                elif isinstance(entry, dict) and len(entry) == 1:
+                    (k, v), = entry.items()
+                    items.append((k, {"default": v}, path + (i,)))
+                else:
+                    self.err(path + (i,), None, path[0], "list entries must be a name or {name: default}")
+        else:
+            self.err(path, None, path[0], "must be a mapping of input name to its declaration")
+            return ()
+        params = []
+        for pname, decl, ppath in items:
+            field = f"{path[0]}.{pname}"
+            if not isinstance(pname, str) or not TASK_NAME_RE.match(pname):
+                self.err(ppath, None, field, "input names must be identifiers")
+                continue
+            if decl is None:
+                decl = {}
+            if not isinstance(decl, dict):
+                self.err(ppath, None, field, "must be a mapping with type, required, default, enum, description")
+                continue
+            self.unknown_fields(decl, INPUT_FIELDS, ppath, None, prefix=f"{field}.")
+            ptype = decl.get("type")
+            if ptype is not None and ptype not in INPUT_TYPES:
+                self.err(ppath + ("type",), None, f"{field}.type",
+                         f"unknown type {ptype!r}; use one of {', '.join(INPUT_TYPES)}")
+                ptype = None
+            required = decl.get("required", False)
+            if not isinstance(required, bool):
+                self.err(ppath + ("required",), None, f"{field}.required", "must be true or false")
+                required = False
+            enum = decl.get("enum")
+            if enum is not None and not isinstance(enum, list):
+                self.err(ppath + ("enum",), None, f"{field}.enum", "must be a list of allowed values")
+                enum = None
+            kwargs: dict[str, Any] = {}
+            if "default" in decl:
+                default = decl["default"]
+                if ptype and default is not None and not type_matches(ptype, default):
+                    self.err(ppath + ("default",), None, f"{field}.default", f"default is not of type {ptype}")
+                if enum is not None and default is not None and default not in enum:
+                    self.err(ppath + ("default",), None, f"{field}.default", "default is not one of enum")
+                kwargs["default"] = default
+            params.append(InputParam(pname, ptype, required, enum=tuple(enum) if enum is not None else None,
+                                     description=decl.get("description"), **kwargs))
+        return tuple(params)
+
+    def vars(self, raw: Any) -> dict[str, Any]:
+        if raw is None:
+            return {}
+        if isinstance(raw, list):  # the seed project's list-of-single-key-maps form
+            merged: dict[str, Any] = {}
+            for i, entry in enumerate(raw):
+                if isinstance(entry, dict) and len(entry) == 1:
+                    merged.update(entry)
+                else:
+                    self.err(("vars", i), None, "vars", "list entries must be {name: value}")
+            raw = merged
+        if not isinstance(raw, dict):
+            self.err(("vars",), None, "vars", "must be a mapping of variable name to initial value")
+            return {}
+        for k in raw:
+            if not isinstance(k, str):
+                self.err(("vars", k), None, "vars", f"variable name {k!r} must be text")
+        self.template(raw, ("vars",), None, "vars")
+        return dict(raw)
+
+    def positive_number(self, data: dict, key: str, path: tuple, task: str | None,
+                        allow_template: bool = False) -> Any:
+        if key not in data or data[key] is None:
+            return None
+        value = data[key]
+        if allow_template and isinstance(value, str) and "{{" in value:
+            self.template(value, path + (key,), task, key)
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            self.err(path + (key,), task, key, "must be a positive number of seconds"
+                     + (" or a template" if allow_template else ""))
+            return None
+        return value
+
+    # -- tasks -------------------------------------------------------------
+    def tasks(self, raw: Any) -> dict[str, TaskSpec] | None:
+        if raw is None:
+            self.err((), None, "tasks", "required field is missing")
+            return None
+        entries: list[tuple[Any, tuple]] = []
+        if isinstance(raw, list):
+            for i, t in enumerate(raw):
+                if not isinstance(t, dict):
+                    self.err(("tasks", i), None, "tasks", f"task #{i + 1} must be a mapping")
+                    continue
+                entries.append((t, ("tasks", i)))
+        elif isinstance(raw, dict):
+            for name, t in raw.items():
+                if t is None:
+                    t = {}
+                if not isinstance(t, dict):
+                    self.err(("tasks", name), str(name), "tasks", "a task must be a mapping")
+                    continue
+                if "name" in t and t["name"] != name:
+                    self.err(("tasks", name, "name"), str(name), "name", "differs from the key naming the task")
+                entries.append(({**t, "name": name}, ("tasks", name)))
+        else:
+            self.err(("tasks",), None, "tasks", "must be a list of tasks (or a map of name to task)")
+            return None
+        if not entries:
+            self.err(("tasks",), None, "tasks", "a workflow needs at least one task")
+            return None
+        first_line: dict[str, int] = {}
+        for t, path in entries:
+            name = t.get("name")
+            if isinstance(name, str):
+                if name in first_line:
+                    self.err(path, name, "name", f"duplicate task name (first defined on line {first_line[name]})")
+                else:
+                    first_line[name] = yamlpos.line_of(self.lines, path)
+        self.task_names = set(first_line)
+        result: dict[str, TaskSpec] = {}
+        for t, path in entries:
+            spec = self.task(t, path, sub=False)
+            if spec is not None and spec.name not in result:
+                result[spec.name] = spec
+        return result
+
+    def task(self, t: dict, path: tuple, sub: bool) -> TaskSpec | None:
+        name = t.get("name")
+        label = name if isinstance(name, str) else None
+        if name is None:
+            self.err(path, None, "name", "every task needs a name")
+        elif not isinstance(name, str) or not TASK_NAME_RE.match(name):
+            self.err(path + ("name",), None, "name",
+                     f"task name {name!r} must start with a letter or '_' and hold letters, digits, '_', '.', '-'")
+            label = None
+        self.unknown_fields(t, SUBTASK_FIELDS if sub else TASK_FIELDS, path, label)
+        ttype = t.get("type")
+        if ttype is not None and ttype not in TASK_TYPES:
+            self.err(path + ("type",), label, "type", f"unknown type {ttype!r}; use one of {', '.join(TASK_TYPES)}")
+            ttype = None
+        action, workflow, subtasks = t.get("action"), t.get("workflow"), t.get("tasks")
+        if ttype is None:
+            ttype = "workflow" if workflow is not None else "parallel" if subtasks is not None else "action"
+        if sub and ttype == "parallel":
+            self.err(path + ("type",), label, "type", "a parallel task cannot hold another parallel task")
+        if action is not None and (not isinstance(action, str) or not action.strip()):
+            self.err(path + ("action",), label, "action", "must be an action name such as core.echo")
+        if workflow is not None and (not isinstance(workflow, str) or not NAME_RE.match(workflow)):
+            self.err(path + ("workflow",), label, "workflow", "must be the name of a registered workflow")
+        if ttype == "action":
+            if action is None:
+                self.err(path, label, "action", "an action task needs 'action' (or 'workflow', or 'type: parallel')")
+            if workflow is not None:
+                self.err(path + ("workflow",), label, "workflow", "give either 'action' or 'workflow', not both")
+        elif ttype == "workflow":
+            if workflow is None:
+                self.err(path, label, "workflow", "a workflow task needs 'workflow: NAME'")
+            if action is not None:
+                self.err(path + ("action",), label, "action", "a workflow task takes no 'action'")
+        elif ttype == "parallel":
+            if action is not None or workflow is not None:
+                self.err(path, label, "type", "a parallel task runs its 'tasks'; it takes no action or workflow")
+        sub_specs: list[TaskSpec] = []
+        if subtasks is not None and ttype != "parallel":
+            self.err(path + ("tasks",), label, "tasks", "only a 'type: parallel' task holds sub-tasks")
+        if ttype == "parallel" and not sub:
+            if not isinstance(subtasks, list) or not subtasks:
+                self.err(path + ("tasks",), label, "tasks", "a parallel task needs a non-empty list of sub-tasks")
+            else:
+                seen: set[str] = set()
+                for i, st in enumerate(subtasks):
+                    if not isinstance(st, dict):
+                        self.err(path + ("tasks", i), label, "tasks", f"sub-task #{i + 1} must be a mapping")
+                        continue
+                    spec = self.task(st, path + ("tasks", i), sub=True)
+                    if spec is None:
+                        continue
+                    if spec.name in seen:
+                        self.err(path + ("tasks", i, "name"), label, "tasks", f"duplicate sub-task name {spec.name!r}")
+                    seen.add(spec.name)
+                    sub_specs.append(spec)
+        with_items = t.get("with_items")
+        if with_items is not None:
+            if isinstance(with_items, str):
+                self.template(with_items, path + ("with_items",), label, "with_items",
+                              expression="{{" not in with_items)
+            elif not isinstance(with_items, list):
+                self.err(path + ("with_items",), label, "with_items", "must be a template or a list")
+        task_input = t.get("input")
+        if task_input is not None and not isinstance(task_input, (dict, str)):
+            self.err(path + ("input",), label, "input", "must be a mapping (or a template giving one)")
+        self.template(task_input, path + ("input",), label, "input", item_scope=with_items is not None)
+        when = t.get("when")
+        if when is not None:
+            self.condition(when, path + ("when",), label, "when")
+        batch_size = t.get("batch_size")
+        if batch_size is not None:
+            if with_items is None:
+                self.err(path + ("batch_size",), label, "batch_size", "only applies to with_items")
+            if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+                self.err(path + ("batch_size",), label, "batch_size", "must be a positive integer")
+                batch_size = None
+        concurrency = t.get("concurrency")
+        if concurrency is not None:
+            if with_items is None and ttype != "parallel":
+                self.err(path + ("concurrency",), label, "concurrency", "only applies to with_items or parallel tasks")
+            if isinstance(concurrency, str) and "{{" in concurrency:
+                self.template(concurrency, path + ("concurrency",), label, "concurrency")
+            elif not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+                self.err(path + ("concurrency",), label, "concurrency", "must be a positive integer or a template")
+                concurrency = None
+        timeout = self.positive_number(t, "timeout", path, label, allow_template=True)
+        retry = self.retry(t.get("retry"), path + ("retry",), label) if "retry" in t else None
+        callback = t.get("callback", False)
+        if not isinstance(callback, bool):
+            self.err(path + ("callback",), label, "callback", "must be true or false")
+            callback = False
+        join = t.get("join")
+        if join is not None and join != "all" and (not isinstance(join, int) or isinstance(join, bool) or join < 1):
+            self.err(path + ("join",), label, "join", "must be 'all' or a positive integer")
+            join = None
+        publish = self.publish(t.get("publish"), path + ("publish",), label, "publish") if "publish" in t else ()
+        transitions = () if sub else self.transitions(t, path, label)
+        if label is None:
+            return None
+        return TaskSpec(
+            name=label, line=yamlpos.line_of(self.lines, path), type=ttype,
+            action=action if isinstance(action, str) else None,
+            workflow=workflow if isinstance(workflow, str) else None,
+            input=task_input, when=when, with_items=with_items, batch_size=batch_size,
+            concurrency=concurrency, retry=retry, timeout=timeout, join=join, publish=publish,
+            next=transitions, subtasks=tuple(sub_specs), callback=callback,
+            description=t.get("description"),
+        )
+
+    def condition(self, value: Any, path: tuple, task: str | None, field: str) -> None:
+        if isinstance(value, bool):
+            return
+        if not isinstance(value, str):
+            self.err(path, task, field, "must be a template such as \"{{ succeeded() }}\" or true/false")
+            return
+        self.template(value, path, task, field, expression="{{" not in value)
+
+    def retry(self, raw: Any, path: tuple, task: str | None) -> RetrySpec | None:
+        if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+            return RetrySpec(count=raw)
+        if not isinstance(raw, dict):
+            self.err(path, task, "retry", "must be a mapping {count, delay, backoff, max_delay, jitter, on_error}")
+            return None
+        self.unknown_fields(raw, RETRY_FIELDS, path, task, prefix="retry.")
+        count = raw.get("count", 0)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            self.err(path + ("count",), task, "retry.count", "must be a non-negative integer")
+            count = 0
+        numbers: dict[str, float | None] = {}
+        for key in ("delay", "max_delay"):
+            value = raw.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                self.err(path + (key,), task, f"retry.{key}", "must be a non-negative number of seconds")
+                value = None
+            numbers[key] = value
+        backoff = raw.get("backoff", "constant")
+        if backoff not in BACKOFFS:
+            self.err(path + ("backoff",), task, "retry.backoff",
+                     f"unknown backoff {backoff!r}; use one of {', '.join(BACKOFFS)}")
+            backoff = "constant"
+        jitter = raw.get("jitter", False)
+        if not isinstance(jitter, bool):
+            self.err(path + ("jitter",), task, "retry.jitter", "must be true or false")
+            jitter = False
+        on_error = raw.get("on_error")
+        if on_error is not None:
+            self.condition(on_error, path + ("on_error",), task, "retry.on_error")
+        return RetrySpec(count=count, delay=numbers["delay"] or 0.0, backoff=backoff,
+                         max_delay=numbers["max_delay"], jitter=jitter, on_error=on_error)
+
+    def publish(self, raw: Any, path: tuple, task: str | None, field: str) -> tuple[tuple[str, Any], ...]:
+        pairs: list[tuple[str, Any, tuple]] = []
+        if isinstance(raw, dict):
+            pairs = [(k, v, path + (k,)) for k, v in raw.items()]
+        elif isinstance(raw, list):
+            for i, entry in enumerate(raw):
+                if isinstance(entry, dict) and len(entry) == 1:
+                    (k, v), = entry.items()
+                    pairs.append((k, v, path + (i,)))
+                else:
+                    self.err(path + (i,), task, field, "each entry must be a single {name: template}")
+        elif raw is not None:
+            self.err(path, task, field, "must be a list of {name: template} (or a mapping)")
+        out = []
+        for k, v, p in pairs:
+            if not isinstance(k, str) or not k:
+                self.err(p, task, field, f"variable name {k!r} must be text")
+                continue
+            self.template(v, p, task, f"{field}.{k}")
+            out.append((k, v))
+        return tuple(out)
+
+    def targets(self, raw: Any, path: tuple, task: str | None, field: str) -> tuple[str, ...]:
+        names = _as_names(raw)
+        if names is None:
+            self.err(path, task, field, "must be a task name or a list of task names")
+            return ()
+        for n in names:
+            if n not in self.task_names:
+                self.err(path, task, field, f"unknown task '{n}'{_suggest(n, self.task_names)}")
+        return tuple(n for n in names if n in self.task_names)
+
+    def transitions(self, t: dict, path: tuple, task: str | None) -> tuple[Transition, ...]:
+        out: list[Transition] = []
+        line = lambda key: yamlpos.line_of(self.lines, path + (key,))  # noqa: E731
+        has_timeout = "on_timeout" in t
+        legacy = (
+            ("on_success", frozenset({SUCCEEDED})),
+            ("on_failure", frozenset({FAILED}) if has_timeout else frozenset({FAILED, TIMED_OUT})),
+            ("on_timeout", frozenset({TIMED_OUT})),
+            ("on_complete", None),
+        )
+        for key, outcomes in legacy:
+            if key in t:
+                do = self.targets(t[key], path + (key,), task, key)
+                out.append(Transition(origin=key, line=line(key), outcomes=outcomes, do=do))
+        if "decision" in t:
+            out.append(self.decision(t["decision"], path + ("decision",), task))
+        if "next" in t:
+            raw = t["next"]
+            if not isinstance(raw, list):
+                self.err(path + ("next",), task, "next", "must be a list of {when, publish, do}")
+            else:
+                for i, entry in enumerate(raw):
+                    epath = path + ("next", i)
+                    field = f"next[{i}]"
+                    if not isinstance(entry, dict):
+                        self.err(epath, task, field, "must be a mapping {when, publish, do}")
+                        continue
+                    self.unknown_fields(entry, NEXT_FIELDS, epath, task, prefix=f"{field}.")
+                    when = entry.get("when")
+                    if when is not None:
+                        self.condition(when, epath + ("when",), task, f"{field}.when")
+                    publish = self.publish(entry.get("publish"), epath + ("publish",), task, f"{field}.publish")
+                    do = self.targets(entry["do"], epath + ("do",), task, f"{field}.do") if "do" in entry else ()
+                    out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath),
+                                          when=when, publish=publish, do=do))
+        return tuple(out)
+
+    def decision(self, raw: Any, path: tuple, task: str | None) -> Transition:
+        branches: list[Branch] = []
+        if not isinstance(raw, list):
+            self.err(path, task, "decision", "must be a list of {when, next} branches")
+            raw = []
+        for i, b in enumerate(raw):
+            bpath = path + (i,)
+            field = f"decision[{i}]"
+            if not isinstance(b, dict):
+                self.err(bpath, task, field, "must be a mapping {when, next} or {default: true, next}")
+                continue
+            self.unknown_fields(b, BRANCH_FIELDS, bpath, task, prefix=f"{field}.")
+            target_key = "next" if "next" in b else "do"
+            if target_key not in b:
+                self.err(bpath, task, field, "needs 'next': the task to run")
+                continue
+            do = self.targets(b[target_key], bpath + (target_key,), task, f"{field}.{target_key}")
+            default = b.get("default", False)
+            if not isinstance(default, bool):
+                self.err(bpath + ("default",), task, f"{field}.default", "must be true or false")
+                default = False
+            when = b.get("when")
+            if when is None and not default:
+                self.err(bpath, task, field, "needs 'when' (or 'default: true')")
+            if when is not None:
+                self.condition(when, bpath + ("when",), task, f"{field}.when")
+            branches.append(Branch(when=when, do=do, default=default))
+        if sum(b.default for b in branches) > 1:
+            self.err(path, task, "decision", "only one branch may be the default")
+        return Transition(origin="decision", line=yamlpos.line_of(self.lines, path),
+                          outcomes=frozenset({SUCCEEDED}), decision=tuple(branches))
+
+    # -- graph -------------------------------------------------------------
+    def check_graph(self, tasks: dict[str, TaskSpec], succ: dict, inb: dict, entry: tuple, data: dict) -> None:
+        raw_tasks = data.get("tasks")
+        path_of = {}
+        if isinstance(raw_tasks, list):
+            for i, t in enumerate(raw_tasks):
+                if isinstance(t, dict) and isinstance(t.get("name"), str):
+                    path_of.setdefault(t["name"], ("tasks", i))
+        else:
+            path_of = {name: ("tasks", name) for name in tasks}
+        if not entry:
+            self.err(("tasks",), None, "tasks",
+                     "no entry task: every task is the target of a transition, so nothing can start")
+        else:
+            reached = graph.reachable(succ, entry)
+            for name in tasks:
+                if name not in reached:
+                    self.err(path_of.get(name, ("tasks",)), name, "name",
+                             "unreachable: no path leads here from an entry task")
+        cyclic = graph.in_cycles(succ)
+        for name, task in tasks.items():
+            p = path_of.get(name, ("tasks",))
+            if task.join is not None:
+                if name in cyclic:
+                    self.err(p + ("join",), name, "join", "a join task cannot be inside a cycle")
+                if isinstance(task.join, int) and task.join > len(inb[name]):
+                    self.err(p + ("join",), name, "join",
+                             f"join: {task.join} can never be met: only {len(inb[name])} task(s) lead here")
+            elif len(inb[name]) > 1 and name not in cyclic:
+                self.err(p, name, "join",
+                         f"{len(inb[name])} tasks lead here ({', '.join(inb[name])}) and there is no 'join': "
+                         "it runs once per arrival", severity="warning")

@@ -1,0 +1,131 @@
+"""Events the conductor consumes and commands it produces.
+
+Both are plain data with ``to_dict``/``from_dict`` so any transport (an
+in-memory queue, SQS, a Scheduler payload) can carry them unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+
+class Message:
+    kind: ClassVar[str]
+    registry: ClassVar[dict[str, type["Message"]]] = {}
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        Message.registry[cls.kind] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}  # type: ignore[call-overload]
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> "Message":
+        try:
+            cls = Message.registry[data["kind"]]
+        except (KeyError, TypeError):
+            raise ValueError(f"unknown message kind: {data.get('kind') if isinstance(data, dict) else data!r}")
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = set(data) - names - {"kind"}
+        if unknown:
+            raise ValueError(f"{cls.kind}: unknown fields {sorted(unknown)}")
+        return cls(**{k: v for k, v in data.items() if k != "kind"})
+
+
+# -- events ------------------------------------------------------------------
+
+@dataclass
+class AttemptFinished(Message):
+    """An attempt of a unit ended (worker, sleep timer, child workflow, callback)."""
+
+    kind: ClassVar[str] = "attempt_finished"
+    execution_id: str
+    task: str
+    run: int
+    unit: int
+    attempt: int
+    status: str  # succeeded | failed | timed_out
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class TimerFired(Message):
+    kind: ClassVar[str] = "timer_fired"
+    execution_id: str
+    timer: str  # retry | timeout | workflow_timeout
+    task: str | None = None
+    run: int = 0
+    unit: int = 0
+    attempt: int = 0
+
+
+@dataclass
+class ControlRequested(Message):
+    kind: ClassVar[str] = "control"
+    execution_id: str
+    action: str  # pause | resume | cancel
+    reason: str | None = None
+
+
+# -- commands ----------------------------------------------------------------
+
+@dataclass
+class DispatchAttempt(Message):
+    """Run one attempt of an action in a worker."""
+
+    kind: ClassVar[str] = "dispatch"
+    execution_id: str
+    workflow: str
+    task: str
+    run: int
+    unit: int
+    attempt: int
+    action: str
+    input: Any
+    callback: bool = False
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.execution_id}:{self.task}:{self.run}:{self.unit}:{self.attempt}"
+
+
+@dataclass
+class StartTimer(Message):
+    kind: ClassVar[str] = "start_timer"
+    key: str
+    due: float
+    event: dict[str, Any]
+
+
+@dataclass
+class CancelTimer(Message):
+    kind: ClassVar[str] = "cancel_timer"
+    key: str
+
+
+@dataclass
+class StartChild(Message):
+    kind: ClassVar[str] = "start_child"
+    execution_id: str  # the child's id, derived from the parent's unit so a retry is a no-op
+    workflow: str
+    input: Any
+    parent: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SendEvent(Message):
+    """Deliver an event to an execution (a parent's completion, a child's control)."""
+
+    kind: ClassVar[str] = "send_event"
+    event: dict[str, Any]
+
+
+@dataclass
+class Emit(Message):
+    """A lifecycle event for the event bus."""
+
+    kind: ClassVar[str] = "emit"
+    type: str  # workflow.started, task.succeeded, ...
+    detail: dict[str, Any]

@@ -1,0 +1,136 @@
+"""The small records an execution's state is kept in.
+
+An execution is never one blob: a head record (counters and status), one record
+per task (run counter and join arrivals), one per task run, one per unit of a
+multi-unit run (with_items item, parallel sub-task), and one per published
+variable. Handling an event touches a handful of them, whatever the size of
+the execution, which keeps the work per task constant.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Workflow statuses.
+RUNNING = "running"
+PAUSED = "paused"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+TIMED_OUT = "timed_out"
+CANCELLED = "cancelled"
+WORKFLOW_FINAL = frozenset({SUCCEEDED, FAILED, TIMED_OUT, CANCELLED})
+
+# Task run / unit statuses; PENDING: created but not started (waiting for a resume).
+PENDING = "pending"
+WAITING = "waiting"  # a unit waiting for a retry timer
+SKIPPED = "skipped"
+RUN_FINAL = frozenset({SUCCEEDED, FAILED, TIMED_OUT, SKIPPED, CANCELLED})
+
+
+@dataclass
+class Execution:
+    id: str
+    workflow: str
+    spec_version: str
+    input: dict[str, Any]
+    status: str = RUNNING
+    created_at: float = 0.0
+    finished_at: float | None = None
+    seq: int = 0  # runs created so far; gives each run its place in start order
+    active: int = 0  # task runs not yet final
+    ending: str | None = None  # final status to take once active runs drain (fail-fast)
+    error: dict[str, Any] | None = None
+    output: Any = None
+    parent: dict[str, Any] | None = None  # {execution_id, task, run, unit, attempt}
+    started: bool = False
+    version: int = 0
+
+    @property
+    def final(self) -> bool:
+        return self.status in WORKFLOW_FINAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def clone(self) -> "Execution":
+        return copy.copy(self)
+
+
+@dataclass
+class Unit:
+    """One schedulable piece of a run: the whole run, one item, or one sub-task."""
+
+    index: int = 0
+    item: Any = None  # the with_items item (or batch) this unit works on
+    status: str = PENDING
+    attempt: int = 0
+    input: Any = None
+    result: Any = None
+    error: dict[str, Any] | None = None
+    child_id: str | None = None
+    timer: str | None = None  # key of the pending retry/sleep timer
+    timeout_timer: str | None = None
+    held: bool = False  # a retry that came due while paused
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def clone(self) -> "Unit":
+        return copy.copy(self)
+
+
+@dataclass
+class TaskRun:
+    task: str
+    run: int
+    seq: int
+    status: str = PENDING
+    attempts: int = 0
+    result: Any = None
+    error: dict[str, Any] | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    held: bool = False  # created (or has units to start) while paused; resume picks it up
+    kind: str = "single"  # single | items | parallel
+    unit: Unit | None = None  # the single unit, kept inline
+    total: int = 0  # multi-unit runs: units in all, next to start, in flight, done
+    next_index: int = 0
+    in_flight: int = 0
+    done: int = 0
+    failed_indexes: list[int] = field(default_factory=list)
+    concurrency: int | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status in RUN_FINAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def clone(self) -> "TaskRun":
+        twin = copy.copy(self)
+        twin.failed_indexes = list(self.failed_indexes)
+        if self.unit is not None:
+            twin.unit = copy.copy(self.unit)
+        return twin
+
+
+@dataclass
+class TaskState:
+    task: str
+    runs: int = 0
+    arrived: list[str] = field(default_factory=list)  # join: inbound tasks that fired into it
+    join_done: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def clone(self) -> "TaskState":
+        return TaskState(self.task, self.runs, list(self.arrived), self.join_done)
+
+
+def run_from_dict(d: dict[str, Any]) -> TaskRun:
+    d = dict(d)
+    unit = d.pop("unit", None)
+    return TaskRun(**d, unit=Unit(**unit) if unit else None)

@@ -1,0 +1,127 @@
+"""The validated, immutable form of a workflow definition.
+
+The loader (``loader.py``) turns YAML into these objects; everything after it
+(graph, conductor, CLI) works on them and never on raw dictionaries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+TIMED_OUT = "timed_out"
+SKIPPED = "skipped"
+CANCELLED = "cancelled"
+
+INPUT_TYPES = ("string", "integer", "number", "boolean", "object", "array")
+BACKOFFS = ("constant", "linear", "exponential")
+DEFAULT_MAX_TASK_RUNS = 1000
+
+_NO_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class InputParam:
+    name: str
+    type: str | None = None
+    required: bool = False
+    default: Any = _NO_DEFAULT
+    enum: tuple[Any, ...] | None = None
+    description: str | None = None
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _NO_DEFAULT
+
+
+@dataclass(frozen=True)
+class RetrySpec:
+    count: int = 0
+    delay: float = 0.0
+    backoff: str = "constant"
+    max_delay: float | None = None
+    jitter: bool = False
+    on_error: Any = None  # template, evaluated with error() and result() of the failed attempt
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One branch of a legacy ``decision``: the first matching branch fires."""
+
+    when: Any
+    do: tuple[str, ...]
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One entry of a task's ``next`` list (legacy fields are converted to these).
+
+    It fires when the finished run's status is in ``outcomes`` (None: any
+    status) and its ``when`` is true (None: always). A ``decision`` entry fires
+    the first matching branch's targets instead of ``do``.
+    """
+
+    origin: str
+    line: int
+    when: Any = None
+    outcomes: frozenset[str] | None = None
+    publish: tuple[tuple[str, Any], ...] = ()
+    do: tuple[str, ...] = ()
+    decision: tuple[Branch, ...] | None = None
+
+    def targets(self) -> tuple[str, ...]:
+        if self.decision is None:
+            return self.do
+        return tuple(t for b in self.decision for t in b.do)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    line: int
+    type: str = "action"  # action | parallel | workflow
+    action: str | None = None
+    workflow: str | None = None
+    input: Any = None
+    when: Any = None
+    with_items: Any = None
+    batch_size: int | None = None
+    concurrency: Any = None
+    retry: RetrySpec | None = None
+    timeout: Any = None
+    join: str | int | None = None
+    publish: tuple[tuple[str, Any], ...] = ()
+    next: tuple[Transition, ...] = ()
+    subtasks: tuple["TaskSpec", ...] = ()
+    callback: bool = False
+    description: str | None = None
+
+    def targets(self) -> tuple[str, ...]:
+        """Every task this task can transition to, in declaration order, without repeats."""
+        seen: dict[str, None] = {}
+        for t in self.next:
+            for name in t.targets():
+                seen.setdefault(name, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    name: str
+    tasks: dict[str, TaskSpec]
+    source: str = "<string>"
+    description: str | None = None
+    version: str | None = None
+    inputs: tuple[InputParam, ...] = ()
+    vars: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    output: Any = None
+    max_task_runs: int = DEFAULT_MAX_TASK_RUNS
+    text: str = ""  # the YAML it was loaded from, kept so it can be stored and re-loaded
+    entries: tuple[str, ...] = ()  # tasks no transition points to, in declaration order
+    inbound: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> distinct sources
+
+    def task(self, name: str) -> TaskSpec:
+        return self.tasks[name]

@@ -1,0 +1,142 @@
+"""The engine: loads an execution, runs the conductor, commits, carries out commands.
+
+This is the only place that joins the pure core to the ports. A step commits
+its record changes before any command leaves, so a crash can lose a command
+but never record one that did not happen; redelivery of the triggering
+message then repeats the step, which the records make idempotent.
+"""
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any, Callable
+
+from . import ports
+from .core import templates
+from .core.conductor import Conductor
+from .core.errors import ConflictError, InputError, RelayflowError
+from .core.inputs import check_input
+from .core.messages import (
+    AttemptFinished, CancelTimer, DispatchAttempt, Emit, Message, SendEvent, StartChild, StartTimer,
+)
+from .core.records import Execution
+from .core.session import Session
+from .core.spec import WorkflowSpec
+from .core.versioning import spec_version
+
+MAX_CONFLICT_RETRIES = 50
+
+
+class UnknownExecution(RelayflowError):
+    pass
+
+
+class Engine:
+    def __init__(self, store: ports.StateStore, workflows: ports.WorkflowRegistry, tasks: ports.TaskQueue,
+                 events: ports.EventQueue, timers: ports.Timers, bus: ports.EventBus, clock: ports.Clock,
+                 limits: templates.Limits | None = None, rng: random.Random | None = None,
+                 new_id: Callable[[], str] | None = None):
+        self.store = store
+        self.workflows = workflows
+        self.tasks = tasks
+        self.events = events
+        self.timers = timers
+        self.bus = bus
+        self.clock = clock
+        self.limits = limits
+        self.rng = rng or random.Random()
+        self.new_id = new_id or (lambda: uuid.uuid4().hex)
+        self._specs: dict[tuple[str, str], WorkflowSpec] = {}
+
+    def spec(self, name: str, version: str) -> WorkflowSpec:
+        key = (name, version)
+        spec = self._specs.get(key)
+        if spec is None:
+            spec = self._specs[key] = self.workflows.get(name, version)
+        return spec
+
+    # -- starting ----------------------------------------------------------------
+    def start(self, workflow: str, input: Any = None, execution_id: str | None = None,
+              parent: dict[str, Any] | None = None, version: str | None = None) -> str:
+        """Create an execution and start its entry tasks; idempotent for a given ``execution_id``.
+
+        Raises KeyError for an unknown workflow and InputError for bad input; nothing is
+        written in either case.
+        """
+        spec = self.workflows.get(workflow, version)
+        checked = check_input(spec, input)
+        version = self._version_of(spec, version)
+        eid = execution_id or self.new_id()
+        head = Execution(id=eid, workflow=spec.name, spec_version=version, input=checked,
+                         created_at=self.clock.now(), parent=parent)
+        created = self.store.create_execution(head)
+        self._step(eid, lambda c: c.start(), created=created)
+        return eid
+
+    def _version_of(self, spec: WorkflowSpec, version: str | None) -> str:
+        return version if version is not None else spec_version(spec)
+
+    # -- events --------------------------------------------------------------------
+    def handle(self, event: Message) -> None:
+        eid = getattr(event, "execution_id", None)
+        if eid is None:
+            raise ValueError(f"{event.kind} message has no execution_id")
+        if self.store.get_execution(eid) is None:
+            raise UnknownExecution(f"no execution {eid!r}")
+        self._step(eid, lambda c: c.handle(event))
+
+    def _step(self, execution_id: str, action: Callable[[Conductor], list[Message]], created: bool = False) -> None:
+        for _ in range(MAX_CONFLICT_RETRIES):
+            head = self.store.get_execution(execution_id)
+            if head is None:
+                raise UnknownExecution(f"no execution {execution_id!r}")
+            session = Session(self.store, head, created=created)
+            conductor = Conductor(self.spec(head.workflow, head.spec_version), session, self.clock.now(),
+                                  self.limits, self.rng)
+            commands = action(conductor)
+            try:
+                self.store.commit(session.changes())
+            except ConflictError:
+                continue
+            self.carry_out(commands)
+            return
+        raise ConflictError(f"execution {execution_id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
+
+    def carry_out(self, commands: list[Message]) -> None:
+        for cmd in commands:
+            if isinstance(cmd, DispatchAttempt):
+                self.tasks.send(cmd)
+            elif isinstance(cmd, StartTimer):
+                self.timers.start(cmd)
+            elif isinstance(cmd, CancelTimer):
+                self.timers.cancel(cmd.key)
+            elif isinstance(cmd, SendEvent):
+                self.events.send(Message.from_dict(cmd.event))
+            elif isinstance(cmd, Emit):
+                self.bus.emit(cmd)
+            elif isinstance(cmd, StartChild):
+                self.start_child(cmd)
+            else:
+                raise TypeError(f"unknown command {cmd.kind}")
+
+    def start_child(self, cmd: StartChild) -> None:
+        try:
+            self.start(cmd.workflow, cmd.input, execution_id=cmd.execution_id, parent=cmd.parent)
+        except (KeyError, InputError) as exc:
+            p = cmd.parent
+            message = f"workflow {cmd.workflow!r} is not registered" if isinstance(exc, KeyError) else str(exc)
+            self.events.send(AttemptFinished(p["execution_id"], p["task"], p["run"], p["unit"], p["attempt"],
+                                             "failed", None, {"type": "ChildWorkflowError", "message": message}))
+
+    # -- reading -------------------------------------------------------------------
+    def describe(self, execution_id: str) -> dict[str, Any]:
+        """The execution as ``relayflow run --json`` prints it (DESIGN §4)."""
+        head = self.store.get_execution(execution_id)
+        if head is None:
+            raise UnknownExecution(f"no execution {execution_id!r}")
+        return {
+            "execution_id": head.id, "workflow": head.workflow, "status": head.status,
+            "output": head.output, "error": head.error,
+            "tasks": [{"name": r.task, "run": r.run, "status": r.status, "attempts": r.attempts,
+                       "result": r.result, "error": r.error} for r in self.store.list_runs(execution_id)],
+        }

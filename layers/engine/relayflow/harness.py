@@ -1,0 +1,131 @@
+"""The in-memory stack: the engine on in-memory ports, a worker, and a pump.
+
+The pump plays the roles a deployment gives to SQS, Lambda and the Scheduler:
+it delivers dispatched attempts to the worker, completions to the engine, and
+fires timers, jumping a virtual clock over every wait unless ``real_time``.
+``Faults`` makes it deliver out of order and more than once, as SQS may.
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .actions.builtin import default_registry
+from .actions.registry import ActionRegistry
+from .actions.worker import run_attempt
+from .adapters.memory import (
+    MemoryBus, MemoryQueue, MemoryStore, MemoryTimers, MemoryWorkflows, SystemClock, VirtualClock,
+)
+from .core import templates
+from .core.loader import load_file
+from .core.messages import ControlRequested, DispatchAttempt, Emit, Message
+from .core.spec import WorkflowSpec
+from .engine import Engine, UnknownExecution
+
+
+@dataclass
+class Faults:
+    """Delivery faults: ``reorder`` picks any queued message; ``duplicate`` redelivers with that probability."""
+
+    reorder: bool = False
+    duplicate: float = 0.0
+    seed: int = 0
+
+
+class MemoryStack:
+    def __init__(self, registry: ActionRegistry | None = None, real_time: bool = False,
+                 faults: Faults | None = None, limits: templates.Limits | None = None,
+                 seed: int | None = None, keep_events: bool = True):
+        self.registry = registry or default_registry()
+        self.store = MemoryStore()
+        self.workflows = MemoryWorkflows()
+        self.task_queue = MemoryQueue()
+        self.event_queue = MemoryQueue()
+        self.timers = MemoryTimers()
+        self.bus = MemoryBus()
+        self.bus.keep = keep_events
+        self.real_time = real_time
+        self.clock: VirtualClock | SystemClock = SystemClock() if real_time else VirtualClock()
+        self.faults = faults or Faults()
+        self._rng = random.Random(self.faults.seed)
+        counter = iter(range(1, 1 << 62))
+        new_id = (lambda: f"ex-{next(counter):06d}") if seed is not None else None
+        self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
+                             self.bus, self.clock, limits=limits, rng=random.Random(seed), new_id=new_id)
+        self.deliveries = 0
+
+    # -- set-up ------------------------------------------------------------------
+    def register(self, spec: WorkflowSpec) -> str:
+        return self.workflows.register(spec)
+
+    def register_file(self, path: str) -> WorkflowSpec:
+        spec = load_file(path)
+        self.register(spec)
+        return spec
+
+    def subscribe(self, fn: Callable[[Emit], None]) -> None:
+        self.bus.subscribers.append(fn)
+
+    # -- driving -------------------------------------------------------------------
+    def start(self, workflow: str, input: Any = None, execution_id: str | None = None) -> str:
+        return self.engine.start(workflow, input, execution_id=execution_id)
+
+    def control(self, execution_id: str, action: str, reason: str | None = None) -> None:
+        self.event_queue.send(ControlRequested(execution_id, action, reason))
+
+    def run(self, workflow: str, input: Any = None, max_deliveries: int | None = None) -> dict[str, Any]:
+        eid = self.start(workflow, input)
+        self.pump(max_deliveries=max_deliveries)
+        return self.engine.describe(eid)
+
+    def describe(self, execution_id: str) -> dict[str, Any]:
+        return self.engine.describe(execution_id)
+
+    def _take(self, queue: deque[Message]) -> Message:
+        if self.faults.reorder and len(queue) > 1:
+            i = self._rng.randrange(len(queue))
+            queue.rotate(-i)
+            msg = queue.popleft()
+            queue.rotate(i)
+        else:
+            msg = queue.popleft()
+        if self.faults.duplicate and self._rng.random() < self.faults.duplicate:
+            queue.insert(self._rng.randrange(len(queue) + 1), msg)
+        return msg
+
+    def step(self) -> bool:
+        """Deliver one message or fire due timers; False when there is nothing left to do."""
+        tasks, events = self.task_queue.messages, self.event_queue.messages
+        if tasks or events:
+            use_tasks = bool(tasks) and (not events or not self.faults.reorder or self._rng.random() < 0.5)
+            self.deliveries += 1
+            if use_tasks:
+                cmd = self._take(tasks)
+                assert isinstance(cmd, DispatchAttempt)
+                self.event_queue.send(run_attempt(self.registry, cmd))
+            else:
+                try:
+                    self.engine.handle(self._take(events))
+                except UnknownExecution:
+                    pass  # a message for an execution that never existed: nothing to do
+            return True
+        due = self.timers.next_due()
+        if due is None:
+            return False
+        if self.real_time:
+            time.sleep(max(0.0, due - self.clock.now()))
+        else:
+            assert isinstance(self.clock, VirtualClock)
+            self.clock.advance_to(due)
+        for timer in self.timers.pop_due(self.clock.now()):
+            self.event_queue.send(Message.from_dict(timer.event))
+        return True
+
+    def pump(self, max_deliveries: int | None = None) -> None:
+        """Run until nothing is queued and no timer is pending."""
+        while self.step():
+            if max_deliveries is not None and self.deliveries >= max_deliveries:
+                raise RuntimeError(f"gave up after {max_deliveries} deliveries")

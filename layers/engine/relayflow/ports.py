@@ -1,0 +1,60 @@
+"""The services the engine needs, as Protocols.
+
+Each port has an in-memory implementation (``adapters.memory``) and an AWS one;
+the engine and the conductor only ever see these interfaces.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .core.messages import DispatchAttempt, Emit, Message, StartTimer
+from .core.records import Execution, TaskRun, TaskState, Unit
+from .core.session import Changes
+from .core.spec import WorkflowSpec
+
+
+class StateStore(Protocol):
+    def create_execution(self, execution: Execution) -> bool:
+        """Write a new head; False when one with this id exists already."""
+
+    def get_execution(self, execution_id: str) -> Execution | None: ...
+    def get_task_state(self, execution_id: str, task: str) -> TaskState | None: ...
+    def get_run(self, execution_id: str, task: str, run: int) -> TaskRun | None: ...
+    def get_unit(self, execution_id: str, task: str, run: int, index: int) -> Unit | None: ...
+    def list_units(self, execution_id: str, task: str, run: int) -> list[Unit]: ...
+    def get_var(self, execution_id: str, name: str) -> tuple[bool, Any]: ...
+    def list_vars(self, execution_id: str) -> dict[str, Any]: ...
+    def list_runs(self, execution_id: str) -> list[TaskRun]:
+        """Every run of the execution, in start order."""
+
+    def commit(self, changes: Changes) -> None:
+        """Apply a step's changes; raise ConflictError if the head moved since it was read."""
+
+
+class WorkflowRegistry(Protocol):
+    def register(self, spec: WorkflowSpec) -> str:
+        """Store a definition; return its version (a content hash)."""
+
+    def get(self, name: str, version: str | None = None) -> WorkflowSpec:
+        """The given version, or the latest; raise KeyError when unknown."""
+
+
+class TaskQueue(Protocol):
+    def send(self, command: DispatchAttempt) -> None: ...
+
+
+class EventQueue(Protocol):
+    def send(self, event: Message) -> None: ...
+
+
+class Timers(Protocol):
+    def start(self, timer: StartTimer) -> None: ...
+    def cancel(self, key: str) -> None: ...
+
+
+class EventBus(Protocol):
+    def emit(self, event: Emit) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
