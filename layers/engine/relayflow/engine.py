@@ -17,7 +17,8 @@ from .core.conductor import Conductor
 from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input
 from .core.messages import (
-    AttemptFinished, CancelTimer, DispatchAttempt, Emit, Message, SendEvent, StartChild, StartTimer,
+    AttemptFinished, CancelTimer, DispatchAttempt, Emit, Message, SendEvent, StartChild, StartRequested,
+    StartTimer,
 )
 from .core.records import Execution
 from .core.session import Session
@@ -35,7 +36,7 @@ class Engine:
     def __init__(self, store: ports.StateStore, workflows: ports.WorkflowRegistry, tasks: ports.TaskQueue,
                  events: ports.EventQueue, timers: ports.Timers, bus: ports.EventBus, clock: ports.Clock,
                  limits: templates.Limits | None = None, rng: random.Random | None = None,
-                 new_id: Callable[[], str] | None = None):
+                 new_id: Callable[[], str] | None = None, defer_start: bool = False):
         self.store = store
         self.workflows = workflows
         self.tasks = tasks
@@ -47,6 +48,9 @@ class Engine:
         self.rng = rng or random.Random()
         self.new_id = new_id or (lambda: uuid.uuid4().hex)
         self._specs: dict[tuple[str, str], WorkflowSpec] = {}
+        # Deferred: start() only writes the head and queues a StartRequested, so every
+        # change to an execution happens in the one consumer of its event queue.
+        self.defer_start = defer_start
 
     def spec(self, name: str, version: str) -> WorkflowSpec:
         key = (name, version)
@@ -70,32 +74,56 @@ class Engine:
         head = Execution(id=eid, workflow=spec.name, spec_version=version, input=checked,
                          created_at=self.clock.now(), parent=parent)
         created = self.store.create_execution(head)
-        self._step(eid, lambda c: c.start(), created=created)
+        if self.defer_start:
+            self.events.send(StartRequested(eid))
+        else:
+            self._step(eid, lambda c: c.start(), created=created, message_ids=[f"start:{eid}"])
         return eid
 
     def _version_of(self, spec: WorkflowSpec, version: str | None) -> str:
         return version if version is not None else spec_version(spec)
 
     # -- events --------------------------------------------------------------------
-    def handle(self, event: Message) -> None:
-        eid = getattr(event, "execution_id", None)
-        if eid is None:
-            raise ValueError(f"{event.kind} message has no execution_id")
+    def handle(self, event: Message, message_id: str | None = None) -> None:
+        """Apply one event; ``message_id`` (the transport's id) makes a redelivery safe."""
+        self.handle_batch([event], [message_id] if message_id else [])
+
+    def handle_batch(self, events: list[Message], message_ids: list[str] | None = None) -> None:
+        """Apply several events of one execution in one step: one read and one write of the head."""
+        eids = {getattr(e, "execution_id", None) for e in events}
+        if len(eids) != 1 or None in eids:
+            raise ValueError("handle_batch takes events of exactly one execution")
+        eid = eids.pop()
         if self.store.get_execution(eid) is None:
             raise UnknownExecution(f"no execution {eid!r}")
-        self._step(eid, lambda c: c.handle(event))
 
-    def _step(self, execution_id: str, action: Callable[[Conductor], list[Message]], created: bool = False) -> None:
+        def apply(conductor: Conductor) -> list[Message]:
+            for event in events:
+                conductor.handle(event)
+            return conductor.commands
+
+        self._step(eid, apply, message_ids=message_ids or [])
+
+    def _step(self, execution_id: str, action: Callable[[Conductor], list[Message]], created: bool = False,
+              message_ids: list[str] | None = None) -> None:
+        message_ids = message_ids or []
         for _ in range(MAX_CONFLICT_RETRIES):
             head = self.store.get_execution(execution_id)
             if head is None:
                 raise UnknownExecution(f"no execution {execution_id!r}")
+            if message_ids and set(message_ids) <= set(head.last_messages):
+                # This step committed before a crash; make sure its commands went out.
+                self.carry_out([Message.from_dict(c) for c in head.outbox])
+                return
             session = Session(self.store, head, created=created)
             conductor = Conductor(self.spec(head.workflow, head.spec_version), session, self.clock.now(),
                                   self.limits, self.rng)
             commands = action(conductor)
+            changes = session.changes()
+            changes.execution.outbox = [c.to_dict() for c in commands] if message_ids else []
+            changes.execution.last_messages = list(message_ids)
             try:
-                self.store.commit(session.changes())
+                self.store.commit(changes)
             except ConflictError:
                 continue
             self.carry_out(commands)
@@ -103,21 +131,24 @@ class Engine:
         raise ConflictError(f"execution {execution_id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
 
     def carry_out(self, commands: list[Message]) -> None:
+        """Send a step's commands; dispatches and lifecycle events go out in batches."""
+        dispatches = [c for c in commands if isinstance(c, DispatchAttempt)]
+        emits = [c for c in commands if isinstance(c, Emit)]
+        if dispatches:
+            self.tasks.send_all(dispatches)
         for cmd in commands:
-            if isinstance(cmd, DispatchAttempt):
-                self.tasks.send(cmd)
-            elif isinstance(cmd, StartTimer):
+            if isinstance(cmd, StartTimer):
                 self.timers.start(cmd)
             elif isinstance(cmd, CancelTimer):
                 self.timers.cancel(cmd.key)
             elif isinstance(cmd, SendEvent):
                 self.events.send(Message.from_dict(cmd.event))
-            elif isinstance(cmd, Emit):
-                self.bus.emit(cmd)
             elif isinstance(cmd, StartChild):
                 self.start_child(cmd)
-            else:
+            elif not isinstance(cmd, (DispatchAttempt, Emit)):
                 raise TypeError(f"unknown command {cmd.kind}")
+        if emits:
+            self.bus.emit_all(emits)
 
     def start_child(self, cmd: StartChild) -> None:
         try:

@@ -40,7 +40,7 @@ class WorkflowRegistry(Protocol):
 
 
 class TaskQueue(Protocol):
-    def send(self, command: DispatchAttempt) -> None: ...
+    def send_all(self, commands: list[DispatchAttempt]) -> None: ...
 
 
 class EventQueue(Protocol):
@@ -53,7 +53,7 @@ class Timers(Protocol):
 
 
 class EventBus(Protocol):
-    def emit(self, event: Emit) -> None: ...
+    def emit_all(self, events: list[Emit]) -> None: ...
 
 
 class Clock(Protocol):

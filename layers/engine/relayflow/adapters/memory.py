@@ -113,6 +113,10 @@ class MemoryQueue:
         self.messages.append(message)
         self.sent += 1
 
+    def send_all(self, messages: list[Message]) -> None:
+        for message in messages:
+            self.send(message)
+
     def __len__(self) -> int:
         return len(self.messages)
 
@@ -156,11 +160,12 @@ class MemoryBus:
         self.subscribers: list[Callable[[Emit], None]] = []
         self.keep = True
 
-    def emit(self, event: Emit) -> None:
-        if self.keep:
-            self.events.append(event)
-        for fn in self.subscribers:
-            fn(event)
+    def emit_all(self, events: list[Emit]) -> None:
+        for event in events:
+            if self.keep:
+                self.events.append(event)
+            for fn in self.subscribers:
+                fn(event)
 
 
 class VirtualClock:

@@ -20,7 +20,7 @@ from . import templates
 from .errors import TemplateError
 from .messages import (
     AttemptFinished, CancelTimer, ControlRequested, DispatchAttempt, Emit, Message,
-    SendEvent, StartChild, StartTimer, TimerFired,
+    SendEvent, StartChild, StartRequested, StartTimer, TimerFired,
 )
 from .records import (
     CANCELLED, FAILED, PAUSED, PENDING, RUNNING, SKIPPED, SUCCEEDED, TIMED_OUT, WAITING,
@@ -76,6 +76,8 @@ class Conductor:
         return self.commands
 
     def handle(self, event: Message) -> list[Message]:
+        if isinstance(event, StartRequested):
+            return self.start()
         if self.head.final or not self.head.started:
             return self.commands
         if isinstance(event, AttemptFinished):

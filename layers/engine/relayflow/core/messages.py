@@ -67,6 +67,15 @@ class ControlRequested(Message):
     execution_id: str
     action: str  # pause | resume | cancel
     reason: str | None = None
+    request_id: str | None = None  # tells two identical requests apart for deduplicating transports
+
+
+@dataclass
+class StartRequested(Message):
+    """Start an execution whose head is written (the deferred half of ``Engine.start``)."""
+
+    kind: ClassVar[str] = "start"
+    execution_id: str
 
 
 # -- commands ----------------------------------------------------------------

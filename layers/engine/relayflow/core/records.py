@@ -45,6 +45,10 @@ class Execution:
     parent: dict[str, Any] | None = None  # {execution_id, task, run, unit, attempt}
     started: bool = False
     version: int = 0
+    # The last step's commands and the ids of the messages it consumed: a message
+    # redelivered after its step committed re-sends these instead of repeating the step.
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    last_messages: list[str] = field(default_factory=list)
 
     @property
     def final(self) -> bool:
@@ -54,7 +58,10 @@ class Execution:
         return asdict(self)
 
     def clone(self) -> "Execution":
-        return copy.copy(self)
+        twin = copy.copy(self)
+        twin.outbox = list(self.outbox)
+        twin.last_messages = list(self.last_messages)
+        return twin
 
 
 @dataclass

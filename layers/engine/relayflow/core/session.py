@@ -39,6 +39,9 @@ class Changes:
     units: list[tuple[str, int, Unit]] = field(default_factory=list)  # (task, run, unit)
     vars: dict[str, Any] = field(default_factory=dict)
     created: bool = False  # the head is new (first step of a fresh execution)
+    # What each written record held before this step (None: it did not exist), so a
+    # store that writes records before the head can tell readers the committed value.
+    priors: dict[tuple, Any] = field(default_factory=dict)
 
 
 class Session:
@@ -146,6 +149,9 @@ class Session:
         return self.store.get_var(self.id, name)
 
     def set_var(self, name: str, value: Any) -> None:
+        if ("v", name) not in self._loaded:
+            found, prior = self.store.get_var(self.id, name) if name not in self._vars else (False, None)
+            self._loaded[("v", name)] = (found, prior)
         self._vars[name] = value
 
     def all_vars(self) -> dict[str, Any]:
@@ -162,5 +168,5 @@ class Session:
             task_states=[s for t, s in self._states.items() if changed(("s", t), s)],
             runs=[r for k, r in self._runs.items() if changed(("r",) + k, r)],
             units=[(k[0], k[1], u) for k, u in self._units.items() if changed(("u",) + k, u)],
-            vars=dict(self._vars), created=self.created,
+            vars=dict(self._vars), created=self.created, priors=self._loaded,
         )

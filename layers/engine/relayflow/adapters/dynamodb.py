@@ -1,0 +1,290 @@
+"""State and workflow definitions in one DynamoDB table, through PynamoDB.
+
+Layout (pk / sk):
+  EXEC#<id> / HEAD                     the execution head (status, counters, version)
+  EXEC#<id> / TASK#<task>              run counter and join arrivals of one task
+  EXEC#<id> / RUN#<task>#<run>         one task run
+  EXEC#<id> / UNIT#<task>#<run>#<i>    one with_items item or parallel sub-task
+  EXEC#<id> / VAR#<name>               one workflow variable
+  WF#<name> / V#<version>, LATEST      workflow definitions, versioned
+
+A step writes its records first and the head last, with a condition on the
+head's version: the head is the commit point. Each record carries the version
+it was written for (``v``) and what it held before (``p``/``pv``); a reader
+whose head is older than ``v`` is looking at a step that crashed before its
+commit, and sees the prior value instead. Steps of one execution are
+serialised by its FIFO message group, so the only uncommitted records a
+reader can meet are those of a crashed attempt of the very step it is redoing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Callable
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from ..core.errors import ConflictError
+from ..core.loader import load_text
+from ..core.records import Execution, TaskRun, TaskState, Unit, run_from_dict
+from ..core.session import Changes
+from ..core.spec import WorkflowSpec
+from ..core.versioning import spec_version
+from .payloads import PayloadStore
+
+ITEM_PART_LIMIT = 150_000  # bytes of JSON kept inline per attribute; larger goes to S3
+DAY = 86_400
+
+
+class _Gsi1(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+def make_model(table: str, region: str, host: str | None = None) -> type[Model]:
+    """The item class for ``table``; PynamoDB binds table names at class creation."""
+    meta = type("Meta", (), {"table_name": table, "region": region, "host": host,
+                             "billing_mode": "PAY_PER_REQUEST"})
+
+    class Item(Model):
+        Meta = meta
+
+        pk = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        d = UnicodeAttribute(null=True)
+        v = NumberAttribute(null=True)
+        p = UnicodeAttribute(null=True)
+        pv = NumberAttribute(null=True)
+        status = UnicodeAttribute(null=True)
+        gsi1pk = UnicodeAttribute(null=True)
+        gsi1sk = UnicodeAttribute(null=True)
+        expires_at = TTLAttribute(null=True)
+        gsi1 = _Gsi1()
+
+    return Item
+
+
+def _exec_pk(execution_id: str) -> str:
+    return f"EXEC#{execution_id}"
+
+
+def run_sk(task: str, run: int) -> str:
+    return f"RUN#{task}#{run:06d}"
+
+
+def unit_sk(task: str, run: int, index: int) -> str:
+    return f"UNIT#{task}#{run:06d}#{index:07d}"
+
+
+class DynamoStore:
+    def __init__(self, model: type[Model], payloads: PayloadStore, clock: Callable[[], float],
+                 retention_days: int = 30):
+        self.model = model
+        self.payloads = payloads
+        self.clock = clock
+        self.retention = retention_days * DAY
+        self._head_version: dict[str, int] = {}
+
+    # -- encoding ------------------------------------------------------------------
+    def _expiry(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(int(self.clock()) + self.retention, tz=dt.timezone.utc)
+
+    def _dump(self, document: Any, execution_id: str) -> str:
+        return self.payloads.dump(document, ITEM_PART_LIMIT, execution_id)
+
+    def _visible(self, item: Any, execution_id: str) -> Any:
+        """The committed data of ``item``, or None when it does not exist as of the head."""
+        head = self._head_version.get(execution_id)
+        if head is None:
+            self.get_execution(execution_id)
+            head = self._head_version.get(execution_id, 0)
+        if item.v is None or item.v <= head:
+            return self.payloads.load(item.d)
+        if item.pv is not None and item.pv >= 0 and item.p is not None:
+            return self.payloads.load(item.p)
+        return None
+
+    def _detail(self, execution_id: str, sk: str, data: Any, prior: Any, version: int) -> Any:
+        item = self.model(_exec_pk(execution_id), sk, d=self._dump(data, execution_id), v=version,
+                          expires_at=self._expiry())
+        if prior is None:
+            item.pv = -1
+        else:
+            item.p = self._dump(prior, execution_id)
+            item.pv = version - 1
+        return item
+
+    def _head_item(self, execution: Execution) -> Any:
+        item = self.model(_exec_pk(execution.id), "HEAD", d=self._dump(execution.to_dict(), execution.id),
+                          v=execution.version, status=execution.status,
+                          gsi1pk=f"WFX#{execution.workflow}", gsi1sk=f"{execution.created_at:017.6f}#{execution.id}")
+        if execution.final:
+            item.expires_at = self._expiry()
+        return item
+
+    # -- reads -----------------------------------------------------------------------
+    def _get(self, execution_id: str, sk: str) -> Any:
+        try:
+            return self.model.get(_exec_pk(execution_id), sk, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def create_execution(self, execution: Execution) -> bool:
+        try:
+            self._head_item(execution).save(condition=self.model.pk.does_not_exist())
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise
+        self._head_version[execution.id] = execution.version
+        return True
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        item = self._get(execution_id, "HEAD")
+        if item is None:
+            return None
+        data = self.payloads.load(item.d)
+        head = Execution(**data)
+        self._head_version[execution_id] = head.version
+        return head
+
+    def get_task_state(self, execution_id: str, task: str) -> TaskState | None:
+        item = self._get(execution_id, f"TASK#{task}")
+        data = self._visible(item, execution_id) if item is not None else None
+        return TaskState(**data) if data is not None else None
+
+    def get_run(self, execution_id: str, task: str, run: int) -> TaskRun | None:
+        item = self._get(execution_id, run_sk(task, run))
+        data = self._visible(item, execution_id) if item is not None else None
+        return run_from_dict(data) if data is not None else None
+
+    def get_unit(self, execution_id: str, task: str, run: int, index: int) -> Unit | None:
+        item = self._get(execution_id, unit_sk(task, run, index))
+        data = self._visible(item, execution_id) if item is not None else None
+        return Unit(**data) if data is not None else None
+
+    def _query(self, execution_id: str, prefix: str) -> list[Any]:
+        out = []
+        for item in self.model.query(_exec_pk(execution_id), self.model.sk.startswith(prefix),
+                                     consistent_read=True):
+            data = self._visible(item, execution_id)
+            if data is not None:
+                out.append((item.sk, data))
+        return out
+
+    def list_units(self, execution_id: str, task: str, run: int) -> list[Unit]:
+        return [Unit(**d) for _, d in self._query(execution_id, f"UNIT#{task}#{run:06d}#")]
+
+    def get_var(self, execution_id: str, name: str) -> tuple[bool, Any]:
+        item = self._get(execution_id, f"VAR#{name}")
+        data = self._visible(item, execution_id) if item is not None else None
+        return (True, data["value"]) if data is not None else (False, None)
+
+    def list_vars(self, execution_id: str) -> dict[str, Any]:
+        return {sk[4:]: d["value"] for sk, d in self._query(execution_id, "VAR#")}
+
+    def list_runs(self, execution_id: str) -> list[TaskRun]:
+        runs = [run_from_dict(d) for _, d in self._query(execution_id, "RUN#")]
+        return sorted(runs, key=lambda r: r.seq)
+
+    # -- the commit ----------------------------------------------------------------------
+    def commit(self, changes: Changes) -> None:
+        head = changes.execution
+        eid, version, priors = head.id, head.version, changes.priors
+        items = []
+        for state in changes.task_states:
+            prior = priors.get(("s", state.task))
+            items.append(self._detail(eid, f"TASK#{state.task}", state.to_dict(),
+                                      prior.to_dict() if prior else None, version))
+        for run in changes.runs:
+            prior = priors.get(("r", run.task, run.run))
+            items.append(self._detail(eid, run_sk(run.task, run.run), run.to_dict(),
+                                      prior.to_dict() if prior else None, version))
+        for task, run_no, unit in changes.units:
+            prior = priors.get(("u", task, run_no, unit.index))
+            items.append(self._detail(eid, unit_sk(task, run_no, unit.index), unit.to_dict(),
+                                      prior.to_dict() if prior else None, version))
+        for name, value in changes.vars.items():
+            found, prior_value = priors.get(("v", name), (False, None))
+            items.append(self._detail(eid, f"VAR#{name}", {"value": value},
+                                      {"value": prior_value} if found else None, version))
+        if items:
+            with self.model.batch_write() as batch:
+                for item in items:
+                    batch.save(item)
+        try:
+            self._head_item(head).save(condition=self.model.v == changes.expected_version)
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                raise ConflictError(f"execution {eid} changed since it was read") from None
+            raise
+        self._head_version[eid] = version
+
+    def mark_failed(self, execution_id: str, error: dict[str, Any]) -> bool:
+        """Fail an execution outside the conductor (a poison message); keeps the version so
+        records of a crashed step stay invisible. False when it had already ended."""
+        head = self.get_execution(execution_id)
+        if head is None or head.final:
+            return False
+        head.status, head.error, head.finished_at, head.ending = "failed", error, self.clock(), None
+        try:
+            self._head_item(head).save(condition=self.model.v == head.version)
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def list_executions(self, workflow: str, limit: int = 50) -> list[Execution]:
+        out = []
+        for item in self.model.gsi1.query(f"WFX#{workflow}", scan_index_forward=False, limit=limit):
+            out.append(Execution(**self.payloads.load(item.d)))
+        return out
+
+
+class DynamoWorkflows:
+    """Workflow definitions, kept as their YAML text by content version."""
+
+    def __init__(self, model: type[Model]):
+        self.model = model
+        self._cache: dict[tuple[str, str], WorkflowSpec] = {}
+
+    def register(self, spec: WorkflowSpec) -> str:
+        version = spec_version(spec)
+        try:
+            self.model(f"WF#{spec.name}", f"V#{version}", d=json.dumps({"text": spec.text, "source": spec.source}),
+                       gsi1pk="WF", gsi1sk=spec.name).save(condition=self.model.pk.does_not_exist())
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+        self.model(f"WF#{spec.name}", "LATEST", d=json.dumps({"version": version})).save()
+        self._cache[(spec.name, version)] = spec
+        return version
+
+    def get(self, name: str, version: str | None = None) -> WorkflowSpec:
+        if version is None:
+            try:
+                latest = self.model.get(f"WF#{name}", "LATEST", consistent_read=True)
+            except DoesNotExist:
+                raise KeyError(name) from None
+            version = json.loads(latest.d)["version"]
+        key = (name, version)
+        spec = self._cache.get(key)
+        if spec is None:
+            try:
+                item = self.model.get(f"WF#{name}", f"V#{version}")
+            except DoesNotExist:
+                raise KeyError(f"{name}@{version}") from None
+            data = json.loads(item.d)
+            spec = self._cache[key] = load_text(data["text"], data.get("source", name))
+        return spec
+
+    def versions(self, name: str) -> list[str]:
+        return [item.sk[2:] for item in self.model.query(f"WF#{name}", self.model.sk.startswith("V#"))]

@@ -1,0 +1,144 @@
+"""SQS queues, EventBridge Scheduler timers and the EventBridge bus.
+
+Every queue message is a versioned envelope ``{"v": 1, "m": <message>}``;
+one too large for SQS carries ``{"v": 1, "m": {"$rf_s3": key}}`` instead and
+the payload is read back from S3 on receipt.
+
+Timers: every wait (``core.sleep``, retry delays, task and workflow timeouts)
+is a one-time Scheduler schedule that delivers its event to the FIFO event
+queue. FIFO queues take no per-message delay, so SQS ``DelaySeconds`` is never
+used; a schedule's time is rounded up to the next whole second.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..core.messages import DispatchAttempt, Emit, Message, StartTimer
+from .errors import AdapterError, MalformedMessage
+from .payloads import PayloadStore
+
+ENVELOPE_VERSION = 1
+SQS_BODY_LIMIT = 200_000  # below SQS's 256 KiB, leaving room for the envelope
+SCHEDULER_INPUT_LIMIT = 200_000
+EVENT_SOURCE = "relayflow"
+
+
+def encode(message: Message, payloads: PayloadStore, scope: str, limit: int = SQS_BODY_LIMIT) -> str:
+    return '{"v":%d,"m":%s}' % (ENVELOPE_VERSION, payloads.dump(message.to_dict(), limit, scope))
+
+
+def decode(body: str, payloads: PayloadStore) -> Message:
+    """Parse an envelope; MalformedMessage for anything that can never be processed."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        raise MalformedMessage("message body is not JSON") from None
+    if not isinstance(envelope, dict) or envelope.get("v") != ENVELOPE_VERSION or "m" not in envelope:
+        raise MalformedMessage(f"not a relayflow v{ENVELOPE_VERSION} envelope")
+    data = envelope["m"]
+    if isinstance(data, dict) and "$rf_s3" in data:
+        data = payloads.load(json.dumps(data))
+    try:
+        return Message.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise MalformedMessage(f"bad message: {exc}") from None
+
+
+def dedup_id(message: Message) -> str:
+    return hashlib.sha256(json.dumps(message.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+class SqsTaskQueue:
+    """The standard queue workers consume."""
+
+    def __init__(self, sqs: Any, url: str, payloads: PayloadStore):
+        self.sqs, self.url, self.payloads = sqs, url, payloads
+
+    def send_all(self, commands: list[DispatchAttempt]) -> None:
+        for start in range(0, len(commands), 10):
+            chunk = commands[start:start + 10]
+            entries = [{"Id": str(i), "MessageBody": encode(c, self.payloads, c.execution_id)}
+                       for i, c in enumerate(chunk)]
+            resp = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
+            if resp.get("Failed"):
+                raise AdapterError(f"task queue refused {len(resp['Failed'])} messages: {resp['Failed'][0]}")
+
+
+class SqsEventQueue:
+    """The FIFO queue of execution events; one message group per execution."""
+
+    def __init__(self, sqs: Any, url: str, payloads: PayloadStore):
+        self.sqs, self.url, self.payloads = sqs, url, payloads
+
+    def send(self, event: Message) -> None:
+        eid = getattr(event, "execution_id")
+        self.sqs.send_message(QueueUrl=self.url, MessageBody=encode(event, self.payloads, eid),
+                              MessageGroupId=eid, MessageDeduplicationId=dedup_id(event))
+
+
+def schedule_name(key: str) -> str:
+    return "rf-" + hashlib.sha256(key.encode()).hexdigest()[:48]
+
+
+def at_expression(due: float) -> str:
+    when = dt.datetime.fromtimestamp(math.ceil(due), tz=dt.timezone.utc)
+    return f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})"
+
+
+def parse_at(expression: str) -> float:
+    inner = expression[len("at("):-1]
+    return dt.datetime.strptime(inner, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+class SchedulerTimers:
+    def __init__(self, scheduler: Any, group: str, target_arn: str, role_arn: str, payloads: PayloadStore):
+        self.scheduler, self.group, self.target_arn, self.role_arn = scheduler, group, target_arn, role_arn
+        self.payloads = payloads
+
+    def start(self, timer: StartTimer) -> None:
+        event = Message.from_dict(timer.event)
+        eid = getattr(event, "execution_id")
+        try:
+            self.scheduler.create_schedule(
+                Name=schedule_name(timer.key), GroupName=self.group,
+                ScheduleExpression=at_expression(timer.due), ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
+                Description=timer.key[:512],
+                Target={"Arn": self.target_arn, "RoleArn": self.role_arn,
+                        "Input": encode(event, self.payloads, eid, SCHEDULER_INPUT_LIMIT),
+                        "SqsParameters": {"MessageGroupId": eid},
+                        "RetryPolicy": {"MaximumEventAgeInSeconds": 86_400, "MaximumRetryAttempts": 185}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConflictException":  # created by an earlier try
+                raise
+
+    def cancel(self, key: str) -> None:
+        try:
+            self.scheduler.delete_schedule(Name=schedule_name(key), GroupName=self.group)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":  # fired or cancelled already
+                raise
+
+
+class EventBridgeBus:
+    """Lifecycle events: source ``relayflow``, detail-type the event's type (``task.succeeded``)."""
+
+    def __init__(self, events: Any, bus: str, payloads: PayloadStore):
+        self.events, self.bus, self.payloads = events, bus, payloads
+
+    def emit_all(self, events: list[Emit]) -> None:
+        for start in range(0, len(events), 10):
+            entries = [{"Source": EVENT_SOURCE, "DetailType": e.type, "EventBusName": self.bus,
+                        "Detail": self.payloads.dump(e.detail, 200_000, e.detail.get("execution_id", "events"))}
+                       for e in events[start:start + 10]]
+            resp = self.events.put_events(Entries=entries)
+            if resp.get("FailedEntryCount"):
+                failed = [e for e in resp["Entries"] if e.get("ErrorCode")]
+                raise AdapterError(f"event bus refused {len(failed)} events: {failed[0]}")

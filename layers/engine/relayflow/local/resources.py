@@ -1,0 +1,48 @@
+"""What the embedded stack creates: a mirror of template.yaml's resources.
+
+``tests/infra`` checks that these queues, batch sizes, visibility timeouts and
+handler routes match the template, so the local stack cannot drift from a
+deployment.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STACK = "relayflow-local"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+MAX_RECEIVE_COUNT = 5
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    key: str
+    name: str
+    fifo: bool
+    visibility_timeout: int
+    dlq_name: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """An SQS event source mapping: which handler consumes which queue, in batches of how many."""
+
+    queue: str
+    handler: str  # module:function
+    batch_size: int
+
+
+QUEUES = (
+    QueueSpec("task", f"{STACK}-tasks", False, 180, f"{STACK}-tasks-dlq"),
+    QueueSpec("event", f"{STACK}-events.fifo", True, 180, f"{STACK}-events-dlq.fifo"),
+)
+ROUTES = (
+    Route("task", "functions.worker.app:handler", 10),
+    Route("event", "functions.advance.app:handler", 10),
+)
+START_HANDLER = "functions.start.app:handler"
+TABLE = f"{STACK}-state"
+BUCKET = f"{STACK}-payloads"
+EVENT_BUS = f"{STACK}-bus"
+SCHEDULE_GROUP = f"{STACK}-timers"
+SCHEDULER_ROLE = f"{STACK}-scheduler"

@@ -1,0 +1,283 @@
+"""The embedded stack: moto in-process, the real Lambda handlers, and a pump.
+
+The pump plays what AWS does around the handlers: it receives batches from
+each queue and calls the subscribed handler with an SQS event, deletes the
+records the handler did not report failed and makes the others visible again
+(SQS moves a record to its dead-letter queue after ``maxReceiveCount``
+receives), and fires Scheduler schedules when the clock reaches them, a
+virtual clock jumping over waits unless ``real_time``.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import time
+import uuid
+from typing import Any, Callable
+
+from ..actions.registry import ActionRegistry
+from ..adapters.memory import SystemClock, VirtualClock
+from ..adapters.messaging import decode, parse_at
+from ..core.errors import InputError
+from ..core.messages import ControlRequested, Emit
+from ..core.spec import WorkflowSpec
+from ..settings import Settings
+from . import resources as R
+
+_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": R.REGION, "AWS_REGION": R.REGION,
+    "POWERTOOLS_SERVICE_NAME": "relayflow", "POWERTOOLS_METRICS_NAMESPACE": "Relayflow",
+    "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+class StartError(Exception):
+    pass
+
+
+class LambdaContext:
+    """Enough of Lambda's context object for Powertools."""
+
+    def __init__(self, name: str):
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 128
+        self.invoked_function_arn = f"arn:aws:lambda:{R.REGION}:{R.ACCOUNT}:function:{name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def _load(path: str) -> Callable[..., Any]:
+    module, func = path.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+class LocalStack:
+    def __init__(self, registry: ActionRegistry | None = None, real_time: bool = False,
+                 handler_output: Any = None):
+        for key, value in _ENV.items():
+            os.environ.setdefault(key, value)
+        import boto3
+        import moto
+
+        self._mock = moto.mock_aws()
+        self._mock.start()
+        self.real_time = real_time
+        self.clock: VirtualClock | SystemClock = SystemClock() if real_time else VirtualClock(time.time())
+        self.handler_output = handler_output if handler_output is not None else io.StringIO()
+        self.subscribers: list[Callable[[Emit], None]] = []
+        self.deliveries = 0
+        session = boto3.session.Session(region_name=R.REGION)
+        self.sqs = session.client("sqs")
+        self._create_resources(session)
+        from ..runtime import Runtime, set_runtime
+        self.runtime = Runtime(self.settings, self.clock, registry, session=session)
+        set_runtime(self.runtime)
+        self.handlers = {route.queue: (_load(route.handler), route.batch_size) for route in R.ROUTES}
+        self.start_handler = _load(R.START_HANDLER)
+        # Powertools loggers hold the stream they were created with; point them at ours
+        # so handler logs never mix with the CLI's output.
+        for path in [R.START_HANDLER] + [route.handler for route in R.ROUTES]:
+            module = importlib.import_module(path.split(":")[0])
+            handler = getattr(getattr(module, "logger", None), "registered_handler", None)
+            if handler is not None and hasattr(handler, "setStream"):
+                handler.setStream(self.handler_output)
+
+    # -- resources, as template.yaml declares them ---------------------------------
+    def _create_resources(self, session: Any) -> None:
+        self.queue_urls: dict[str, str] = {}
+        self.dlq_urls: dict[str, str] = {}
+        self.queue_arns: dict[str, str] = {}
+        for q in R.QUEUES:
+            fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "false"} if q.fifo else {}
+            dlq = self.sqs.create_queue(QueueName=q.dlq_name, Attributes=dict(fifo))["QueueUrl"]
+            dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            attrs = {**fifo, "VisibilityTimeout": str(q.visibility_timeout),
+                     "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                                  "maxReceiveCount": R.MAX_RECEIVE_COUNT})}
+            url = self.sqs.create_queue(QueueName=q.name, Attributes=attrs)["QueueUrl"]
+            self.queue_urls[q.key] = url
+            self.dlq_urls[q.key] = dlq
+            self.queue_arns[q.key] = self.sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.arn_to_url = {arn: self.queue_urls[k] for k, arn in self.queue_arns.items()}
+        session.client("s3").create_bucket(Bucket=R.BUCKET)
+        events = session.client("events")
+        events.create_event_bus(Name=R.EVENT_BUS)
+        # An observer queue subscribed to every lifecycle event: how the CLI shows progress.
+        self.observer_url = self.sqs.create_queue(QueueName=f"{R.STACK}-observer")["QueueUrl"]
+        observer_arn = self.sqs.get_queue_attributes(QueueUrl=self.observer_url,
+                                                     AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="observe", EventBusName=R.EVENT_BUS, EventPattern=json.dumps({"source": ["relayflow"]}))
+        events.put_targets(Rule="observe", EventBusName=R.EVENT_BUS, Targets=[{"Id": "observer", "Arn": observer_arn}])
+        self.scheduler = session.client("scheduler")
+        self.scheduler.create_schedule_group(Name=R.SCHEDULE_GROUP)
+        role_arn = session.client("iam").create_role(
+            RoleName=R.SCHEDULER_ROLE, AssumeRolePolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"Service": "scheduler.amazonaws.com"}}]}),
+        )["Role"]["Arn"]
+        self.settings = Settings(
+            table=R.TABLE, task_queue_url=self.queue_urls["task"], event_queue_url=self.queue_urls["event"],
+            event_queue_arn=self.queue_arns["event"], event_bus=R.EVENT_BUS, schedule_group=R.SCHEDULE_GROUP,
+            scheduler_role_arn=role_arn, payload_bucket=R.BUCKET, max_receive_count=R.MAX_RECEIVE_COUNT,
+            region=R.REGION,
+        )
+        for key, value in self.settings.to_env().items():
+            os.environ[key] = value
+        from ..adapters.dynamodb import make_model
+        make_model(R.TABLE, R.REGION).create_table(wait=True)
+        session.client("dynamodb").update_time_to_live(
+            TableName=R.TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+
+    def close(self) -> None:
+        from ..runtime import set_runtime
+        set_runtime(None)
+        self._mock.stop()
+
+    def __enter__(self) -> "LocalStack":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- using it ----------------------------------------------------------------------
+    def register(self, spec: WorkflowSpec) -> str:
+        return self.runtime.workflows.register(spec)
+
+    def subscribe(self, fn: Callable[[Emit], None]) -> None:
+        self.subscribers.append(fn)
+
+    def start(self, workflow: str, input: Any = None, execution_id: str | None = None) -> str:
+        event = {"workflow": workflow, "input": input}
+        if execution_id:
+            event["execution_id"] = execution_id
+        with contextlib.redirect_stdout(self.handler_output):
+            out = self.start_handler(event, LambdaContext("relayflow-start"))
+        if "error" in out:
+            if out["error"]["type"] == "InvalidInput":
+                raise InputError(out["error"]["problems"])
+            raise StartError(out["error"]["message"])
+        return out["execution_id"]
+
+    def control(self, execution_id: str, action: str, reason: str | None = None) -> None:
+        self.runtime.event_queue.send(ControlRequested(execution_id, action, reason, uuid.uuid4().hex))
+
+    def describe(self, execution_id: str) -> dict[str, Any]:
+        return self.runtime.engine.describe(execution_id)
+
+    def run(self, workflow: str, input: Any = None, max_deliveries: int | None = None) -> dict[str, Any]:
+        eid = self.start(workflow, input)
+        self.pump(max_deliveries=max_deliveries)
+        return self.describe(eid)
+
+    # -- the pump ------------------------------------------------------------------------
+    def deliver(self, queue: str) -> bool:
+        """One receive from ``queue`` handed to its handler; False when the queue was empty."""
+        handler, batch = self.handlers[queue]
+        url = self.queue_urls[queue]
+        resp = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch,
+                                        MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"])
+        messages = resp.get("Messages", [])
+        if not messages:
+            return False
+        self.deliveries += 1
+        event = {"Records": [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
+            "md5OfBody": m.get("MD5OfBody"), "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arns[queue], "awsRegion": R.REGION} for m in messages]}
+        try:
+            with contextlib.redirect_stdout(self.handler_output):
+                result = handler(event, LambdaContext(f"relayflow-{queue}"))
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        except Exception:  # the whole invocation failed: every record comes back
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
+        for m in messages:
+            if m["MessageId"] in failed:
+                self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                                   VisibilityTimeout=0)
+        return True
+
+    def observe(self) -> None:
+        while True:
+            msgs = self.sqs.receive_message(QueueUrl=self.observer_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                return
+            for m in msgs:
+                body = json.loads(m["Body"])
+                detail = body.get("detail")
+                if isinstance(detail, dict) and "$rf_s3" in detail:
+                    detail = self.runtime.payloads.load(json.dumps(detail))
+                for fn in self.subscribers:
+                    fn(Emit(body.get("detail-type", ""), detail or {}))
+            self.sqs.delete_message_batch(QueueUrl=self.observer_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+
+    def pending_schedules(self) -> list[tuple[float, str]]:
+        out = []
+        paginator = self.scheduler.get_paginator("list_schedules")
+        for page in paginator.paginate(GroupName=R.SCHEDULE_GROUP):
+            for s in page.get("Schedules", []):
+                detail = self.scheduler.get_schedule(Name=s["Name"], GroupName=R.SCHEDULE_GROUP)
+                out.append((parse_at(detail["ScheduleExpression"]), s["Name"]))
+        return sorted(out)
+
+    def fire_due(self) -> bool:
+        """Advance the clock to the next schedule and fire every due one; False when none is pending."""
+        pending = self.pending_schedules()
+        if not pending:
+            return False
+        due = pending[0][0]
+        if self.real_time:
+            time.sleep(max(0.0, due - self.clock.now()))
+        else:
+            assert isinstance(self.clock, VirtualClock)
+            self.clock.advance_to(due)
+        now = self.clock.now()
+        for when, name in pending:
+            if when > now:
+                break
+            s = self.scheduler.get_schedule(Name=name, GroupName=R.SCHEDULE_GROUP)
+            target = s["Target"]
+            kwargs: dict[str, Any] = {"QueueUrl": self.arn_to_url[target["Arn"]], "MessageBody": target["Input"]}
+            if "SqsParameters" in target:
+                kwargs.update(MessageGroupId=target["SqsParameters"]["MessageGroupId"], MessageDeduplicationId=name)
+            self.sqs.send_message(**kwargs)
+            self.scheduler.delete_schedule(Name=name, GroupName=R.SCHEDULE_GROUP)
+        return True
+
+    def step(self) -> bool:
+        """Deliver one batch (tasks first) or fire due schedules; False when idle."""
+        progressed = self.deliver("task") or self.deliver("event")
+        if self.subscribers:
+            self.observe()
+        return progressed or self.fire_due()
+
+    def pump(self, max_deliveries: int | None = None) -> None:
+        while self.step():
+            if max_deliveries is not None and self.deliveries >= max_deliveries:
+                raise RuntimeError(f"gave up after {max_deliveries} deliveries")
+
+    def dead_letters(self, queue: str) -> list[Any]:
+        msgs = self.sqs.receive_message(QueueUrl=self.dlq_urls[queue], MaxNumberOfMessages=10,
+                                        VisibilityTimeout=0).get("Messages", [])
+        out = []
+        for m in msgs:
+            try:
+                out.append(decode(m["Body"], self.runtime.payloads))
+            except Exception:
+                out.append(m["Body"])
+        return out

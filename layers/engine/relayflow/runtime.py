@@ -1,0 +1,63 @@
+"""Composition root for Lambda: the engine wired to AWS adapters from Settings.
+
+The only module that builds AWS clients for the handlers. The embedded stack
+replaces the runtime (same adapters, moto behind boto3, a virtual clock).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .actions.builtin import default_registry
+from .actions.registry import ActionRegistry
+from .adapters.dynamodb import DynamoStore, DynamoWorkflows, make_model
+from .adapters.memory import SystemClock
+from .adapters.messaging import EventBridgeBus, SchedulerTimers, SqsEventQueue, SqsTaskQueue
+from .adapters.payloads import PayloadStore
+from .engine import Engine
+from .ports import Clock
+from .settings import Settings
+
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=20)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock | None = None, registry: ActionRegistry | None = None,
+                 session: Any = None):
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        session = session or boto3.session.Session(region_name=settings.region)
+        self.sqs = session.client("sqs", config=_BOTO_CONFIG)
+        self.s3 = session.client("s3", config=_BOTO_CONFIG)
+        self.scheduler = session.client("scheduler", config=_BOTO_CONFIG)
+        self.events_client = session.client("events", config=_BOTO_CONFIG)
+        self.payloads = PayloadStore(self.s3, settings.payload_bucket)
+        self.model = make_model(settings.table, settings.region)
+        self.store = DynamoStore(self.model, self.payloads, self.clock.now, settings.retention_days)
+        self.workflows = DynamoWorkflows(self.model)
+        self.task_queue = SqsTaskQueue(self.sqs, settings.task_queue_url, self.payloads)
+        self.event_queue = SqsEventQueue(self.sqs, settings.event_queue_url, self.payloads)
+        self.timers = SchedulerTimers(self.scheduler, settings.schedule_group, settings.event_queue_arn,
+                                      settings.scheduler_role_arn, self.payloads)
+        self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads)
+        self.actions = registry or default_registry()
+        self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
+                             self.bus, self.clock, defer_start=True)
+
+
+_current: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime, built from the environment on first use (cold start)."""
+    global _current
+    if _current is None:
+        _current = Runtime(Settings.from_env())
+    return _current
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _current
+    _current = runtime

@@ -1,0 +1,54 @@
+"""Deployment settings, read once from the environment the template sets."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+class SettingsError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    table: str
+    task_queue_url: str
+    event_queue_url: str
+    event_queue_arn: str
+    event_bus: str
+    schedule_group: str
+    scheduler_role_arn: str
+    payload_bucket: str
+    retention_days: int = 30
+    max_receive_count: int = 5
+    region: str = "us-east-1"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        names = {
+            "table": "RELAYFLOW_TABLE", "task_queue_url": "RELAYFLOW_TASK_QUEUE_URL",
+            "event_queue_url": "RELAYFLOW_EVENT_QUEUE_URL", "event_queue_arn": "RELAYFLOW_EVENT_QUEUE_ARN",
+            "event_bus": "RELAYFLOW_EVENT_BUS", "schedule_group": "RELAYFLOW_SCHEDULE_GROUP",
+            "scheduler_role_arn": "RELAYFLOW_SCHEDULER_ROLE_ARN", "payload_bucket": "RELAYFLOW_PAYLOAD_BUCKET",
+        }
+        missing = [var for var in names.values() if not env.get(var)]
+        if missing:
+            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
+        return cls(
+            **{field: env[var] for field, var in names.items()},
+            retention_days=int(env.get("RELAYFLOW_RETENTION_DAYS", "30")),
+            max_receive_count=int(env.get("RELAYFLOW_MAX_RECEIVE_COUNT", "5")),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        )
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            "RELAYFLOW_TABLE": self.table, "RELAYFLOW_TASK_QUEUE_URL": self.task_queue_url,
+            "RELAYFLOW_EVENT_QUEUE_URL": self.event_queue_url, "RELAYFLOW_EVENT_QUEUE_ARN": self.event_queue_arn,
+            "RELAYFLOW_EVENT_BUS": self.event_bus, "RELAYFLOW_SCHEDULE_GROUP": self.schedule_group,
+            "RELAYFLOW_SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
+            "RELAYFLOW_PAYLOAD_BUCKET": self.payload_bucket,
+            "RELAYFLOW_RETENTION_DAYS": str(self.retention_days),
+            "RELAYFLOW_MAX_RECEIVE_COUNT": str(self.max_receive_count), "AWS_DEFAULT_REGION": self.region,
+        }
