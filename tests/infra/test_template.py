@@ -1,0 +1,619 @@
+"""Contract tests of template.yaml: lint-clean, wired as designed, least privilege.
+
+cfn-lint runs twice per session (raw and translated) through the module-scoped
+``report`` fixture, and once more on a deliberately broken copy; every other
+test reads the translated template that the lint already produced.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shlex
+import string
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yaml"
+SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
+
+FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction")
+ENV_VARS = {
+    "RELAYFLOW_TABLE",
+    "RELAYFLOW_TASK_QUEUE_URL",
+    "RELAYFLOW_EVENT_QUEUE_URL",
+    "RELAYFLOW_EVENT_QUEUE_ARN",
+    "RELAYFLOW_EVENT_BUS",
+    "RELAYFLOW_SCHEDULE_GROUP",
+    "RELAYFLOW_SCHEDULER_ROLE_ARN",
+    "RELAYFLOW_PAYLOAD_BUCKET",
+    "RELAYFLOW_RETENTION_DAYS",
+    "RELAYFLOW_MAX_RECEIVE_COUNT",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+# Services whose permissions must always name a resource of this stack.
+SCOPED_SERVICES = ("dynamodb", "sqs", "s3", "scheduler", "events")
+
+MANAGED = "arn:aws:iam::aws:policy/"
+BASIC = MANAGED + "service-role/AWSLambdaBasicExecutionRole"
+XRAY = MANAGED + "AWSXrayWriteOnlyAccess"
+SQS_POLLER = MANAGED + "service-role/AWSLambdaSQSQueueExecutionRole"
+
+# Warnings the lint may report without failing, with the reason; mirrors
+# ACCEPTED_WARNINGS in the script. Empty: both passes are clean today.
+ACCEPTED_WARNINGS: dict[tuple[str, str], str] = {}
+
+
+# ----------------------------------------------------------------- fixtures --
+@pytest.fixture(scope="module")
+def lint() -> Iterator[ModuleType]:
+    spec = importlib.util.spec_from_file_location("relayflow_lint_template", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+@pytest.fixture(scope="module")
+def report(lint: ModuleType):
+    return lint.lint_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def cfn(report) -> dict[str, Any]:
+    assert report.translated is not None, [str(f) for f in report.findings]
+    return report.translated
+
+
+@pytest.fixture(scope="module")
+def resources(cfn: dict[str, Any]) -> dict[str, Any]:
+    return cfn["Resources"]
+
+
+@pytest.fixture(scope="module")
+def source(lint: ModuleType) -> dict[str, Any]:
+    return lint.load_template(TEMPLATE)
+
+
+def props(resources: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    return resources[logical_id]["Properties"]
+
+
+def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in resources.items() if v["Type"] == kind}
+
+
+def statements(resources: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    out = []
+    for policy in props(resources, role_id).get("Policies", []):
+        out += policy["PolicyDocument"]["Statement"]
+    return out
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(resources: dict[str, Any], role_id: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs of a role's inline policies, resources rendered as JSON."""
+    pairs = set()
+    for st in statements(resources, role_id):
+        assert st["Effect"] == "Allow"
+        for action in as_list(st["Action"]):
+            for res in as_list(st["Resource"]):
+                pairs.add((action, json.dumps(res, sort_keys=True)))
+    return pairs
+
+
+SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def referenced_ids(value: Any) -> set[str]:
+    """Logical ids a Ref / GetAtt / Sub in ``value`` points at (pseudo parameters excluded)."""
+    if isinstance(value, str):
+        return set()
+    if isinstance(value, list):
+        return set().union(*map(referenced_ids, value))
+    ((fn, arg),) = value.items()
+    if fn == "Ref":
+        return set() if arg.startswith("AWS::") else {arg}
+    if fn == "Fn::GetAtt":
+        return {arg[0] if isinstance(arg, list) else arg.split(".")[0]}
+    if fn == "Fn::Sub":
+        text = arg if isinstance(arg, str) else arg[0]
+        return {n.split(".")[0] for n in SUB_NAME.findall(text) if not n.startswith("AWS::")}
+    return referenced_ids(list(value.values()))
+
+
+# --------------------------------------------------------------------- lint --
+class TestLint:
+    def test_no_errors_raw_or_translated(self, report):
+        assert not report.errors, "\n".join(map(str, report.errors))
+
+    def test_translation_happened(self, report):
+        assert report.translated is not None
+        assert "Transform" not in report.translated
+
+    def test_only_accepted_warnings(self, report, lint):
+        assert lint.ACCEPTED_WARNINGS == ACCEPTED_WARNINGS
+        assert all(reason.strip() for reason in ACCEPTED_WARNINGS.values())
+        assert not report.unaccepted_warnings, "\n".join(map(str, report.unaccepted_warnings))
+        assert report.ok
+
+    def test_script_exit_status_reflects_report(self, lint, monkeypatch, capsys):
+        # GIVEN the (already computed) report  WHEN main() runs  THEN it exits 0 and prints both passes
+        monkeypatch.setattr(lint, "lint_template", lambda *a, **k: lint.LintReport())
+        assert lint.main([str(TEMPLATE)]) == 0
+        out = capsys.readouterr().out
+        assert "cfn-lint (raw)" in out and "cfn-lint (translated)" in out
+        bad = lint.LintReport(findings=[lint.Finding("translated", "E3030", "error", "x", "f", 1)])
+        monkeypatch.setattr(lint, "lint_template", lambda *a, **k: bad)
+        assert lint.main([str(TEMPLATE)]) == 1
+        assert lint.main(["/nonexistent/template.yaml"]) == 2
+
+
+BROKEN_EDITS = {
+    # Each of these passes `cfn-lint template.yaml`: the errors sit inside
+    # resources that SAM generates. Only the translated pass sees them.
+    "runtime": ("    Runtime: python3.12\n", "    Runtime: python3.99\n"),
+    "response_type": (
+        "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+        "            FunctionResponseTypes: [ReportBatchItemFailure]\n",
+    ),
+    "policy_ref": (
+        "              Resource: !GetAtt StateTable.Arn\n",
+        "              Resource: !GetAtt StateTablo.Arn\n",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_report(lint, tmp_path_factory):
+    text = TEMPLATE.read_text()
+    for old, new in BROKEN_EDITS.values():
+        assert old in text, f"template changed; update BROKEN_EDITS: {old!r}"
+        text = text.replace(old, new, 1)
+    path = tmp_path_factory.mktemp("broken") / "template.yaml"
+    path.write_text(text)
+    return lint.lint_template(path, stages=(lint.TRANSLATED,))
+
+
+class TestLintCatchesInjectedErrors:
+    def test_bad_runtime_in_globals(self, broken_report):
+        hits = [f for f in broken_report.errors if f.rule == "E3030" and "python3.99" in f.message]
+        assert {f.path[1] for f in hits} == set(FUNCTIONS)
+
+    def test_bad_function_response_type(self, broken_report):
+        hits = [f for f in broken_report.errors if "ReportBatchItemFailure'" in f.message]
+        assert [f.path[1] for f in hits] == ["WorkerFunctionTaskMessages"]
+
+    def test_dangling_ref_in_policy(self, broken_report):
+        hits = [f for f in broken_report.errors if "StateTablo" in f.message]
+        assert hits and hits[0].path[1] == "StartFunctionRole"
+
+    def test_broken_copy_fails(self, broken_report):
+        assert not broken_report.ok
+
+
+# ---------------------------------------------------------------- resources --
+class TestResources:
+    def test_resource_inventory(self, resources):
+        counts: dict[str, int] = {}
+        for res in resources.values():
+            counts[res["Type"]] = counts.get(res["Type"], 0) + 1
+        assert counts == {
+            "AWS::Lambda::Function": 3,
+            "AWS::IAM::Role": 4,  # one per function + the scheduler role
+            "AWS::Lambda::EventSourceMapping": 2,
+            "AWS::Lambda::LayerVersion": 1,
+            "AWS::DynamoDB::Table": 1,
+            "AWS::SQS::Queue": 4,
+            "AWS::Events::EventBus": 1,
+            "AWS::Scheduler::ScheduleGroup": 1,
+            "AWS::S3::Bucket": 1,
+            "AWS::S3::BucketPolicy": 1,
+            "AWS::CloudWatch::Alarm": 4,
+        }
+        assert set(of_type(resources, "AWS::Lambda::Function")) == set(FUNCTIONS)
+
+    def test_functions_share_globals(self, resources):
+        (layer_id,) = of_type(resources, "AWS::Lambda::LayerVersion")
+        for fn in FUNCTIONS:
+            p = props(resources, fn)
+            assert p["Runtime"] == "python3.12"
+            assert p["Architectures"] == ["arm64"]
+            assert (p["MemorySize"], p["Timeout"]) == (128, 30)
+            assert p["Handler"] == "app.handler"
+            assert p["TracingConfig"] == {"Mode": {"Ref": "TracingMode"}}
+            assert p["Layers"] == [{"Ref": layer_id}]
+            assert set(p["Environment"]["Variables"]) == ENV_VARS
+
+    def test_environment_wiring(self, resources):
+        env = props(resources, "AdvanceFunction")["Environment"]["Variables"]
+        assert env["RELAYFLOW_TABLE"] == {"Ref": "StateTable"}
+        assert env["RELAYFLOW_TASK_QUEUE_URL"] == {"Ref": "TaskQueue"}
+        assert env["RELAYFLOW_EVENT_QUEUE_URL"] == {"Ref": "EventQueue"}
+        assert env["RELAYFLOW_EVENT_QUEUE_ARN"] == {"Fn::GetAtt": ["EventQueue", "Arn"]}
+        assert env["RELAYFLOW_EVENT_BUS"] == {"Fn::GetAtt": ["EventBus", "Name"]}
+        assert env["RELAYFLOW_SCHEDULE_GROUP"] == {"Ref": "ScheduleGroup"}
+        assert env["RELAYFLOW_SCHEDULER_ROLE_ARN"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+        assert env["RELAYFLOW_PAYLOAD_BUCKET"] == {"Ref": "PayloadBucket"}
+        assert env["RELAYFLOW_RETENTION_DAYS"] == {"Ref": "RetentionDays"}
+        assert env["RELAYFLOW_MAX_RECEIVE_COUNT"] == {"Ref": "MaxReceiveCount"}
+        assert env["POWERTOOLS_SERVICE_NAME"] == "relayflow"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Relayflow"
+        assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+
+    def test_source_layout(self, source):
+        res = source["Resources"]
+        assert {fn: res[fn]["Properties"]["CodeUri"] for fn in FUNCTIONS} == {
+            "StartFunction": "functions/start/",
+            "WorkerFunction": "functions/worker/",
+            "AdvanceFunction": "functions/advance/",
+        }
+        layer = res["EngineLayer"]
+        assert layer["Properties"]["ContentUri"] == "layers/engine/"
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+        assert layer["Metadata"] == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
+        assert source["Globals"]["Function"]["Layers"] == [{"Ref": "EngineLayer"}]
+        assert "Events" not in res["StartFunction"]["Properties"]
+
+    def test_parameters(self, source):
+        params = source["Parameters"]
+        defaults = {name: p.get("Default") for name, p in params.items()}
+        assert defaults == {
+            "Stage": "dev",
+            "RetentionDays": 30,
+            "TaskBatchSize": 10,
+            "EventBatchSize": 10,
+            "WorkerMaxConcurrency": 50,
+            "AdvanceMaxConcurrency": 20,
+            "MaxReceiveCount": 5,
+            "TracingMode": "Active",
+            "LogLevel": "INFO",
+            "AlarmTopicArn": "",
+        }
+        assert params["TracingMode"]["AllowedValues"] == ["Active", "PassThrough"]
+
+
+class TestEventSources:
+    def esm(self, resources, function: str) -> dict[str, Any]:
+        (mapping,) = [
+            r["Properties"]
+            for r in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+            if r["Properties"]["FunctionName"] == {"Ref": function}
+        ]
+        return mapping
+
+    def test_worker_reads_task_queue(self, resources):
+        m = self.esm(resources, "WorkerFunction")
+        assert m["EventSourceArn"] == {"Fn::GetAtt": ["TaskQueue", "Arn"]}
+        assert m["BatchSize"] == {"Ref": "TaskBatchSize"}
+        assert m["MaximumBatchingWindowInSeconds"] == 0
+        assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert m["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "WorkerMaxConcurrency"}}
+
+    def test_advance_reads_event_queue(self, resources):
+        m = self.esm(resources, "AdvanceFunction")
+        assert m["EventSourceArn"] == {"Fn::GetAtt": ["EventQueue", "Arn"]}
+        assert m["BatchSize"] == {"Ref": "EventBatchSize"}
+        assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert m["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "AdvanceMaxConcurrency"}}
+        # FIFO event sources do not support a batching window.
+        assert "MaximumBatchingWindowInSeconds" not in m
+
+    def test_start_has_no_event_source(self, resources):
+        fns = [r["Properties"]["FunctionName"] for r in of_type(resources, "AWS::Lambda::EventSourceMapping").values()]
+        assert {"Ref": "StartFunction"} not in fns
+
+
+class TestQueues:
+    def test_task_queue(self, resources):
+        q = props(resources, "TaskQueue")
+        assert "FifoQueue" not in q
+        assert q["VisibilityTimeout"] == 180 >= 6 * props(resources, "WorkerFunction")["Timeout"]
+        assert q["MessageRetentionPeriod"] == 4 * 86400
+        assert q["SqsManagedSseEnabled"] is True
+        assert q["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": ["TaskDLQ", "Arn"]},
+            "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+        }
+        assert props(resources, "TaskDLQ")["MessageRetentionPeriod"] == 14 * 86400
+
+    def test_event_queue_is_high_throughput_fifo(self, resources):
+        q = props(resources, "EventQueue")
+        assert q["FifoQueue"] is True
+        assert q["QueueName"]["Fn::Sub"].endswith(".fifo")
+        assert q["ContentBasedDeduplication"] is False
+        assert q["DeduplicationScope"] == "messageGroup"
+        assert q["FifoThroughputLimit"] == "perMessageGroupId"
+        assert q["VisibilityTimeout"] == 180 >= 6 * props(resources, "AdvanceFunction")["Timeout"]
+        assert q["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": ["EventDLQ", "Arn"]},
+            "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+        }
+
+    def test_event_dlq_is_fifo(self, resources):
+        dlq = props(resources, "EventDLQ")
+        assert dlq["FifoQueue"] is True
+        assert dlq["QueueName"]["Fn::Sub"].endswith(".fifo")
+        assert dlq["MessageRetentionPeriod"] == 14 * 86400
+
+
+class TestStorage:
+    def test_table(self, resources):
+        t = props(resources, "StateTable")
+        assert t["BillingMode"] == "PAY_PER_REQUEST"
+        assert t["KeySchema"] == [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ]
+        assert {a["AttributeName"]: a["AttributeType"] for a in t["AttributeDefinitions"]} == {
+            "pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S",
+        }
+        (gsi,) = t["GlobalSecondaryIndexes"]
+        assert gsi["IndexName"] == "gsi1"
+        assert [k["AttributeName"] for k in gsi["KeySchema"]] == ["gsi1pk", "gsi1sk"]
+        assert gsi["Projection"] == {"ProjectionType": "ALL"}
+        assert t["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+        assert t["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert t["SSESpecification"] == {"SSEEnabled": True}
+
+    def test_bucket(self, resources):
+        b = props(resources, "PayloadBucket")
+        assert set(b["PublicAccessBlockConfiguration"].values()) == {True}
+        assert len(b["PublicAccessBlockConfiguration"]) == 4
+        (enc,) = b["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert enc["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        rules = {r["Id"]: r for r in b["LifecycleConfiguration"]["Rules"]}
+        assert rules["ExpirePayloads"]["Prefix"] == "payloads/"
+        assert rules["ExpirePayloads"]["ExpirationInDays"] == {"Ref": "RetentionDays"}
+        assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+    def test_bucket_policy_denies_plain_http(self, resources):
+        p = props(resources, "PayloadBucketPolicy")
+        assert p["Bucket"] == {"Ref": "PayloadBucket"}
+        (st,) = p["PolicyDocument"]["Statement"]
+        assert st["Effect"] == "Deny"
+        assert st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+    def test_bus_and_schedule_group(self, resources):
+        assert props(resources, "EventBus")["Name"] == {"Fn::Sub": "relayflow-${Stage}"}
+        assert resources["ScheduleGroup"]["Type"] == "AWS::Scheduler::ScheduleGroup"
+
+
+# --------------------------------------------------------------------- IAM --
+def function_role(fn: str) -> str:
+    return f"{fn}Role"
+
+
+class TestLeastPrivilege:
+    def test_function_roles_are_generated(self, resources):
+        for fn in FUNCTIONS:
+            assert props(resources, fn)["Role"] == {"Fn::GetAtt": [function_role(fn), "Arn"]}
+
+    @pytest.mark.parametrize("fn", FUNCTIONS)
+    def test_no_wildcard_resource_for_scoped_services(self, resources, fn):
+        for st in statements(resources, function_role(fn)):
+            actions = as_list(st["Action"])
+            for action in actions:
+                service, _, verb = action.partition(":")
+                assert "*" not in verb, f"{fn}: wildcard action {action}"
+                if service not in SCOPED_SERVICES:
+                    continue
+                for res in as_list(st["Resource"]):
+                    assert res != "*", f"{fn}: {action} on *"
+                    # Every resource is tied to a resource this stack declares.
+                    assert referenced_ids(res) & set(resources), f"{fn}: {action} on {res}"
+
+    @pytest.mark.parametrize(
+        "fn, extra",
+        [
+            ("StartFunction", set()),
+            ("WorkerFunction", {SQS_POLLER}),
+            ("AdvanceFunction", {SQS_POLLER}),
+        ],
+    )
+    def test_managed_policies(self, resources, fn, extra):
+        # SAM attaches these itself: logs, X-Ray, and (for SQS event sources) the
+        # poller's Receive/Delete/GetQueueAttributes. Nothing else may creep in.
+        managed = set(props(resources, function_role(fn)).get("ManagedPolicyArns", []))
+        assert managed == {BASIC, XRAY} | extra
+
+    def test_worker_has_no_dynamodb(self, resources):
+        actions = {a for a, _ in grants(resources, function_role("WorkerFunction"))}
+        assert not {a for a in actions if a.startswith("dynamodb:")}
+        managed = props(resources, function_role("WorkerFunction"))["ManagedPolicyArns"]
+        assert not [m for m in managed if "DynamoDB" in m]
+
+    def test_start_grants(self, resources):
+        table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
+        index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/gsi1"})
+        events = json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})
+        payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
+        assert grants(resources, "StartFunctionRole") == {
+            *{(a, table) for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")},
+            ("dynamodb:Query", index),
+            ("sqs:SendMessage", events),
+            ("s3:GetObject", payloads),
+            ("s3:PutObject", payloads),
+        }
+
+    def test_worker_grants(self, resources):
+        events = json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})
+        payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
+        actions = json.dumps(
+            {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:relayflow-action-*"}
+        )
+        assert grants(resources, "WorkerFunctionRole") == {
+            ("sqs:SendMessage", events),
+            ("s3:GetObject", payloads),
+            ("s3:PutObject", payloads),
+            ("lambda:InvokeFunction", actions),
+        }
+
+    def test_advance_grants(self, resources):
+        table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
+        index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/gsi1"})
+        payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
+        schedules = json.dumps(
+            {"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${ScheduleGroup}/*"}
+        )
+        item_actions = (
+            "GetItem PutItem UpdateItem DeleteItem Query BatchGetItem BatchWriteItem ConditionCheckItem"
+        ).split()
+        assert grants(resources, "AdvanceFunctionRole") == {
+            *{(f"dynamodb:{a}", table) for a in item_actions},
+            ("dynamodb:Query", index),
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["TaskQueue", "Arn"]})),
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})),
+            *{(f"scheduler:{a}", schedules) for a in ("CreateSchedule", "DeleteSchedule", "GetSchedule")},
+            ("iam:PassRole", json.dumps({"Fn::GetAtt": ["SchedulerRole", "Arn"]})),
+            ("events:PutEvents", json.dumps({"Fn::GetAtt": ["EventBus", "Arn"]})),
+            ("s3:GetObject", payloads),
+            ("s3:PutObject", payloads),
+        }
+
+    def test_pass_role_only_to_scheduler(self, resources):
+        (st,) = [s for s in statements(resources, "AdvanceFunctionRole") if s["Action"] == "iam:PassRole"]
+        assert st["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+
+    def test_scheduler_role(self, resources):
+        role = props(resources, "SchedulerRole")
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+        assert "ManagedPolicyArns" not in role
+        assert grants(resources, "SchedulerRole") == {
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]}))
+        }
+
+
+# ------------------------------------------------------------ observability --
+class TestAlarms:
+    def test_alarms(self, resources):
+        alarms = {k: v["Properties"] for k, v in of_type(resources, "AWS::CloudWatch::Alarm").items()}
+        watched = set()
+        for alarm in alarms.values():
+            assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+            assert (alarm["Period"], alarm["EvaluationPeriods"]) == (60, 1)
+            assert alarm["AlarmActions"] == {
+                "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+            }
+            (dim,) = alarm["Dimensions"]
+            watched.add((alarm["Namespace"], alarm["MetricName"], json.dumps(dim["Value"])))
+        assert watched == {
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible", json.dumps({"Fn::GetAtt": ["TaskDLQ", "QueueName"]})),
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible", json.dumps({"Fn::GetAtt": ["EventDLQ", "QueueName"]})),
+            ("AWS/Lambda", "Errors", json.dumps({"Ref": "WorkerFunction"})),
+            ("AWS/Lambda", "Errors", json.dumps({"Ref": "AdvanceFunction"})),
+        }
+
+    def test_alarm_topic_condition(self, cfn):
+        assert cfn["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+
+
+class TestOutputs:
+    def test_outputs(self, cfn):
+        assert {
+            "StateTableName", "TaskQueueUrl", "TaskQueueArn", "EventQueueUrl", "EventQueueArn",
+            "TaskDLQUrl", "EventDLQUrl", "EventBusName", "PayloadBucketName", "ScheduleGroupName",
+            "StartFunctionName", "StartFunctionArn", "WorkerFunctionName", "WorkerFunctionArn",
+            "AdvanceFunctionName", "AdvanceFunctionArn",
+        } <= set(cfn["Outputs"])
+
+
+class TestInfraFiles:
+    def test_dashboard(self, cfn):
+        # GIVEN the dashboard body with ${Output} placeholders
+        text = (REPO / "infra" / "dashboard.json").read_text()
+        tpl = string.Template(text)
+        names = set(tpl.get_identifiers())
+        # THEN every placeholder is a stack output (or the region) and the result is JSON
+        assert names <= set(cfn["Outputs"]) | {"Region"}, names - set(cfn["Outputs"])
+        body = json.loads(tpl.substitute({n: f"x-{n}" for n in names}))
+        metric_widgets = [w for w in body["widgets"] if w["type"] == "metric"]
+        assert all(w["properties"]["region"] == "x-Region" for w in metric_widgets)
+        rows = [row for w in metric_widgets for row in w["properties"]["metrics"]]
+        plain = {row[0] for row in rows if isinstance(row[0], str)}
+        expressions = [row[0]["expression"] for row in rows if isinstance(row[0], dict)]
+        assert plain == {"AWS/SQS", "AWS/Lambda"}
+        custom = set()
+        for expr in expressions:
+            match = re.search(r'Namespace="Relayflow" MetricName="(\w+)"', expr)
+            assert match, expr
+            custom.add(match.group(1))
+        assert {
+            "ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed",
+            "AttemptsSucceeded", "AttemptsFailed",
+        } <= custom
+        for w in metric_widgets:  # expression ids are unique within a widget
+            ids = [r[0]["id"] for r in w["properties"]["metrics"] if isinstance(r[0], dict)]
+            assert len(ids) == len(set(ids))
+
+    def test_samconfig_overrides_name_real_parameters(self, source):
+        config = tomllib.loads((REPO / "infra" / "samconfig.toml").read_text())
+        assert {"dev", "prod"} <= set(config)
+        for env in ("dev", "prod"):
+            deploy = config[env]["deploy"]["parameters"]
+            keys = {item.split("=", 1)[0] for item in shlex.split(deploy["parameter_overrides"])}
+            assert keys <= set(source["Parameters"]), keys - set(source["Parameters"])
+            assert deploy["capabilities"] == "CAPABILITY_IAM"
+
+
+# ------------------------------------------------------- local stack mirror --
+@pytest.fixture(scope="module")
+def local() -> ModuleType:
+    return pytest.importorskip("relayflow.local.resources")
+
+
+QUEUE_KEYS = {"TaskQueue": "task", "EventQueue": "event"}  # template logical id -> local key
+
+
+def handler_path(source: dict[str, Any], fn: str) -> str:
+    """``functions/worker/`` + ``app.handler`` -> ``functions.worker.app:handler``."""
+    p = source["Resources"][fn]["Properties"]
+    module, _, func = p["Handler"].rpartition(".")
+    return p["CodeUri"].strip("/").replace("/", ".") + f".{module}:{func}"
+
+
+class TestLocalStackMirrorsTemplate:
+    """The embedded stack (relayflow.local.resources) must match what SAM deploys."""
+
+    def test_routes(self, local, source, resources):
+        defaults = {k: v.get("Default") for k, v in source["Parameters"].items()}
+        deployed = set()
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values():
+            p = m["Properties"]
+            queue = QUEUE_KEYS[p["EventSourceArn"]["Fn::GetAtt"][0]]
+            fn = p["FunctionName"]["Ref"]
+            deployed.add((queue, handler_path(source, fn), defaults[p["BatchSize"]["Ref"]]))
+        assert {(r.queue, r.handler, r.batch_size) for r in local.ROUTES} == deployed
+
+    def test_start_handler(self, local, source):
+        assert local.START_HANDLER == handler_path(source, "StartFunction")
+
+    def test_queues(self, local, resources, source):
+        specs = {q.key: q for q in local.QUEUES}
+        assert set(specs) == set(QUEUE_KEYS.values())
+        for logical_id, key in QUEUE_KEYS.items():
+            q = props(resources, logical_id)
+            spec = specs[key]
+            assert spec.fifo == bool(q.get("FifoQueue", False))
+            assert spec.visibility_timeout == q["VisibilityTimeout"]
+            dlq = props(resources, q["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0])
+            assert spec.dlq_name.endswith(".fifo") == bool(dlq.get("FifoQueue", False))
+            if "QueueName" in q:  # named queues: same name once the stack name is filled in
+                assert q["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == spec.name
+                assert dlq["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == spec.dlq_name
+        assert local.MAX_RECEIVE_COUNT == source["Parameters"]["MaxReceiveCount"]["Default"]
