@@ -2,27 +2,37 @@
 import pytest
 
 from relayflow.harness import Faults
-from tests.scenarios.runner import check, load_cases, run_case
+from tests.scenarios.runner import check, check_invalid, load_cases, run_case
 
 CASES = load_cases()
 
 
-@pytest.mark.parametrize("case", [c for _, c in CASES], ids=[n for n, _ in CASES])
+def _param(name, case):
+    marks = [pytest.mark.xfail(strict=True, reason=case["xfail"])] if case.get("xfail") else []
+    return pytest.param(case, id=name, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(n, c) for n, c in CASES])
 def test_scenario(case):
-    result, _, elapsed = run_case(case)
-    check(case, result, elapsed)
+    if "invalid" in case["expect"]:
+        return check_invalid(case)
+    result, stack, elapsed = run_case(case)
+    check(case, result, elapsed, stack)
 
 
-ORDER_FREE = [(n, c) for n, c in CASES if c.get("order_free", True)]
+# Known bugs (xfail) are left out here: the clean run itself is wrong.
+ORDER_FREE = [(n, c) for n, c in CASES if c.get("order_free", True) and not c.get("xfail")
+              and "invalid" not in c["expect"]]
 
 
 @pytest.mark.parametrize("case", [c for _, c in ORDER_FREE], ids=[n for n, _ in ORDER_FREE])
 def test_scenario_survives_duplicate_delivery(case):
     """Every message delivered twice now and then: the final state is the same as a clean run's."""
-    clean, _, _ = run_case(case)
+    clean, clean_stack, _ = run_case(case)
     faulty, stack, _ = run_case(case, Faults(duplicate=0.3, seed=7))
-    assert stack.deliveries > 0
+    assert stack.deliveries > 0 or clean_stack.deliveries == 0  # (a workflow may end inside its start)
     assert faulty["status"] == clean["status"]
     assert faulty["output"] == clean["output"]
+    assert faulty["error"] == clean["error"]
     assert [(t["name"], t["run"], t["status"], t["attempts"], t["result"]) for t in faulty["tasks"]] == \
         [(t["name"], t["run"], t["status"], t["attempts"], t["result"]) for t in clean["tasks"]]
