@@ -71,7 +71,7 @@ class LocalStack:
         self._mock = moto.mock_aws()
         self._mock.start()
         self.real_time = real_time
-        self.clock: VirtualClock | SystemClock = SystemClock() if real_time else VirtualClock(time.time())
+        self.clock: VirtualClock | SystemClock = SystemClock() if real_time else VirtualClock()
         self.handler_output = handler_output if handler_output is not None else io.StringIO()
         self.subscribers: list[Callable[[Emit], None]] = []
         self.deliveries = 0
