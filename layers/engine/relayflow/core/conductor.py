@@ -117,14 +117,27 @@ class Conductor:
         return task.subtasks[unit.index] if run.kind == "parallel" else task
 
     def fail_workflow(self, error: dict[str, Any]) -> None:
-        """Fail fast: nothing new starts; the workflow ends once running attempts finish."""
-        if self.head.ending is None:
-            self.head.ending = FAILED
-            self.head.error = error
-            if self.head.status == PAUSED:
-                for run in self.session.all_runs():
-                    if run.status == PENDING:
-                        self.cancel_run(run)
+        """Fail fast: nothing new starts (no run, item or retry); the workflow ends once
+        the attempts already running finish."""
+        if self.head.ending is not None:
+            return
+        self.head.ending = FAILED
+        self.head.error = error
+        for run in self.session.all_runs():
+            if run.final:
+                continue
+            if run.status == PENDING:
+                self.cancel_run(run)
+                continue
+            for unit in self.session.cache_units(run):
+                if unit.status == WAITING and not run.final:
+                    if unit.timer:
+                        self.commands.append(CancelTimer(unit.timer))
+                        unit.timer = None
+                    timed_out = (unit.error or {}).get("type") == "Timeout"
+                    self.unit_finished(run, unit, TIMED_OUT if timed_out else FAILED)
+            if not run.final:
+                self.maybe_complete(run)
 
     def authoring_error(self, run: TaskRun, where: str, expr: Any, exc: Exception) -> None:
         self.fail_workflow({"task": run.task, "type": "TemplateError",
@@ -235,7 +248,8 @@ class Conductor:
         self._launching.add(key)
         try:
             cap = run.concurrency or run.total
-            while run.next_index < run.total and run.in_flight < cap and not run.final:
+            while run.next_index < run.total and run.in_flight < cap and not run.final \
+                    and self.head.ending is None:
                 if self.head.status == PAUSED:
                     run.held = True
                     return
@@ -327,7 +341,7 @@ class Conductor:
             error = {"type": "Timeout" if status == TIMED_OUT else "Error", "message": f"attempt {unit.attempt} {status}"}
         unit.error = error
         policy = self.unit_spec(run, unit).retry
-        if retry and policy and unit.attempt <= policy.count and not self.head.final:
+        if retry and policy and unit.attempt <= policy.count and not self.head.final and self.head.ending is None:
             if policy.on_error is not None:
                 ctx = self.context(status=status, result=result, error=error)
                 try:
@@ -370,8 +384,15 @@ class Conductor:
         self.launch_units(run)
 
     def maybe_complete(self, run: TaskRun) -> None:
-        if run.final or run.kind == "single" or run.done < run.total:
+        if run.final or run.kind == "single" or run.in_flight:
             return
+        if run.done < run.total:
+            if self.head.ending is None:
+                return
+            # Failing fast: the units never started will not start.
+            for unit in self.session.cache_units(run)[run.next_index:]:
+                unit.status = CANCELLED
+            run.done = run.total
         units = self.session.units(run)
         task = self.spec.tasks[run.task]
         if run.kind == "items":
@@ -379,6 +400,9 @@ class Conductor:
         else:
             result = {task.subtasks[u.index].name: u.result for u in units}
         if not run.failed_indexes:
+            if any(u.status == CANCELLED for u in units):
+                return self.finish_run(run, CANCELLED, result, {
+                    "type": "Cancelled", "message": "the workflow failed before every unit started"})
             return self.finish_run(run, SUCCEEDED, result)
         failed = sorted(run.failed_indexes)
         failed_units = [units[i] for i in failed]
