@@ -1,0 +1,179 @@
+"""Duplicated and reordered delivery (as SQS may do) must not change a workflow's final state.
+
+Random workflows (see ``strategies.py``) run once with in-order delivery and again
+under ``Faults(reorder=True, duplicate=p, seed=s)``; both must end in the same
+canonical state: status, output (which renders every published variable), error,
+and the multiset of task runs (task, status, attempts, result, error). The order of
+runs and the run numbers of no-join merges legitimately depend on delivery order
+and are not compared.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from relayflow.core.errors import ValidationError
+from relayflow.core.loader import load_text
+from relayflow.harness import Faults, MemoryStack
+
+from .strategies import CHILD_WORKFLOW, Generated, workflows
+
+MAX_DELIVERIES = 200_000
+TERMINAL = {"succeeded", "failed", "timed_out", "skipped", "cancelled"}
+
+
+def load(workflow: dict[str, Any]):
+    return load_text(yaml.safe_dump(workflow, sort_keys=False), "prop.yaml")
+
+
+CHILD_SPEC = load(CHILD_WORKFLOW)
+
+
+def run(spec, faults: Faults | None = None) -> tuple[dict[str, Any], MemoryStack]:
+    stack = MemoryStack(faults=faults, seed=0)
+    stack.register(CHILD_SPEC)
+    stack.register(spec)
+    result = stack.run(spec.name, None, max_deliveries=MAX_DELIVERIES)
+    return result, stack
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _unnumbered(error: dict[str, Any]) -> dict[str, Any]:
+    """A child workflow's error names its execution id, which holds the parent's run number."""
+    error = dict(error)
+    error["message"] = re.sub(r"\(ex-[^)]*\)", "(child)", error.get("message") or "")
+    error.pop("execution_id", None)
+    return error
+
+
+def runs_multiset(result: dict[str, Any]) -> list[tuple]:
+    return sorted((t["name"], t["status"], t["attempts"], _key(t["result"]), _key(t["error"]))
+                  for t in result["tasks"])
+
+
+def check_well_formed(result: dict[str, Any]) -> None:
+    """Invariants of any finished execution, whatever the delivery order."""
+    assert result["status"] in TERMINAL - {"skipped"}, result["status"]
+    for t in result["tasks"]:
+        assert t["status"] in TERMINAL, f"run {t['name']}#{t['run']} left {t['status']}"
+    numbers: dict[str, list[int]] = {}
+    for t in result["tasks"]:
+        numbers.setdefault(t["name"], []).append(t["run"])
+    for name, nums in numbers.items():
+        assert sorted(nums) == list(range(1, len(nums) + 1)), f"{name} run numbers {nums}"
+
+
+def assert_same_final_state(gen: Generated, clean: dict[str, Any], faulty: dict[str, Any]) -> None:
+    check_well_formed(clean)
+    check_well_formed(faulty)
+    assert faulty["status"] == clean["status"], (faulty["status"], faulty["error"], clean["error"])
+    assert faulty["output"] == clean["output"]
+    if clean["status"] == "succeeded":
+        assert faulty["error"] is None
+        assert runs_multiset(faulty) == runs_multiset(clean)
+        return
+    # An unhandled failure fails the workflow fast: which runs started before it is a
+    # matter of timing, so only the error is compared. With several tasks that may fail
+    # unhandled, which one comes first is timing too.
+    assert clean["status"] == "failed"
+    error = faulty["error"]
+    if len(gen.fatal) == 1:
+        assert _unnumbered(error) == _unnumbered(clean["error"])
+    else:
+        assert error["task"] in gen.fatal, error
+        failed_runs = [t["error"] for t in faulty["tasks"] if t["name"] == error["task"] and t["status"] == "failed"]
+        assert any(e["type"] == error["type"] and e["message"] == error["message"] for e in failed_runs), error
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(gen=workflows(), duplicate=st.sampled_from([0.0, 0.2, 0.5]), seed=st.integers(0, 2**16))
+def test_random_workflow_is_delivery_order_free(gen: Generated, duplicate: float, seed: int) -> None:
+    try:
+        spec = load(gen.workflow)
+    except ValidationError:
+        assume(False)
+    clean, _ = run(spec)
+    for s in (seed, seed + 1):
+        faulty, _ = run(spec, Faults(reorder=True, duplicate=duplicate, seed=s))
+        assert_same_final_state(gen, clean, faulty)
+
+
+def test_generated_workflows_are_valid_and_varied() -> None:
+    """The generator is not vacuous: its workflows load, and cover the features under test."""
+    seen: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+
+    @settings(max_examples=150, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @given(gen=workflows())
+    def collect(gen: Generated) -> None:
+        spec = load(gen.workflow)  # every generated workflow must validate
+        for t in gen.workflow["tasks"]:
+            seen.update(k for k in ("join", "with_items", "concurrency", "retry", "when", "next", "decision",
+                                    "on_failure", "on_complete", "workflow", "type") if k in t)
+            if t.get("action") == "core.sleep":
+                seen["sleep"] += 1
+            if t["name"] == "lp":
+                seen["loop"] += 1
+            if isinstance(t.get("join"), int):
+                seen["join_n"] += 1
+        result, _ = run(spec)
+        statuses[result["status"]] += 1
+        for t in result["tasks"]:
+            seen[f"run_{t['status']}"] += 1
+            if t["attempts"] > 1:
+                seen["retried"] += 1
+            if (t["error"] or {}).get("type") == "JoinNotSatisfied":
+                seen["join_unsatisfied"] += 1
+            if (t["error"] or {}).get("type") in ("ItemsFailed", "ParallelFailed", "ChildWorkflowFailed"):
+                seen[t["error"]["type"]] += 1
+        names = [t["name"] for t in result["tasks"]]
+        if any(names.count(n) > 1 for n in set(names)):
+            seen["multi_run"] += 1
+
+    collect()
+    for feature in ("join", "join_n", "with_items", "concurrency", "retry", "when", "next", "decision",
+                    "on_failure", "on_complete", "workflow", "type", "sleep", "loop", "run_skipped", "run_failed", "retried", "join_unsatisfied",
+                    "ItemsFailed", "ParallelFailed", "ChildWorkflowFailed", "multi_run"):
+        assert seen[feature] > 0, f"the generator never produced {feature}: {dict(seen)}"
+    assert statuses["succeeded"] > 0 and statuses["failed"] > 0, dict(statuses)
+
+
+def fan_out(n: int) -> dict[str, Any]:
+    branches = [f"b{i}" for i in range(n)]
+    return {
+        "name": "prop.fanout",
+        "tasks": [{"name": "start", "action": "core.noop", "on_success": branches}]
+        + [{"name": b, "action": "core.echo", "input": {"branch": b},
+            "publish": [{b: "{{ result().branch }}"}], "on_success": "join"} for b in branches]
+        + [{"name": "join", "join": "all", "action": "core.echo",
+            "input": {"seen": "{{ " + " + ".join(f"[vars.{b}]" for b in branches) + " }}"},
+            "publish": [{"joined": "{{ result().seen | length }}"}]}],
+        "output": {"joined": "{{ vars.joined }}", "branches": {b: f"{{{{ vars.{b} }}}}" for b in branches}},
+    }
+
+
+def test_fifty_branch_join_fires_once_under_faults() -> None:
+    spec = load(fan_out(50))
+    _, clean_stack = run(spec)
+    for seed in range(5):
+        result, stack = run(spec, Faults(reorder=True, duplicate=0.3, seed=seed))
+        assert result["status"] == "succeeded", result["error"]
+        joins = [t for t in result["tasks"] if t["name"] == "join"]
+        assert len(joins) == 1, f"seed {seed}: the join ran {len(joins)} times"
+        assert joins[0]["status"] == "succeeded"
+        assert joins[0]["result"] == {"seen": [f"b{i}" for i in range(50)]}
+        assert result["output"] == {"joined": 50, "branches": {f"b{i}": f"b{i}" for i in range(50)}}
+        assert sorted(t["name"] for t in result["tasks"] if t["name"].startswith("b")) == \
+            sorted(f"b{i}" for i in range(50))
+        assert stack.deliveries > clean_stack.deliveries  # some messages were delivered twice
