@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 FLAGS = ("f0", "f1", "f2")
 LOOP_INIT, LOOP, LOOP_VAR = "lp_init", "lp", "lp_count"
-MAX_RUNS = 80
+MAX_RUNS = 80  # upper bound on task runs of a generated workflow (no-join merges multiply)
 CHILD = "prop.child"
 CHILD_ATTEMPTS = 2  # the child's task retries once
 
@@ -37,7 +37,7 @@ CHILD_WORKFLOW: dict[str, Any] = {
                "input": {"message": "child of {{ input.task }} failed", "succeed_on_attempt": "{{ input.k }}"},
                "retry": {"count": CHILD_ATTEMPTS - 1, "delay": 1}}],
     "output": {"task": "{{ input.task }}", "c": "{{ task.c.result }}"},
-}  # upper bound on task runs of a generated workflow (no-join merges multiply)
+}
 
 
 @dataclass
