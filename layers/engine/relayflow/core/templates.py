@@ -31,6 +31,7 @@ from markupsafe import Markup
 
 from relayflow.core.errors import RelayflowError, TemplateError, TemplateLimitError
 
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one ``render``/``evaluate`` call."""
@@ -199,21 +200,28 @@ _FORMAT_SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")
 _NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
 
 
+def _est_fields(fmt: str, marker: str, values: Iterable[Any]) -> int:
+    # Fields like {0} or %(name)s may repeat an argument, so each field is
+    # counted at the size of the largest argument.
+    return len(fmt) + fmt.count(marker) * max(map(_size, values), default=0)
+
+
 def _est_percent(fmt: str, args: Any) -> int:
-    total = len(fmt) + _size(args)
+    if isinstance(args, Mapping):
+        args = tuple(args.values())
+    values = args if isinstance(args, tuple) else (args,)
+    total = _est_fields(fmt, "%", values)
     for width in (g for m in _PERCENT_SPEC.finditer(fmt) for g in m.groups() if g):
-        if width != "*":
-            total += int(width)
-        elif isinstance(args, tuple):
-            total += sum(map(_as_int, args))
+        total += sum(map(_as_int, values)) if width == "*" else int(width)
     return total
 
 
 def _est_format(fmt: str, *args: Any, **kwargs: Any) -> int:
-    total = len(fmt) + _size(args) + _size(kwargs)
+    values = (*args, *kwargs.values())
+    total = _est_fields(fmt, "{", values)
     total += sum(int(d) for spec in _FORMAT_SPEC.findall(fmt) for d in re.findall(r"\d+", spec))
     if _NESTED_SPEC.search(fmt):  # widths like {:{w}} come from the arguments
-        total += sum(map(_as_int, (*args, *kwargs.values())))
+        total += sum(map(_as_int, values))
     return total
 
 
@@ -387,7 +395,6 @@ for _name, _estimate in _FILTER_ESTIMATES.items():
     _ENV.filters[_name] = _guarded(_name, _ENV.filters[_name], _estimate)
 _ENV.filters["join"] = _guarded_join(_ENV.filters["join"])
 _ENV.filters.update({k: v for k, v in _HELPERS.items() if k not in ("join", "lower", "upper", "length")})
-_GLOBAL_NAMES = frozenset(_ENV.globals)
 
 
 def _snippet(text: str) -> str:
@@ -407,7 +414,8 @@ def _as_template_error(exc: Exception, text: str) -> TemplateError:
             return type(exc)(f"{exc} in {_snippet(text)}", template=text)
         return exc
     if isinstance(exc, (RecursionError, MemoryError)):
-        return TemplateLimitError(f"template exhausted {type(exc).__name__}: {exc} in {_snippet(text)}", template=text)
+        message = f"template exhausted {type(exc).__name__}: {exc} in {_snippet(text)}"
+        return TemplateLimitError(message, template=text)
     if isinstance(exc, TemplateSyntaxError):
         return TemplateError(_syntax_message(exc, text), template=text)
     if isinstance(exc, UndefinedError):
@@ -449,7 +457,7 @@ def _compile(text: str) -> tuple[Template, bool]:
     ast = _ENV.parse(text)
     # Loops over plain lists run no hook, so each loop's iterable is wrapped.
     for loop in ast.find_all(nodes.For):
-        if 0: loop.iter = nodes.Call(nodes.EnvironmentAttribute("guard_iter"), [loop.iter], [], None, None,
+        loop.iter = nodes.Call(nodes.EnvironmentAttribute("guard_iter"), [loop.iter], [], None, None,
                                lineno=loop.lineno)
     ast.set_environment(_ENV)
     lone = _lone_expression(ast)
@@ -479,9 +487,10 @@ def _run(template: Template, native: bool, context: Mapping[str, Any]) -> Any:
     return "".join(parts)
 
 
-def _run_guarded(text: str, compiled: Callable[[str], tuple[Template, bool]], context: Mapping[str, Any]) -> Any:
+def _run_guarded(text: str, compile_: Callable[[str], tuple[Template, bool]],
+                 context: Mapping[str, Any]) -> Any:
     try:
-        return _run(*compiled(text), context)
+        return _run(*compile_(text), context)
     except TemplateError as exc:
         raise _as_template_error(exc, text) from None
     except RelayflowError:
@@ -568,10 +577,10 @@ def _ast(text: str, expression: bool) -> nodes.Template:
 
 
 def referenced_names(text: str, expression: bool = False) -> set[str]:
-    """Top-level names the template reads, excluding the engine's own helpers."""
+    """Top-level names the template reads (Jinja already leaves out the helper globals)."""
     if not expression and "{{" not in text and "{%" not in text:
         return set()
-    return set(meta.find_undeclared_variables(_ast(text, expression))) - _GLOBAL_NAMES
+    return set(meta.find_undeclared_variables(_ast(text, expression)))
 
 
 def task_references(text: str, expression: bool = False) -> set[str]:
