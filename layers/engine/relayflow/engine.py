@@ -7,6 +7,7 @@ message then repeats the step, which the records make idempotent.
 """
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
 from typing import Any, Callable
@@ -32,6 +33,12 @@ class UnknownExecution(RelayflowError):
     pass
 
 
+def step_token(message_ids: list[str]) -> str:
+    if not message_ids:
+        return uuid.uuid4().hex
+    return hashlib.sha256("\n".join(message_ids).encode()).hexdigest()[:32]
+
+
 class Engine:
     def __init__(self, store: ports.StateStore, workflows: ports.WorkflowRegistry, tasks: ports.TaskQueue,
                  events: ports.EventQueue, timers: ports.Timers, bus: ports.EventBus, clock: ports.Clock,
@@ -51,6 +58,7 @@ class Engine:
         # Deferred: start() only writes the head and queues a StartRequested, so every
         # change to an execution happens in the one consumer of its event queue.
         self.defer_start = defer_start
+        self.observers: list[Callable[[list[Emit]], None]] = []  # told of each committed step's events
 
     def spec(self, name: str, version: str) -> WorkflowSpec:
         key = (name, version)
@@ -120,6 +128,7 @@ class Engine:
                                   self.limits, self.rng)
             commands = action(conductor)
             changes = session.changes()
+            changes.token = step_token(message_ids)
             changes.execution.outbox = [c.to_dict() for c in commands] if message_ids else []
             changes.execution.last_messages = list(message_ids)
             try:
@@ -127,6 +136,8 @@ class Engine:
             except ConflictError:
                 continue
             self.carry_out(commands)
+            for observer in self.observers:
+                observer([c for c in commands if isinstance(c, Emit)])
             return
         raise ConflictError(f"execution {execution_id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
 

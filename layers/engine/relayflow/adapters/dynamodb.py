@@ -62,6 +62,7 @@ def make_model(table: str, region: str, host: str | None = None) -> type[Model]:
         v = NumberAttribute(null=True)
         p = UnicodeAttribute(null=True)
         pv = NumberAttribute(null=True)
+        s = UnicodeAttribute(null=True)  # token of the step that wrote it
         status = UnicodeAttribute(null=True)
         gsi1pk = UnicodeAttribute(null=True)
         gsi1sk = UnicodeAttribute(null=True)
@@ -111,8 +112,8 @@ class DynamoStore:
             return self.payloads.load(item.p)
         return None
 
-    def _detail(self, execution_id: str, sk: str, data: Any, prior: Any, version: int) -> Any:
-        item = self.model(_exec_pk(execution_id), sk, d=self._dump(data, execution_id), v=version,
+    def _detail(self, execution_id: str, sk: str, data: Any, prior: Any, version: int, token: str) -> Any:
+        item = self.model(_exec_pk(execution_id), sk, d=self._dump(data, execution_id), v=version, s=token,
                           expires_at=self._expiry())
         if prior is None:
             item.pv = -1
@@ -202,23 +203,31 @@ class DynamoStore:
         for state in changes.task_states:
             prior = priors.get(("s", state.task))
             items.append(self._detail(eid, f"TASK#{state.task}", state.to_dict(),
-                                      prior.to_dict() if prior else None, version))
+                                      prior.to_dict() if prior else None, version, changes.token))
         for run in changes.runs:
             prior = priors.get(("r", run.task, run.run))
             items.append(self._detail(eid, run_sk(run.task, run.run), run.to_dict(),
-                                      prior.to_dict() if prior else None, version))
+                                      prior.to_dict() if prior else None, version, changes.token))
         for task, run_no, unit in changes.units:
             prior = priors.get(("u", task, run_no, unit.index))
             items.append(self._detail(eid, unit_sk(task, run_no, unit.index), unit.to_dict(),
-                                      prior.to_dict() if prior else None, version))
+                                      prior.to_dict() if prior else None, version, changes.token))
         for name, value in changes.vars.items():
             found, prior_value = priors.get(("v", name), (False, None))
             items.append(self._detail(eid, f"VAR#{name}", {"value": value},
-                                      {"value": prior_value} if found else None, version))
-        if items:
-            with self.model.batch_write() as batch:
-                for item in items:
-                    batch.save(item)
+                                      {"value": prior_value} if found else None, version, changes.token))
+        # Each record is written only over a committed older version or this step's own
+        # crashed attempt: a concurrent step that started from the same head conflicts here,
+        # before the head, instead of overwriting what the winner wrote.
+        model = self.model
+        guard = model.v.does_not_exist() | (model.v < version) | (model.s == changes.token)
+        for item in items:
+            try:
+                item.save(condition=guard)
+            except PutError as exc:
+                if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                    raise ConflictError(f"execution {eid}: {item.sk} written by a concurrent step") from None
+                raise
         try:
             self._head_item(head).save(condition=self.model.v == changes.expected_version)
         except PutError as exc:

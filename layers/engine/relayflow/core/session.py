@@ -42,6 +42,9 @@ class Changes:
     # What each written record held before this step (None: it did not exist), so a
     # store that writes records before the head can tell readers the committed value.
     priors: dict[tuple, Any] = field(default_factory=dict)
+    # Names the attempt making these changes; a retry of the same messages reuses it, so a
+    # store can let a redo overwrite its own crashed writes and refuse anyone else's.
+    token: str = ""
 
 
 class Session:
