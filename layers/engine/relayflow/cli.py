@@ -2,37 +2,72 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
 from typing import Any, Sequence
 
 from .core import graph
-from .core.errors import InputError, ValidationError
-from .core.loader import load_file, parse
+from .core.errors import InputError, Problem
+from .core.loader import parse_file
 from .core.messages import Emit
 
 EXIT_OK, EXIT_NOT_SUCCEEDED, EXIT_USAGE = 0, 1, 2
+
+# The keys of `run --json` (DESIGN.md §4): exactly these, in this order.
+RESULT_KEYS = ("execution_id", "workflow", "status", "output", "error", "tasks")
+TASK_RUN_KEYS = ("name", "run", "status", "attempts", "result", "error")
 
 
 class UsageError(Exception):
     pass
 
 
+def _silence_stdout() -> None:
+    """Send the rest of stdout to /dev/null: the reader went away (``relayflow run ... | head -1``)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives until exit
+
+
+def say(*parts: Any, file: Any = None, **kwargs: Any) -> None:
+    """``print`` that survives a closed pipe: once stdout's reader is gone, output is dropped."""
+    try:
+        print(*parts, file=file if file is not None else sys.stdout, **kwargs)
+    except BrokenPipeError:
+        if file is not None and file is not sys.stdout:
+            raise
+        _silence_stdout()
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for p in problems:
+        print(p, file=sys.stderr)
+
+
 def _read_input(raw: str | None) -> Any:
     if raw is None:
         return {}
-    text = raw
+    text, where = raw, "--input"
     if raw.startswith("@"):
+        where = f"--input {raw}"
         try:
             with open(raw[1:], encoding="utf-8") as fh:
                 text = fh.read()
         except OSError as exc:
-            raise UsageError(f"--input {raw}: cannot read: {exc.strerror}") from None
+            raise UsageError(f"{where}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{where}: not UTF-8 text") from None
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise UsageError(f"--input: not valid JSON: {exc}") from None
+        raise UsageError(f"{where}: not valid JSON: {exc}") from None
 
 
 def _siblings(path: str) -> list[str]:
@@ -43,18 +78,23 @@ def _siblings(path: str) -> list[str]:
 
 
 def _register_siblings(stack: Any, path: str, quiet: bool) -> None:
-    """Register every workflow file beside ``path`` so ``workflow:`` tasks find their children."""
+    """Register every workflow file beside ``path`` so ``workflow:`` tasks find their children.
+
+    A sibling that does not load is skipped (it may not be a workflow at all);
+    without ``quiet`` a note names its first error.
+    """
     for sibling in _siblings(path):
-        try:
-            with open(sibling, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError:
-            continue
-        spec, problems = parse(text, sibling)
+        spec, problems = parse_file(sibling)
         if spec is not None:
             stack.register(spec)
-        elif not quiet and "tasks:" in text:
-            print(f"note: {os.path.basename(sibling)} is not registered: {problems[0]}", file=sys.stderr)
+            continue
+        errors = [p for p in problems if p.severity == "error"]
+        looks_like_workflow = not any(
+            p.task is None and (p.field == "workflow" or (p.field == "tasks" and "missing" in p.message))
+            for p in errors)
+        if not quiet and errors and looks_like_workflow:
+            print(f"note: {os.path.basename(sibling)} is not registered "
+                  f"({len(errors)} problem{'s' if len(errors) != 1 else ''}): {errors[0]}", file=sys.stderr)
 
 
 class _Progress:
@@ -87,69 +127,72 @@ class _Progress:
             line = f"{prefix}{kind.split('.')[1]}"
         else:
             return
-        print(line, file=self.out, flush=True)
+        say(line, file=self.out, flush=True)
+
+
+def contract_result(result: dict[str, Any]) -> dict[str, Any]:
+    """The execution as DESIGN.md §4 prints it: exactly RESULT_KEYS, each task run exactly TASK_RUN_KEYS."""
+    out = {key: result.get(key) for key in RESULT_KEYS}
+    out["tasks"] = [{key: run.get(key) for key in TASK_RUN_KEYS} for run in result.get("tasks") or []]
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    try:
-        spec = load_file(args.workflow)
-    except ValidationError as exc:
-        for p in exc.problems:
-            print(p, file=sys.stderr)
+    spec, problems = parse_file(args.workflow)
+    if spec is None:
+        _print_problems(problems)
         return EXIT_USAGE
+    if not args.json:
+        _print_problems(problems)  # warnings
     payload = _read_input(args.input)
     from .harness import MemoryStack
-    sys.path.insert(0, os.path.dirname(os.path.abspath(args.workflow)))
+    folder = os.path.dirname(os.path.abspath(args.workflow))
+    if folder not in sys.path:  # python:<module>:<function> actions beside the workflow
+        sys.path.insert(0, folder)
     stack = MemoryStack(real_time=args.real_time)
     _register_siblings(stack, args.workflow, quiet=args.json)
     stack.register(spec)
     if not args.json:
-        stack.subscribe(_Progress(sys.stdout))
+        stack.subscribe(_Progress(None))  # None: whatever sys.stdout is when printing
     try:
-        result = stack.run(spec.name, payload)
+        result = contract_result(stack.run(spec.name, payload))
     except InputError as exc:
+        print(f"{args.workflow}: the input does not match the inputs workflow {spec.name} declares:",
+              file=sys.stderr)
         for problem in exc.problems:
-            print(f"{args.workflow}: {problem}", file=sys.stderr)
+            print(f"  {problem}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        print(json.dumps(result, default=str))
+        say(json.dumps(result, default=str))
     else:
-        print(f"\nworkflow {result['workflow']} {result['status']} (execution {result['execution_id']})")
+        say(f"\nworkflow {result['workflow']} {result['status']} (execution {result['execution_id']})")
         if result["error"]:
-            print(f"error: {json.dumps(result['error'], default=str)}")
+            say(f"error: {json.dumps(result['error'], default=str)}")
         if result["output"] is not None:
-            print("output: " + json.dumps(result["output"], indent=2, default=str))
+            say("output: " + json.dumps(result["output"], indent=2, default=str))
     return EXIT_OK if result["status"] == "succeeded" else EXIT_NOT_SUCCEEDED
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            print(f"{path}:0: file: cannot read: {exc.strerror}", file=sys.stderr)
-            failed = True
-            continue
-        spec, problems = parse(text, path)
-        for p in problems:
-            print(p, file=sys.stderr if p.severity == "error" else sys.stdout)
+        spec, problems = parse_file(path)
+        _print_problems(problems)
         if spec is None:
             failed = True
         else:
-            print(f"{path}: ok ({len(spec.tasks)} tasks)")
+            warnings = len(problems)
+            tail = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+            say(f"{path}: ok ({len(spec.tasks)} task{'s' if len(spec.tasks) != 1 else ''}{tail})")
     return EXIT_USAGE if failed else EXIT_OK
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    try:
-        spec = load_file(args.workflow)
-    except ValidationError as exc:
-        for p in exc.problems:
-            print(p, file=sys.stderr)
+    spec, problems = parse_file(args.workflow)
+    if spec is None:
+        _print_problems(problems)
         return EXIT_USAGE
-    print(graph.to_dot(spec) if args.format == "dot" else graph.to_mermaid(spec), end="")
+    say(graph.to_dot(spec) if args.format == "dot" else graph.to_mermaid(spec), end="")
     return EXIT_OK
 
 
@@ -181,10 +224,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) and EXIT_USAGE
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
     except UsageError as exc:
         print(f"relayflow: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # stdout's reader went away
+        _silence_stdout()
+        return EXIT_NOT_SUCCEEDED
+    try:
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at interpreter exit
+    except BrokenPipeError:
+        _silence_stdout()
+    return code
 
 
 if __name__ == "__main__":

@@ -125,14 +125,17 @@ def to_mermaid(spec: WorkflowSpec, statuses: Mapping[str, str] | None = None) ->
 
 def to_dot(spec: WorkflowSpec) -> str:
     """A Graphviz digraph of the workflow."""
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
     def q(text: str) -> str:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return f'"{esc(text)}"'
 
     lines = [f"digraph {q(spec.name)} {{", "  rankdir=TB;", "  node [shape=box];"]
     for name, task in spec.tasks.items():
         kind = task.action or (f"workflow {task.workflow}" if task.workflow else task.type)
         shape = ", shape=box3d" if task.join else ""
-        lines.append(f"  {q(name)} [label={q(name + chr(10) + kind)}{shape}];")
+        lines.append(f'  {q(name)} [label="{esc(name)}\\n{esc(kind)}"{shape}];')  # \\n: a line break
     for name, task in spec.tasks.items():
         for target, label in _edge_labels(task):
             if target in spec.tasks:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from .errors import InputError
@@ -35,10 +36,10 @@ def check_input(spec: WorkflowSpec, given: Any) -> dict[str, Any]:
         else:
             continue
         if p.type and value is not None and not type_matches(p.type, value):
-            problems.append(f"input '{p.name}': expected {p.type}, got {_json_type(value)} {value!r:.60}")
+            problems.append(f"input '{p.name}': expected {p.type}, got {_json_type(value)} {_show(value)}")
             continue
         if p.enum is not None and value not in p.enum:
-            problems.append(f"input '{p.name}': {value!r} is not one of {list(p.enum)}")
+            problems.append(f"input '{p.name}': {_show(value)} is not one of {_show(list(p.enum))}")
             continue
         out[p.name] = copy.deepcopy(value)
     if problems:
@@ -60,3 +61,12 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return "null" if value is None else type(value).__name__
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """``value`` as the user wrote it (JSON), cut to ``limit`` characters."""
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

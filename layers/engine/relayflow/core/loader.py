@@ -51,13 +51,30 @@ def type_matches(type_name: str, value: Any) -> bool:
     return _TYPE_CHECKS[type_name](value)
 
 
-def load_file(path: str) -> WorkflowSpec:
-    """Read and validate ``path``; raise :class:`ValidationError` listing every problem."""
+def read_file(path: str) -> tuple[str | None, list[Problem]]:
+    """The text of ``path``, or None and the problem that kept it from being read."""
     try:
         with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+            return fh.read(), []
     except OSError as exc:
-        raise ValidationError([Problem(path, 0, None, "file", f"cannot read: {exc.strerror}")]) from None
+        return None, [Problem(path, 0, None, "file", f"cannot read: {exc.strerror or exc}")]
+    except UnicodeDecodeError as exc:
+        return None, [Problem(path, 0, None, "file", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]
+
+
+def parse_file(path: str) -> tuple[WorkflowSpec | None, list[Problem]]:
+    """:func:`parse` on the file at ``path``."""
+    text, problems = read_file(path)
+    if text is None:
+        return None, problems
+    return parse(text, path)
+
+
+def load_file(path: str) -> WorkflowSpec:
+    """Read and validate ``path``; raise :class:`ValidationError` listing every problem."""
+    text, problems = read_file(path)
+    if text is None:
+        raise ValidationError(problems)
     return load_text(text, path)
 
 
@@ -83,8 +100,27 @@ def parse(text: str, source: str = "<string>") -> tuple[WorkflowSpec | None, lis
     return spec, problems
 
 
-def _suggest(word: str, choices: set[str] | list[str]) -> str:
+# Field names other engines use, mapped to ours, for "did you mean" hints difflib would miss.
+_FIELD_SYNONYMS = {
+    "retries": "retry", "params": "input", "parameters": "input", "args": "input", "arguments": "input",
+    "items": "with_items", "loop": "with_items", "foreach": "with_items", "for_each": "with_items",
+    "condition": "when", "if": "when", "publish_vars": "publish", "transitions": "next",
+    "on_error": "on_failure", "on_fail": "on_failure", "on_finish": "on_complete",
+    "on_done": "on_complete", "then": "on_success", "ref": "action", "uses": "action",
+    "subworkflow": "workflow", "branches": "tasks", "outputs": "output", "variables": "vars",
+    "inputs": "input", "timeout_seconds": "timeout", "max_retries": "count", "retry_count": "count",
+    "attempts": "count", "interval": "delay", "wait": "delay",
+}
+
+
+def _suggest(word: str, choices: set[str] | list[str], synonyms: bool = False) -> str:
+    """A " (did you mean 'X'?)" hint naming the closest choice, or ""."""
+    synonym = _FIELD_SYNONYMS.get(word.lower().replace("-", "_")) if synonyms else None
+    if synonym in choices:
+        return f" (did you mean '{synonym}'?)"
     match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.75)
+    if not match:
+        match = difflib.get_close_matches(word.lower().replace("-", "_"), sorted(choices), n=1, cutoff=0.75)
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
@@ -104,16 +140,23 @@ class _Builder:
         self.text = text
         self.problems: list[Problem] = []
         self.task_names: set[str] = set()
+        self.callback_tasks: set[str] = set()
         self.template_uses: list[tuple[tuple, str | None, str, str, bool, bool]] = []
 
     # -- reporting -------------------------------------------------------
     def err(self, path: tuple, task: str | None, field: str, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(self.source, yamlpos.line_of(self.lines, path), task, field, message, severity))
 
-    def unknown_fields(self, data: dict, allowed: set[str], path: tuple, task: str | None, prefix: str = "") -> None:
+    def unknown_fields(self, data: dict, allowed: set[str], path: tuple, task: str | None, prefix: str = "",
+                       not_here: dict[str, str] | None = None) -> None:
         for key in data:
-            if key not in allowed:
-                self.err(path + (key,), task, f"{prefix}{key}", f"unknown field{_suggest(str(key), allowed)}")
+            if key in allowed:
+                continue
+            if not_here and key in not_here:
+                self.err(path + (key,), task, f"{prefix}{key}", not_here[key])
+            else:
+                hint = _suggest(str(key), allowed, synonyms=True) or f"; allowed: {', '.join(sorted(allowed))}"
+                self.err(path + (key,), task, f"{prefix}{key}", f"unknown field{hint}")
 
     def template(self, value: Any, path: tuple, task: str | None, field: str,
                  expression: bool = False, item_scope: bool = False) -> None:
@@ -136,10 +179,15 @@ class _Builder:
                 continue
             bare = expression and "{{" not in text
             names = templates.referenced_names(text, expression=bare)
-            for name in sorted(names - SCOPES - FUNCTIONS - (getattr(templates, "GLOBAL_NAMES", None) or templates._GLOBAL_NAMES)):
-                self.err(path, task, field, f"unknown name '{name}' in template{_suggest(name, SCOPES | FUNCTIONS)}")
+            for name in sorted(names - SCOPES - FUNCTIONS):
+                hint = _suggest(name, SCOPES | FUNCTIONS) or (
+                    " (templates see input, vars, task.NAME, item, index, system, callback and "
+                    "result(), error(), succeeded(), failed(), timed_out(), skipped())")
+                self.err(path, task, field, f"unknown name '{name}' in template{hint}")
             if not item_scope and names & {"item", "index"}:
                 self.err(path, task, field, "'item' and 'index' exist only in the input of a with_items task")
+            if "callback" in names and task not in self.callback_tasks:
+                self.err(path, task, field, "'callback' exists only in a task with 'callback: true'")
             for ref in sorted(templates.task_references(text, expression=bare) - self.task_names):
                 self.err(path, task, field, f"unknown task '{ref}' in template{_suggest(ref, self.task_names)}")
 
@@ -173,7 +221,7 @@ class _Builder:
         self.template(output, (out_key,), None, out_key)
         tasks = self.tasks(data.get("tasks"))
         self.check_templates()
-        if tasks is None:
+        if not tasks:  # missing, or no task with a usable name: the graph rules would only add noise
             return None
         succ = graph.edges(tasks)
         inb = graph.inbound(succ)
@@ -230,13 +278,22 @@ class _Builder:
             if enum is not None and not isinstance(enum, list):
                 self.err(ppath + ("enum",), None, f"{field}.enum", "must be a list of allowed values")
                 enum = None
+            elif enum is not None:
+                if not enum:
+                    self.err(ppath + ("enum",), None, f"{field}.enum", "must list at least one allowed value")
+                for i, choice in enumerate(enum):
+                    if ptype and choice is not None and not type_matches(ptype, choice):
+                        self.err(ppath + ("enum", i), None, f"{field}.enum",
+                                 f"{choice!r} is not of type {ptype}")
             kwargs: dict[str, Any] = {}
             if "default" in decl:
                 default = decl["default"]
                 if ptype and default is not None and not type_matches(ptype, default):
-                    self.err(ppath + ("default",), None, f"{field}.default", f"default is not of type {ptype}")
-                if enum is not None and default is not None and default not in enum:
-                    self.err(ppath + ("default",), None, f"{field}.default", "default is not one of enum")
+                    self.err(ppath + ("default",), None, f"{field}.default",
+                             f"default {default!r} is not of type {ptype}")
+                elif enum is not None and default is not None and default not in enum:
+                    self.err(ppath + ("default",), None, f"{field}.default",
+                             f"default {default!r} is not one of the enum values {enum}")
                 kwargs["default"] = default
             params.append(InputParam(pname, ptype, required, enum=tuple(enum) if enum is not None else None,
                                      description=decl.get("description"), **kwargs))
@@ -272,7 +329,7 @@ class _Builder:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             self.err(path + (key,), task, key, "must be a positive number of seconds"
-                     + (" or a template" if allow_template else ""))
+                     + (" or a \"{{ template }}\"" if allow_template else "") + f", not {value!r}")
             return None
         return value
 
@@ -301,7 +358,7 @@ class _Builder:
         else:
             self.err(("tasks",), None, "tasks", "must be a list of tasks (or a map of name to task)")
             return None
-        if not entries:
+        if not raw:
             self.err(("tasks",), None, "tasks", "a workflow needs at least one task")
             return None
         first_line: dict[str, int] = {}
@@ -320,60 +377,78 @@ class _Builder:
                 result[spec.name] = spec
         return result
 
-    def task(self, t: dict, path: tuple, sub: bool) -> TaskSpec | None:
+    def task(self, t: dict, path: tuple, sub: bool, parent: str | None = None) -> TaskSpec | None:
+        """One task (or, with ``sub``, one sub-task of the parallel task ``parent``)."""
         name = t.get("name")
-        label = name if isinstance(name, str) else None
+        valid_name = isinstance(name, str) and bool(TASK_NAME_RE.match(name))
+        # Problems name a sub-task as PARENT/SUB ('/' cannot occur in a task name).
+        label = (f"{parent}/{name}" if parent else name) if valid_name else None
         if name is None:
-            self.err(path, None, "name", "every task needs a name")
-        elif not isinstance(name, str) or not TASK_NAME_RE.match(name):
-            self.err(path + ("name",), None, "name",
+            self.err(path, parent, "name", "every task needs a name")
+        elif not valid_name:
+            self.err(path + ("name",), parent, "name",
                      f"task name {name!r} must start with a letter or '_' and hold letters, digits, '_', '.', '-'")
-            label = None
-        self.unknown_fields(t, SUBTASK_FIELDS if sub else TASK_FIELDS, path, label)
+        if sub:  # 'tasks' in a sub-task is reported below as a nested parallel task
+            self.unknown_fields(t, SUBTASK_FIELDS | {"tasks"}, path, label, not_here={
+                k: "a sub-task of a parallel task takes only "
+                   f"{', '.join(sorted(SUBTASK_FIELDS))}; put '{k}' on the parallel task itself"
+                for k in TASK_FIELDS - SUBTASK_FIELDS - {"tasks"}})
+        else:
+            self.unknown_fields(t, TASK_FIELDS, path, label)
         ttype = t.get("type")
         if ttype is not None and ttype not in TASK_TYPES:
-            self.err(path + ("type",), label, "type", f"unknown type {ttype!r}; use one of {', '.join(TASK_TYPES)}")
+            self.err(path + ("type",), label, "type",
+                     f"unknown type {ttype!r}; use one of {', '.join(TASK_TYPES)}{_suggest(str(ttype), set(TASK_TYPES))}")
             ttype = None
         action, workflow, subtasks = t.get("action"), t.get("workflow"), t.get("tasks")
         if ttype is None:
             ttype = "workflow" if workflow is not None else "parallel" if subtasks is not None else "action"
         if sub and ttype == "parallel":
-            self.err(path + ("type",), label, "type", "a parallel task cannot hold another parallel task")
+            self.err(path + ("type",) if "type" in t else path + ("tasks",), label, "type",
+                     "a parallel task cannot hold another parallel task")
         if action is not None and (not isinstance(action, str) or not action.strip()):
             self.err(path + ("action",), label, "action", "must be an action name such as core.echo")
         if workflow is not None and (not isinstance(workflow, str) or not NAME_RE.match(workflow)):
             self.err(path + ("workflow",), label, "workflow", "must be the name of a registered workflow")
         if ttype == "action":
-            if action is None:
-                self.err(path, label, "action", "an action task needs 'action' (or 'workflow', or 'type: parallel')")
             if workflow is not None:
-                self.err(path + ("workflow",), label, "workflow", "give either 'action' or 'workflow', not both")
+                self.err(path + ("workflow",), label, "workflow",
+                         "a task of type action runs 'action', not 'workflow' (use 'type: workflow' to run a child)")
+            elif action is None:
+                self.err(path, label, "action", "an action task needs 'action' (or 'workflow', or 'type: parallel')")
         elif ttype == "workflow":
             if workflow is None:
                 self.err(path, label, "workflow", "a workflow task needs 'workflow: NAME'")
             if action is not None:
-                self.err(path + ("action",), label, "action", "a workflow task takes no 'action'")
+                self.err(path + ("action",), label, "action",
+                         "a workflow task runs its 'workflow' and takes no 'action'; give one of them")
         elif ttype == "parallel":
-            if action is not None or workflow is not None:
-                self.err(path, label, "type", "a parallel task runs its 'tasks'; it takes no action or workflow")
+            for key in ("action", "workflow"):
+                if t.get(key) is not None:
+                    self.err(path + (key,), label, key,
+                             f"a parallel task runs its 'tasks' and takes no '{key}'; "
+                             f"move it into a sub-task")
         sub_specs: list[TaskSpec] = []
         if subtasks is not None and ttype != "parallel":
-            self.err(path + ("tasks",), label, "tasks", "only a 'type: parallel' task holds sub-tasks")
+            self.err(path + ("tasks",), label, "tasks", f"only a 'type: parallel' task holds sub-tasks, not a {ttype} task")
         if ttype == "parallel" and not sub:
             if not isinstance(subtasks, list) or not subtasks:
-                self.err(path + ("tasks",), label, "tasks", "a parallel task needs a non-empty list of sub-tasks")
+                self.err(path + ("tasks",), label, "tasks",
+                         "a parallel task needs 'tasks': a non-empty list of sub-tasks to run concurrently")
             else:
-                seen: set[str] = set()
+                seen: dict[str, int] = {}
                 for i, st in enumerate(subtasks):
                     if not isinstance(st, dict):
                         self.err(path + ("tasks", i), label, "tasks", f"sub-task #{i + 1} must be a mapping")
                         continue
-                    spec = self.task(st, path + ("tasks", i), sub=True)
+                    spec = self.task(st, path + ("tasks", i), sub=True, parent=label or str(name))
                     if spec is None:
                         continue
                     if spec.name in seen:
-                        self.err(path + ("tasks", i, "name"), label, "tasks", f"duplicate sub-task name {spec.name!r}")
-                    seen.add(spec.name)
+                        self.err(path + ("tasks", i, "name"), label, "tasks",
+                                 f"duplicate sub-task name {spec.name!r} (first defined on line {seen[spec.name]})")
+                        continue
+                    seen[spec.name] = spec.line
                     sub_specs.append(spec)
         with_items = t.get("with_items")
         if with_items is not None:
@@ -382,9 +457,19 @@ class _Builder:
                               expression="{{" not in with_items)
             elif not isinstance(with_items, list):
                 self.err(path + ("with_items",), label, "with_items", "must be a template or a list")
+        callback = t.get("callback", False)
+        if not isinstance(callback, bool):
+            self.err(path + ("callback",), label, "callback", "must be true or false")
+            callback = False
+        elif callback and ttype != "action":
+            self.err(path + ("callback",), label, "callback",
+                     f"only an action task can wait for a callback, not a {ttype} task")
+        if callback and label is not None:
+            self.callback_tasks.add(label)
         task_input = t.get("input")
-        if task_input is not None and not isinstance(task_input, (dict, str)):
-            self.err(path + ("input",), label, "input", "must be a mapping (or a template giving one)")
+        if task_input is not None and not isinstance(task_input, dict) and not (
+                isinstance(task_input, str) and "{{" in task_input):
+            self.err(path + ("input",), label, "input", "must be a mapping (or a \"{{ template }}\" giving one)")
         self.template(task_input, path + ("input",), label, "input", item_scope=with_items is not None)
         when = t.get("when")
         if when is not None:
@@ -392,35 +477,33 @@ class _Builder:
         batch_size = t.get("batch_size")
         if batch_size is not None:
             if with_items is None:
-                self.err(path + ("batch_size",), label, "batch_size", "only applies to with_items")
+                self.err(path + ("batch_size",), label, "batch_size", "only applies to a task with with_items")
             if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-                self.err(path + ("batch_size",), label, "batch_size", "must be a positive integer")
+                self.err(path + ("batch_size",), label, "batch_size", f"must be a positive integer, not {batch_size!r}")
                 batch_size = None
         concurrency = t.get("concurrency")
         if concurrency is not None:
             if with_items is None and ttype != "parallel":
-                self.err(path + ("concurrency",), label, "concurrency", "only applies to with_items or parallel tasks")
+                self.err(path + ("concurrency",), label, "concurrency",
+                         "only applies to a task with with_items or a parallel task")
             if isinstance(concurrency, str) and "{{" in concurrency:
                 self.template(concurrency, path + ("concurrency",), label, "concurrency")
             elif not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-                self.err(path + ("concurrency",), label, "concurrency", "must be a positive integer or a template")
+                self.err(path + ("concurrency",), label, "concurrency",
+                         f"must be a positive integer or a \"{{{{ template }}}}\", not {concurrency!r}")
                 concurrency = None
         timeout = self.positive_number(t, "timeout", path, label, allow_template=True)
         retry = self.retry(t.get("retry"), path + ("retry",), label) if "retry" in t else None
-        callback = t.get("callback", False)
-        if not isinstance(callback, bool):
-            self.err(path + ("callback",), label, "callback", "must be true or false")
-            callback = False
         join = t.get("join")
         if join is not None and join != "all" and (not isinstance(join, int) or isinstance(join, bool) or join < 1):
-            self.err(path + ("join",), label, "join", "must be 'all' or a positive integer")
+            self.err(path + ("join",), label, "join", f"must be 'all' or a positive integer, not {join!r}")
             join = None
         publish = self.publish(t.get("publish"), path + ("publish",), label, "publish") if "publish" in t else ()
         transitions = () if sub else self.transitions(t, path, label)
         if label is None:
             return None
         return TaskSpec(
-            name=label, line=yamlpos.line_of(self.lines, path), type=ttype,
+            name=name, line=yamlpos.line_of(self.lines, path), type=ttype,
             action=action if isinstance(action, str) else None,
             workflow=workflow if isinstance(workflow, str) else None,
             input=task_input, when=when, with_items=with_items, batch_size=batch_size,
@@ -441,18 +524,19 @@ class _Builder:
         if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
             return RetrySpec(count=raw)
         if not isinstance(raw, dict):
-            self.err(path, task, "retry", "must be a mapping {count, delay, backoff, max_delay, jitter, on_error}")
+            self.err(path, task, "retry",
+                     "must be a number of retries or a mapping {count, delay, backoff, max_delay, jitter, on_error}")
             return None
         self.unknown_fields(raw, RETRY_FIELDS, path, task, prefix="retry.")
         count = raw.get("count", 0)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            self.err(path + ("count",), task, "retry.count", "must be a non-negative integer")
+            self.err(path + ("count",), task, "retry.count", f"must be a non-negative integer, not {count!r}")
             count = 0
         numbers: dict[str, float | None] = {}
         for key in ("delay", "max_delay"):
             value = raw.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-                self.err(path + (key,), task, f"retry.{key}", "must be a non-negative number of seconds")
+                self.err(path + (key,), task, f"retry.{key}", f"must be a non-negative number of seconds, not {value!r}")
                 value = None
             numbers[key] = value
         backoff = raw.get("backoff", "constant")
@@ -552,6 +636,8 @@ class _Builder:
                 continue
             self.unknown_fields(b, BRANCH_FIELDS, bpath, task, prefix=f"{field}.")
             target_key = "next" if "next" in b else "do"
+            if "next" in b and "do" in b:
+                self.err(bpath + ("do",), task, f"{field}.do", "give the branch's target as 'next' or 'do', not both")
             if target_key not in b:
                 self.err(bpath, task, field, "needs 'next': the task to run")
                 continue
@@ -588,17 +674,24 @@ class _Builder:
             reached = graph.reachable(succ, entry)
             for name in tasks:
                 if name not in reached:
+                    tail = (f" (only {', '.join(inbound_of)} lead{'s' if len(inbound_of) == 1 else ''} here, "
+                            "and no entry task leads there)") if (inbound_of := inb[name]) else ""
                     self.err(path_of.get(name, ("tasks",)), name, "name",
-                             "unreachable: no path leads here from an entry task")
+                             f"unreachable: no path leads here from an entry task{tail}")
         cyclic = graph.in_cycles(succ)
         for name, task in tasks.items():
             p = path_of.get(name, ("tasks",))
             if task.join is not None:
                 if name in cyclic:
-                    self.err(p + ("join",), name, "join", "a join task cannot be inside a cycle")
-                if isinstance(task.join, int) and task.join > len(inb[name]):
                     self.err(p + ("join",), name, "join",
-                             f"join: {task.join} can never be met: only {len(inb[name])} task(s) lead here")
+                             "a join task cannot be inside a cycle (a loop passes through it); remove 'join' "
+                             "or move the loop")
+                if isinstance(task.join, int) and task.join > len(inb[name]):
+                    leading = f" ({', '.join(inb[name])})" if inb[name] else ""
+                    self.err(p + ("join",), name, "join",
+                             f"waits for {task.join} inbound tasks but only {len(inb[name])} "
+                             f"lead{'s' if len(inb[name]) == 1 else ''} here{leading}; "
+                             "it could never run")
             elif len(inb[name]) > 1 and name not in cyclic:
                 self.err(p, name, "join",
                          f"{len(inb[name])} tasks lead here ({', '.join(inb[name])}) and there is no 'join': "

@@ -11,6 +11,8 @@ import yaml
 
 Path = tuple[Any, ...]
 
+MAX_VALUES = 200_000  # values one document may expand to: aliases can make a small file huge
+
 
 class YamlSyntaxError(Exception):
     def __init__(self, message: str, line: int):
@@ -18,8 +20,19 @@ class YamlSyntaxError(Exception):
         super().__init__(message)
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate mapping keys instead of keeping the last."""
+# libyaml's parser is an order of magnitude faster than the pure-Python one and
+# keeps the same node marks; scalars are still resolved by the safe constructor.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Walk:
+    """One document walk: the line map, the value budget, and the collections being built."""
+
+    def __init__(self, ctor: yaml.SafeLoader):
+        self.ctor = ctor
+        self.lines: dict[Path, int] = {}
+        self.budget = MAX_VALUES
+        self.open: set[int] = set()
 
 
 def load(text: str) -> tuple[Any, dict[Path, int]]:
@@ -27,40 +40,76 @@ def load(text: str) -> tuple[Any, dict[Path, int]]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise YamlSyntaxError(f"invalid YAML: {problem}", line) from None
-    lines: dict[Path, int] = {}
+        raise YamlSyntaxError(*_describe(exc)) from None
+    except RecursionError:
+        raise YamlSyntaxError("invalid YAML: the document is nested too deeply", 1) from None
     if node is None:
-        return None, lines
-    constructor = _Loader(text)
+        return None, {}
+    walk = _Walk(yaml.SafeLoader(""))
     try:
-        return _build(node, (), lines, constructor), lines
+        return _build(node, (), walk), walk.lines
+    except RecursionError:
+        raise YamlSyntaxError("invalid YAML: the document is nested too deeply", 1) from None
     finally:
-        constructor.dispose()
+        walk.ctor.dispose()
 
 
-def _build(node: yaml.Node, path: Path, lines: dict[Path, int], ctor: yaml.SafeLoader) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        ctor.flatten_mapping(node)
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = ctor.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise YamlSyntaxError("invalid YAML: mapping keys must be scalars", key_node.start_mark.line + 1)
-            if key in out:
-                raise YamlSyntaxError(f"invalid YAML: duplicate key {key!r}", key_node.start_mark.line + 1)
-            out[key] = _build(value_node, path + (key,), lines, ctor)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(child, path + (i,), lines, ctor) for i, child in enumerate(node.value)]
+def _describe(exc: yaml.YAMLError) -> tuple[str, int]:
+    """The message and 1-based line of a PyYAML error, naming where the broken construct began."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    mark = problem_mark or context_mark
+    line = mark.line + 1 if mark is not None else 1
+    message = f"invalid YAML: {getattr(exc, 'problem', None) or exc}"
+    context = getattr(exc, "context", None)
+    if context and context_mark is not None and problem_mark is not None and context_mark.line != problem_mark.line:
+        message += f" ({context} started on line {context_mark.line + 1})"
+    return message, line
+
+
+def _build(node: yaml.Node, path: Path, walk: _Walk) -> Any:
+    line = node.start_mark.line + 1
+    walk.lines[path] = line
+    walk.budget -= 1
+    if walk.budget < 0:
+        raise YamlSyntaxError(f"invalid YAML: the document expands to more than {MAX_VALUES} values "
+                              "(through aliases?)", line)
+    if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        try:
+            return walk.ctor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise YamlSyntaxError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", line) from None
+    if id(node) in walk.open:
+        raise YamlSyntaxError("invalid YAML: an alias refers to a value that contains it", line)
+    walk.open.add(id(node))
     try:
-        return ctor.construct_object(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return [_build(child, path + (i,), walk) for i, child in enumerate(node.value)]
+        return _build_mapping(node, path, walk)
+    finally:
+        walk.open.discard(id(node))
+
+
+def _build_mapping(node: yaml.MappingNode, path: Path, walk: _Walk) -> dict[Any, Any]:
+    ctor = walk.ctor
+    try:
+        ctor.flatten_mapping(node)
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(f"invalid YAML: {exc}", node.start_mark.line + 1) from None
+        raise YamlSyntaxError(*_describe(exc)) from None
+    out: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key_line = key_node.start_mark.line + 1
+        try:
+            key = ctor.construct_object(key_node, deep=True)
+        except yaml.YAMLError as exc:
+            raise YamlSyntaxError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", key_line) from None
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise YamlSyntaxError("invalid YAML: mapping keys must be scalars", key_line)
+        if key in out:
+            raise YamlSyntaxError(f"invalid YAML: duplicate key {key!r}", key_line)
+        out[key] = _build(value_node, path + (key,), walk)
+        walk.lines[path + (key,)] = key_line
+    return out
 
 
 def line_of(lines: dict[Path, int], path: Path) -> int:
