@@ -319,9 +319,13 @@ class TestEventSources:
 
 
 class TestQueues:
-    def test_task_queue(self, resources):
+    def test_task_queue_is_fifo_deduplicating_per_attempt(self, resources):
         q = props(resources, "TaskQueue")
-        assert "FifoQueue" not in q
+        assert q["FifoQueue"] is True
+        assert q["QueueName"]["Fn::Sub"].endswith(".fifo")
+        assert q["DeduplicationScope"] == "messageGroup"
+        assert q["FifoThroughputLimit"] == "perMessageGroupId"
+        assert props(resources, "TaskDLQ")["FifoQueue"] is True
         assert q["VisibilityTimeout"] == 180 >= 6 * props(resources, "WorkerFunction")["Timeout"]
         assert q["MessageRetentionPeriod"] == 4 * 86400
         assert q["SqsManagedSseEnabled"] is True

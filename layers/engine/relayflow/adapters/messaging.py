@@ -50,12 +50,17 @@ def decode(body: str, payloads: PayloadStore) -> Message:
         raise MalformedMessage(f"bad message: {exc}") from None
 
 
+def _group(key: str) -> str:
+    return key if len(key) <= 128 else hashlib.sha256(key.encode()).hexdigest()
+
+
 def dedup_id(message: Message) -> str:
     return hashlib.sha256(json.dumps(message.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
 
 
 class SqsTaskQueue:
-    """The standard queue workers consume."""
+    """The FIFO queue workers consume; each attempt is its own message group, so attempts
+    run in parallel, and the attempt's key deduplicates a dispatch sent twice."""
 
     def __init__(self, sqs: Any, url: str, payloads: PayloadStore):
         self.sqs, self.url, self.payloads = sqs, url, payloads
@@ -63,8 +68,9 @@ class SqsTaskQueue:
     def send_all(self, commands: list[DispatchAttempt]) -> None:
         for start in range(0, len(commands), 10):
             chunk = commands[start:start + 10]
-            entries = [{"Id": str(i), "MessageBody": encode(c, self.payloads, c.execution_id)}
-                       for i, c in enumerate(chunk)]
+            entries = [{"Id": str(i), "MessageBody": encode(c, self.payloads, c.execution_id),
+                        "MessageGroupId": _group(c.idempotency_key),
+                        "MessageDeduplicationId": _group(c.idempotency_key)} for i, c in enumerate(chunk)]
             resp = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
             if resp.get("Failed"):
                 raise AdapterError(f"task queue refused {len(resp['Failed'])} messages: {resp['Failed'][0]}")

@@ -33,7 +33,7 @@ class Route:
 
 
 QUEUES = (
-    QueueSpec("task", f"{STACK}-tasks", False, 180, f"{STACK}-tasks-dlq"),
+    QueueSpec("task", f"{STACK}-tasks.fifo", True, 180, f"{STACK}-tasks-dlq.fifo"),
     QueueSpec("event", f"{STACK}-events.fifo", True, 180, f"{STACK}-events-dlq.fifo"),
 )
 ROUTES = (
