@@ -17,12 +17,28 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from relayflow.adapters.errors import MalformedMessage
 from relayflow.adapters.messaging import decode
+from relayflow.core.messages import Emit
 from relayflow.engine import UnknownExecution
 from relayflow.runtime import Runtime, get_runtime
 
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
+
+
+_METRICS = {
+    "workflow.succeeded": "ExecutionsSucceeded", "workflow.failed": "ExecutionsFailed",
+    "workflow.timed_out": "ExecutionsTimedOut", "workflow.cancelled": "ExecutionsCancelled",
+    "task.started": "TaskRunsStarted", "task.succeeded": "TaskRunsSucceeded", "task.failed": "TaskRunsFailed",
+    "task.timed_out": "TaskRunsTimedOut", "task.retried": "TaskRetries",
+}
+
+
+def _count(events: list[Emit]) -> None:
+    for event in events:
+        name = _METRICS.get(event.type)
+        if name:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 def _groups(records: list[SQSRecord]) -> dict[str, list[SQSRecord]]:
@@ -79,6 +95,8 @@ def advance_group(rt: Runtime, group: str, records: list[SQSRecord]) -> list[str
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = get_runtime()
+    if _count not in rt.engine.observers:
+        rt.engine.observers.append(_count)
     failures: list[str] = []
     for group, records in _groups(list(SQSEvent(event).records)).items():
         failures += advance_group(rt, group, records)

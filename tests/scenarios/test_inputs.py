@@ -109,7 +109,6 @@ def test_an_input_that_is_not_an_object_is_an_input_error():
     assert nothing_started(stack)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a required input given as null is accepted (null is not a string)")
 def test_a_required_input_given_as_null_is_an_input_error():
     stack = stack_with()
     with pytest.raises(InputError):

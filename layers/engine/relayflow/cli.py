@@ -137,6 +137,19 @@ def contract_result(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _make_stack(backend: str, real_time: bool) -> Any:
+    """``local``: the embedded AWS stack (moto + the Lambda handlers); ``memory``: in-process twins."""
+    if backend == "memory":
+        from .harness import MemoryStack
+        return MemoryStack(real_time=real_time)
+    try:
+        from .local.stack import LocalStack
+        return LocalStack(real_time=real_time)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"the local backend needs {exc.name}: pip install 'relayflow[local]', "
+                         "or run with --backend memory") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     spec, problems = parse_file(args.workflow)
     if spec is None:
@@ -145,23 +158,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.json:
         _print_problems(problems)  # warnings
     payload = _read_input(args.input)
-    from .harness import MemoryStack
     folder = os.path.dirname(os.path.abspath(args.workflow))
     if folder not in sys.path:  # python:<module>:<function> actions beside the workflow
         sys.path.insert(0, folder)
-    stack = MemoryStack(real_time=args.real_time)
-    _register_siblings(stack, args.workflow, quiet=args.json)
-    stack.register(spec)
-    if not args.json:
-        stack.subscribe(_Progress(None))  # None: whatever sys.stdout is when printing
+    stack = _make_stack(args.backend, args.real_time)
     try:
-        result = contract_result(stack.run(spec.name, payload))
-    except InputError as exc:
-        print(f"{args.workflow}: the input does not match the inputs workflow {spec.name} declares:",
-              file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        _register_siblings(stack, args.workflow, quiet=args.json)
+        stack.register(spec)
+        if not args.json:
+            stack.subscribe(_Progress(None))  # None: whatever sys.stdout is when printing
+        try:
+            result = contract_result(stack.run(spec.name, payload))
+        except InputError as exc:
+            print(f"{args.workflow}: the input does not match the inputs workflow {spec.name} declares:",
+                  file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return EXIT_USAGE
+    finally:
+        close = getattr(stack, "close", None)
+        if close is not None:
+            close()
     if args.json:
         say(json.dumps(result, default=str))
     else:
@@ -204,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", help="the input as JSON, or @file.json")
     run.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
     run.add_argument("--real-time", action="store_true", help="really wait for sleeps, retries and timeouts")
-    run.add_argument("--backend", choices=["memory"], default="memory",
-                     help="where state lives: memory (in-process)")
+    run.add_argument("--backend", choices=["local", "memory"], default="local",
+                     help="local: the embedded AWS stack, the same Lambda handlers on moto (default); "
+                          "memory: in-process twins of every service, fastest")
     run.set_defaults(func=cmd_run)
     val = sub.add_parser("validate", help="check workflow files and report every problem")
     val.add_argument("files", nargs="+")

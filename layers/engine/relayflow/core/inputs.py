@@ -35,6 +35,9 @@ def check_input(spec: WorkflowSpec, given: Any) -> dict[str, Any]:
             continue
         else:
             continue
+        if value is None and p.required:
+            problems.append(f"input '{p.name}': required, and null is not a value")
+            continue
         if p.type and value is not None and not type_matches(p.type, value):
             problems.append(f"input '{p.name}': expected {p.type}, got {_json_type(value)} {_show(value)}")
             continue

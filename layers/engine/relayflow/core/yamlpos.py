@@ -67,6 +67,10 @@ def _describe(exc: yaml.YAMLError) -> tuple[str, int]:
     return message, line
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _build(node: yaml.Node, path: Path, walk: _Walk) -> Any:
     line = node.start_mark.line + 1
     walk.lines[path] = line
@@ -75,6 +79,8 @@ def _build(node: yaml.Node, path: Path, walk: _Walk) -> Any:
         raise YamlSyntaxError(f"invalid YAML: the document expands to more than {MAX_VALUES} values "
                               "(through aliases?)", line)
     if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        if node.tag == _STR_TAG:  # most scalars: the composer resolved them already
+            return node.value
         try:
             return walk.ctor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
@@ -92,15 +98,16 @@ def _build(node: yaml.Node, path: Path, walk: _Walk) -> Any:
 
 def _build_mapping(node: yaml.MappingNode, path: Path, walk: _Walk) -> dict[Any, Any]:
     ctor = walk.ctor
-    try:
-        ctor.flatten_mapping(node)
-    except yaml.YAMLError as exc:
-        raise YamlSyntaxError(*_describe(exc)) from None
+    if any(key_node.tag == _MERGE_TAG for key_node, _ in node.value):
+        try:
+            ctor.flatten_mapping(node)
+        except yaml.YAMLError as exc:
+            raise YamlSyntaxError(*_describe(exc)) from None
     out: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key_line = key_node.start_mark.line + 1
         try:
-            key = ctor.construct_object(key_node, deep=True)
+            key = key_node.value if key_node.tag == _STR_TAG else ctor.construct_object(key_node, deep=True)
         except yaml.YAMLError as exc:
             raise YamlSyntaxError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", key_line) from None
         if not isinstance(key, (str, int, float, bool)) and key is not None:
