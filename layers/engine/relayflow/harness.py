@@ -58,6 +58,10 @@ class MemoryStack:
         self.deliveries = 0
 
     # -- set-up ------------------------------------------------------------------
+    def execute(self, cmd: DispatchAttempt) -> Message:
+        """The worker: run one attempt. Test doubles override this to script outcomes."""
+        return run_attempt(self.registry, cmd)
+
     def register(self, spec: WorkflowSpec) -> str:
         return self.workflows.register(spec)
 
@@ -105,7 +109,7 @@ class MemoryStack:
             if use_tasks:
                 cmd = self._take(tasks)
                 assert isinstance(cmd, DispatchAttempt)
-                self.event_queue.send(run_attempt(self.registry, cmd))
+                self.event_queue.send(self.execute(cmd))
             else:
                 try:
                     self.engine.handle(self._take(events))
