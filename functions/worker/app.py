@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from relayflow.actions.worker import run_attempt
 from relayflow.adapters.errors import MalformedMessage
 from relayflow.adapters.messaging import decode
-from relayflow.core.messages import DispatchAttempt
+from relayflow.core.messages import AttemptFinished, DispatchAttempt
 from relayflow.runtime import get_runtime
 
 logger = Logger()
@@ -25,8 +25,35 @@ tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
+def _give_up(record: SQSRecord, exc: Exception) -> None:
+    """On a dispatch's last delivery, fail its attempt so the workflow sees a task failure
+    (which it may handle) instead of waiting for an outcome that will never come."""
+    rt = get_runtime()
+    receives = int(record.attributes.approximate_receive_count or 1)
+    key = (record.attributes.message_group_id or "").rsplit(":", 4)
+    if receives < rt.settings.max_receive_count or len(key) != 5:
+        return
+    eid, task, run, unit, attempt = key
+    try:
+        outcome = AttemptFinished(eid, task, int(run), int(unit), int(attempt), "failed", None, {
+            "type": "PoisonMessage",
+            "message": f"dispatch {record.message_id} failed on all {receives} deliveries: {exc}"})
+    except ValueError:
+        return
+    rt.event_queue.send(outcome)
+    logger.error("dispatch given up", extra={"execution_id": eid, "task": task, "reason": str(exc)})
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
+    try:
+        handle_dispatch(record)
+    except Exception as exc:
+        _give_up(record, exc)
+        raise
+
+
+def handle_dispatch(record: SQSRecord) -> None:
     rt = get_runtime()
     command = decode(record.body, rt.payloads)
     if not isinstance(command, DispatchAttempt):
