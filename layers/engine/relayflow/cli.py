@@ -1,4 +1,4 @@
-"""The ``relayflow`` command: run, validate and draw workflows."""
+"""The ``relayflow`` command: run, validate, draw and test workflows."""
 from __future__ import annotations
 
 import argparse
@@ -213,8 +213,19 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from . import testing
+    report = testing.run_files(args.files)
+    if args.json:
+        say(json.dumps(testing.to_json(report), default=str))
+    else:
+        say(testing.format_text(report), end="")
+    return report.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="relayflow", description="Run, validate and draw relayflow workflows.")
+    parser = argparse.ArgumentParser(prog="relayflow",
+                                     description="Run, validate, draw and test relayflow workflows.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a workflow on this machine")
     run.add_argument("workflow", help="the workflow file")
@@ -232,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("workflow")
     gr.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
     gr.set_defaults(func=cmd_graph)
+    te = sub.add_parser("test", help="run workflow tests (YAML files of cases with mocks and expectations)")
+    te.add_argument("files", nargs="+", help="test files, or folders of them")
+    te.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    te.set_defaults(func=cmd_test)
     return parser
 
 
