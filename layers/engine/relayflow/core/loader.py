@@ -6,9 +6,12 @@ in one pass; each problem names the file, line, task and field.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
+
+from jinja2 import nodes as jnodes
 
 from . import graph, templates, yamlpos
 from .errors import Problem, ValidationError
@@ -32,6 +35,34 @@ RETRY_FIELDS = {"count", "delay", "backoff", "max_delay", "jitter", "on_error"}
 NEXT_FIELDS = {"when", "publish", "do"}
 BRANCH_FIELDS = {"when", "next", "do", "default"}
 TASK_TYPES = ("action", "parallel", "workflow")
+
+# The seed project's (Attune's) workflow files: fields that are documentation only and
+# load as they are, and fields relayflow cannot honour, with what to write instead.
+ATTUNE_DOC_FIELDS = {"ref", "label", "tags", "metadata", "output_schema", "enabled"}
+ATTUNE_WORKFLOW_FIELDS = {"cancellation_policy"}
+ATTUNE_IGNORED_TASK_FIELDS = {"__chart_meta__"}
+ATTUNE_TASK_FIELDS = {
+    "permission_set_refs": "relayflow has no per-task permission sets: every action runs with the worker "
+                           "function's IAM role (infra/README.md); remove 'permission_set_refs'",
+    "permission_set_ref": "relayflow has no per-task permission sets: every action runs with the worker "
+                          "function's IAM role (infra/README.md); remove 'permission_set_ref'",
+    "worker_selector": "every action runs in the worker Lambda function; remove 'worker_selector'",
+    "worker_tolerations": "every action runs in the worker Lambda function; remove 'worker_tolerations'",
+    "worker_affinity": "every action runs in the worker Lambda function; remove 'worker_affinity'",
+    "trace_tag_template": "relayflow traces with X-Ray by execution id; remove 'trace_tag_template'",
+    "wait_for": "relayflow has no wait_for gate: ask in a task with 'action: core.ask' before this one and "
+                "branch on its result (task.ASK.result), then remove 'wait_for'",
+    "iterate_cache": "relayflow has no cache iteration: fetch the entries in an action and iterate with "
+                     "'with_items: \"{{ task.FETCH.result }}\"', then remove 'iterate_cache'",
+    "delay": "relayflow has no task delay: put a task with 'action: core.sleep' and "
+             "'input: {seconds: N}' before this one",
+}
+BUILTIN_ACTIONS = {"core.noop", "core.echo", "core.fail", "core.sleep", "core.http", "core.ask"}
+BUILTIN_INPUTS = {"core.sleep": "seconds", "core.http": "url"}  # the input each cannot run without
+# JSON Schema keywords an input declaration may carry; relayflow checks only INPUT_FIELDS.
+SCHEMA_KEYWORDS = {"items", "minItems", "maxItems", "uniqueItems", "minimum", "maximum", "exclusiveMinimum",
+                   "exclusiveMaximum", "minLength", "maxLength", "pattern", "format", "properties",
+                   "additionalProperties", "title", "examples", "multipleOf", "const"}
 
 SCOPES = {"input", "parameters", "vars", "variables", "workflow", "task", "tasks", "item", "index",
           "system", "callback"}
@@ -124,6 +155,104 @@ def _suggest(word: str, choices: set[str] | list[str], synonyms: bool = False) -
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+# Names other engines' templates use (the seed project's Attune above all), with what to write here.
+_NAME_HINTS = {
+    "config": "relayflow has no pack configuration; pass the value as an input (input.NAME) or read it "
+              "inside the action",
+    "keystore": "relayflow has no key store; pass the name of a secret (e.g. in AWS Secrets Manager) as an "
+                "input and read the secret inside the action",
+    "st2kv": "relayflow has no key-value store; pass the value as an input (input.NAME), or the name of a "
+             "secret and read it inside the action",
+    "inquiry": "relayflow has no inquiry namespace; a 'core.ask' task's result is the response "
+               "(task.ASK.result)",
+    "cancelled": "a cancelled task fires no transitions, so there is nothing to test; remove the condition "
+                 "(use on_complete for an entry that fires on every other outcome)",
+    "now": "templates cannot read the clock; use system.started_at (the execution's start, epoch seconds)",
+    "uuid": "templates cannot make ids; use system.execution_id",
+    "null": "write 'none' (Jinja's null)",
+    "ctx": "StackStorm's ctx(); write 'vars.NAME' for a published variable or 'input.NAME' for an input",
+}
+# Attune's expression functions that are Jinja filters or methods here.
+_FUNCTION_HINTS = {
+    "string": "'X | string'", "number": "'X | float'", "int": "'X | int'", "float": "'X | float'",
+    "bool": "'X' (a condition already uses the truth of X)", "type_of":
+        "a Jinja test: 'X is string', 'X is number', 'X is mapping', 'X is sequence', 'X is none'",
+    "abs": "'X | abs'", "floor": "'X | round(0, \"floor\") | int'", "ceil": "'X | round(0, \"ceil\") | int'",
+    "round": "'X | round | int'", "min": "'[A, B] | min'", "max": "'[A, B] | max'", "sum": "'X | sum'",
+    "trim": "'X | trim'", "replace": "'S | replace(OLD, NEW)'", "starts_with": "'S.startswith(P)'",
+    "ends_with": "'S.endswith(P)'", "match": "'P in S' for a substring (templates have no regular "
+                                            "expressions; test a pattern inside an action)",
+    "reversed": "'X | reverse | list'", "sort": "'X | sort'", "unique": "'X | unique | list'",
+    "flat": "'X | sum(start=[])'", "zip": "the pairs from an action (templates have no zip)",
+    "slice": "'X[START:END]'", "index_of": "'X.index(V)' (an error when V is absent)", "count": "'X.count(V)'",
+    "chunks": "'X | batch(N) | list'",
+}
+_RUN_VIEW_KEYS = frozenset({"status", "result", "error", "attempts", "run", "started_at", "finished_at",
+                            "get", "keys", "values", "items"})
+_SYSTEM_KEYS = frozenset({"execution_id", "workflow", "started_at", "get", "keys", "values", "items"})
+
+
+def _const_key(node: Any) -> str | None:
+    if isinstance(node, jnodes.Getattr):
+        return node.attr
+    if isinstance(node, jnodes.Getitem) and isinstance(node.arg, jnodes.Const) and isinstance(node.arg.value, str):
+        return node.arg.value
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _addressing(text: str, expression: bool) -> tuple[tuple[str, ...], ...]:
+    """Uses of ``task.X.FIELD`` with a FIELD a task entry lacks, unknown ``system.X``, and ``task(...)``."""
+    try:
+        ast = templates._ast(text, expression)
+    except Exception:  # syntax errors are reported by the syntax check
+        return ()
+    found: list[tuple[str, ...]] = []
+    for node in ast.find_all((jnodes.Getattr, jnodes.Getitem)):
+        key = _const_key(node)
+        inner = node.node
+        if key is None:
+            continue
+        if isinstance(inner, jnodes.Name):
+            if inner.name == "system" and key not in _SYSTEM_KEYS:
+                found.append(("system", key))
+            continue
+        if isinstance(inner, (jnodes.Getattr, jnodes.Getitem)) and isinstance(inner.node, jnodes.Name) \
+                and inner.node.name in ("task", "tasks"):
+            ref = _const_key(inner)
+            if ref is not None and key not in _RUN_VIEW_KEYS:
+                found.append(("task", ref, key))
+    for call in ast.find_all(jnodes.Call):
+        if isinstance(call.node, jnodes.Name) and call.node.name in ("task", "tasks"):
+            found.append(("call",))
+    return tuple(dict.fromkeys(found))
+
+
+def _looks_like_schema(value: Any) -> bool:
+    """Attune's ``output`` beside ``output_map`` is a JSON Schema of the result, not the result."""
+    if not isinstance(value, dict) or not value:
+        return False
+    if "properties" in value or value.get("type") == "object":
+        return True
+    return all(isinstance(v, dict) and "type" in v for v in value.values())
+
+
+def _name_from_path(source: str, strict: bool = True) -> str | None:
+    """A workflow name from its file: ``deploy.workflow.yaml`` -> ``deploy``."""
+    if not source or source.startswith("<"):
+        return None
+    base = source.replace("\\", "/").rsplit("/", 1)[-1]
+    for suffix in (".yaml", ".yml"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    if base.endswith(".workflow"):
+        base = base[: -len(".workflow")]
+    if NAME_RE.match(base):
+        return base
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]+", "_", base).strip("_")
+    return None if strict or not cleaned else cleaned
+
+
 def _as_names(value: Any) -> list[str] | None:
     """A transition target: one name, a comma-separated string, or a list of names."""
     if isinstance(value, str):
@@ -142,6 +271,9 @@ class _Builder:
         self.task_names: set[str] = set()
         self.callback_tasks: set[str] = set()
         self.template_uses: list[tuple[tuple, str | None, str, str, bool, bool]] = []
+        self.var_names: set[str] = set()
+        self.input_names: set[str] = set()
+        self.published: set[str] = set()
 
     # -- reporting -------------------------------------------------------
     def err(self, path: tuple, task: str | None, field: str, message: str, severity: str = "error") -> None:
@@ -171,6 +303,21 @@ class _Builder:
             for i, v in enumerate(value):
                 self.template(v, path + (i,), task, f"{field}[{i}]", expression, item_scope)
 
+    def unknown_name(self, name: str) -> str:
+        """The message for a name no template scope defines, saying what to write instead."""
+        if name in self.var_names or name in self.published:
+            return f"unknown name '{name}' in template: a bare name is not a variable here; write 'vars.{name}'"
+        if name in self.input_names:
+            return f"unknown name '{name}' in template: a bare name is not an input here; write 'input.{name}'"
+        if name in _NAME_HINTS:
+            return f"unknown name '{name}' in template: {_NAME_HINTS[name]}"
+        if name in _FUNCTION_HINTS:
+            return f"unknown function '{name}' in template: write {_FUNCTION_HINTS[name]}"
+        hint = _suggest(name, SCOPES | FUNCTIONS) or (
+            " (templates see input, vars, task.NAME, item, index, system, callback and "
+            "result(), error(), succeeded(), failed(), timed_out(), skipped())")
+        return f"unknown name '{name}' in template{hint}"
+
     def check_templates(self) -> None:
         for path, task, field, text, expression, item_scope in self.template_uses:
             message = templates.check_expression(text) if expression and "{{" not in text else templates.check(text)
@@ -180,10 +327,21 @@ class _Builder:
             bare = expression and "{{" not in text
             names = templates.referenced_names(text, expression=bare)
             for name in sorted(names - SCOPES - FUNCTIONS):
-                hint = _suggest(name, SCOPES | FUNCTIONS) or (
-                    " (templates see input, vars, task.NAME, item, index, system, callback and "
-                    "result(), error(), succeeded(), failed(), timed_out(), skipped())")
-                self.err(path, task, field, f"unknown name '{name}' in template{hint}")
+                self.err(path, task, field, self.unknown_name(name))
+            for finding in _addressing(text, bare):
+                if finding[0] == "task" and finding[1] in self.task_names:
+                    _, ref, key = finding
+                    self.err(path, task, field,
+                             f"'task.{ref}.{key}': task.{ref} holds status, result, error, attempts, run, "
+                             f"started_at and finished_at; write 'task.{ref}.result.{key}'")
+                elif finding[0] == "system":
+                    tail = " (Attune's system.workflow_start is system.started_at)" \
+                        if finding[1] == "workflow_start" else ""
+                    self.err(path, task, field, f"'system.{finding[1]}': system holds execution_id, workflow "
+                                                f"and started_at{tail}")
+                elif finding[0] == "call":
+                    self.err(path, task, field, "'task(...)' is not a function: write 'task.NAME.result' "
+                                                "for a task's result")
             if not item_scope and names & {"item", "index"}:
                 self.err(path, task, field, "'item' and 'index' exist only in the input of a with_items task")
             if "callback" in names and task not in self.callback_tasks:
@@ -196,27 +354,31 @@ class _Builder:
         if not isinstance(data, dict):
             self.err((), None, "workflow", "a workflow file must be a mapping with 'name' and 'tasks'")
             return None
-        self.unknown_fields(data, WORKFLOW_FIELDS, (), None)
+        output_is_schema = "output_map" in data and _looks_like_schema(data.get("output"))
+        self.unknown_fields(data, WORKFLOW_FIELDS | ATTUNE_DOC_FIELDS | ATTUNE_WORKFLOW_FIELDS, (), None)
         for a, b in (("input", "parameters"), ("output", "output_map")):
-            if a in data and b in data:
+            if a in data and b in data and not (a == "output" and output_is_schema):
                 self.err((b,), None, b, f"'{b}' is an alias of '{a}'; give only one")
-        name = data.get("name")
-        if name is None:
-            self.err((), None, "name", "required field is missing")
-        elif not isinstance(name, str) or not NAME_RE.match(name):
-            self.err(("name",), None, "name", "must be letters, digits, '.', '_' or '-'")
+        if "cancellation_policy" in data:
+            self.err(("cancellation_policy",), None, "cancellation_policy",
+                     "ignored: cancelling a relayflow execution starts nothing new, marks running attempts "
+                     "cancelled and ignores their late results (actions already running are not interrupted)",
+                     severity="warning")
+        name = self.workflow_name(data)
         for key in ("description", "version"):
             if key in data and not isinstance(data[key], (str, int, float)):
                 self.err((key,), None, key, "must be text")
         in_key = "parameters" if "parameters" in data and "input" not in data else "input"
         inputs = self.inputs(data.get(in_key), (in_key,))
         vars_ = self.vars(data.get("vars"))
+        self.input_names = {p.name for p in inputs}
+        self.var_names = {k for k in vars_ if isinstance(k, str)}
         timeout = self.positive_number(data, "timeout", (), None)
         max_runs = data.get("max_task_runs", DEFAULT_MAX_TASK_RUNS)
         if not isinstance(max_runs, int) or isinstance(max_runs, bool) or max_runs < 1:
             self.err(("max_task_runs",), None, "max_task_runs", "must be a positive integer")
             max_runs = DEFAULT_MAX_TASK_RUNS
-        out_key = "output_map" if "output_map" in data and "output" not in data else "output"
+        out_key = "output_map" if "output_map" in data and ("output" not in data or output_is_schema) else "output"
         output = data.get(out_key)
         self.template(output, (out_key,), None, out_key)
         tasks = self.tasks(data.get("tasks"))
@@ -235,9 +397,38 @@ class _Builder:
             text=self.text, entries=entry, inbound=inb,
         )
 
+    def workflow_name(self, data: dict) -> Any:
+        """``name``; else Attune's ``ref``; else, for a graph-only file (it has ``version``), the file's name."""
+        name = data.get("name")
+        ref = data.get("ref")
+        if name is not None and ref is not None and ref != name:
+            self.err(("ref",), None, "ref", f"ignored: the workflow is registered by its name {name!r}; "
+                                            "'workflow:' tasks must call it by that name", severity="warning")
+        if name is None and ref is not None:
+            if isinstance(ref, str) and NAME_RE.match(ref):
+                return ref
+            self.err(("ref",), None, "ref", "must be letters, digits, '.', '_' or '-' (it names the workflow)")
+            return None
+        if name is None:
+            derived = _name_from_path(self.source) if "version" in data else None
+            if derived is not None:
+                return derived
+            hint = f" (add 'name: {_name_from_path(self.source, strict=False)}')" if \
+                _name_from_path(self.source, strict=False) else ""
+            self.err((), None, "name", f"required field is missing{hint}")
+        elif not isinstance(name, str) or not NAME_RE.match(name):
+            self.err(("name",), None, "name", "must be letters, digits, '.', '_' or '-'")
+        return name
+
     def inputs(self, raw: Any, path: tuple) -> tuple[InputParam, ...]:
         if raw is None:
             return ()
+        if isinstance(raw, dict) and isinstance(raw.get("properties"), dict) and raw.get("type") == "object":
+            # a full JSON Schema object: its properties are the inputs, 'required' lists the required ones
+            required = raw.get("required") if isinstance(raw.get("required"), list) else []
+            raw = {k: ({**v, "required": True} if k in required and isinstance(v, dict) and "required" not in v
+                       else v) for k, v in raw["properties"].items()}
+            path = path + ("properties",)
         items: list[tuple[str, Any, tuple]] = []
         if isinstance(raw, dict):
             items = [(k, v, path + (k,)) for k, v in raw.items()]
@@ -264,7 +455,18 @@ class _Builder:
             if not isinstance(decl, dict):
                 self.err(ppath, None, field, "must be a mapping with type, required, default, enum, description")
                 continue
-            self.unknown_fields(decl, INPUT_FIELDS, ppath, None, prefix=f"{field}.")
+            self.unknown_fields(decl, INPUT_FIELDS | SCHEMA_KEYWORDS | {"secret"}, ppath, None, prefix=f"{field}.")
+            unchecked = sorted(k for k in decl if k in SCHEMA_KEYWORDS)
+            if unchecked:
+                self.err(ppath + (unchecked[0],), None, f"{field}.{unchecked[0]}",
+                         f"not checked: relayflow checks an input's type, required, default and enum only "
+                         f"({', '.join(unchecked)} {'is' if len(unchecked) == 1 else 'are'} kept as documentation)",
+                         severity="warning")
+            if decl.get("secret"):
+                self.err(ppath + ("secret",), None, f"{field}.secret",
+                         "relayflow keeps inputs as plain JSON in the execution's records: pass the name of a "
+                         "secret (e.g. in AWS Secrets Manager) and read it inside the action instead",
+                         severity="warning")
             ptype = decl.get("type")
             if ptype is not None and ptype not in INPUT_TYPES:
                 self.err(ppath + ("type",), None, f"{field}.type",
@@ -324,6 +526,8 @@ class _Builder:
         if key not in data or data[key] is None:
             return None
         value = data[key]
+        if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):  # Attune accepts "30"
+            value = float(value) if "." in value else int(value)
         if allow_template and isinstance(value, str) and "{{" in value:
             self.template(value, path + (key,), task, key)
             return value
@@ -389,12 +593,13 @@ class _Builder:
             self.err(path + ("name",), parent, "name",
                      f"task name {name!r} must start with a letter or '_' and hold letters, digits, '_', '.', '-'")
         if sub:  # 'tasks' in a sub-task is reported below as a nested parallel task
-            self.unknown_fields(t, SUBTASK_FIELDS | {"tasks"}, path, label, not_here={
-                k: "a sub-task of a parallel task takes only "
-                   f"{', '.join(sorted(SUBTASK_FIELDS))}; put '{k}' on the parallel task itself"
-                for k in TASK_FIELDS - SUBTASK_FIELDS - {"tasks"}})
+            self.unknown_fields(t, SUBTASK_FIELDS | {"tasks"} | ATTUNE_IGNORED_TASK_FIELDS, path, label, not_here={
+                **{k: "a sub-task of a parallel task takes only "
+                      f"{', '.join(sorted(SUBTASK_FIELDS))}; put '{k}' on the parallel task itself"
+                   for k in TASK_FIELDS - SUBTASK_FIELDS - {"tasks"}},
+                **ATTUNE_TASK_FIELDS})
         else:
-            self.unknown_fields(t, TASK_FIELDS, path, label)
+            self.unknown_fields(t, TASK_FIELDS | ATTUNE_IGNORED_TASK_FIELDS, path, label, not_here=ATTUNE_TASK_FIELDS)
         ttype = t.get("type")
         if ttype is not None and ttype not in TASK_TYPES:
             self.err(path + ("type",), label, "type",
@@ -417,9 +622,13 @@ class _Builder:
             elif action is None:
                 self.err(path, label, "action", "an action task needs 'action' (or 'workflow', or 'type: parallel')")
         elif ttype == "workflow":
-            if workflow is None:
+            if workflow is None and isinstance(action, str) and action.strip():
+                self.err(path + ("action",), label, "workflow",
+                         f"write 'workflow: {action}' instead of 'action: {action}' (a workflow task names the "
+                         "child workflow in 'workflow')")
+            elif workflow is None:
                 self.err(path, label, "workflow", "a workflow task needs 'workflow: NAME'")
-            if action is not None:
+            elif action is not None:
                 self.err(path + ("action",), label, "action",
                          "a workflow task runs its 'workflow' and takes no 'action'; give one of them")
         elif ttype == "parallel":
@@ -428,6 +637,8 @@ class _Builder:
                     self.err(path + (key,), label, key,
                              f"a parallel task runs its 'tasks' and takes no '{key}'; "
                              f"move it into a sub-task")
+        if ttype == "action" and isinstance(action, str):
+            self.check_action(action, t.get("input"), path, label)
         sub_specs: list[TaskSpec] = []
         if subtasks is not None and ttype != "parallel":
             self.err(path + ("tasks",), label, "tasks", f"only a 'type: parallel' task holds sub-tasks, not a {ttype} task")
@@ -512,6 +723,28 @@ class _Builder:
             description=t.get("description"),
         )
 
+    def check_action(self, action: str, task_input: Any, path: tuple, task: str | None) -> None:
+        """What can be told about an action before it runs: a python: reference's shape, the
+        built-ins' names and the inputs they cannot do without."""
+        if action.startswith("python:"):
+            parts = action.split(":")
+            if len(parts) != 3 or not all(p.strip() for p in parts[1:]) or not all(
+                    re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", p) for p in parts[1:]):
+                self.err(path + ("action",), task, "action",
+                         f"write a python action as python:<module>:<function> (e.g. python:etl:load_file), "
+                         f"not {action!r}")
+            return
+        if action.startswith("core.") and action not in BUILTIN_ACTIONS:
+            self.err(path + ("action",), task, "action",
+                     f"unknown built-in action {action!r}{_suggest(action, BUILTIN_ACTIONS)}; the core actions "
+                     f"are {', '.join(sorted(BUILTIN_ACTIONS))}", severity="warning")
+            return
+        needs = BUILTIN_INPUTS.get(action)
+        if needs and isinstance(task_input, dict) and needs not in task_input:
+            self.err(path + ("input",), task, "input", f"{action} needs input.{needs}")
+        elif needs and task_input is None:
+            self.err(path, task, "input", f"{action} needs input.{needs}")
+
     def condition(self, value: Any, path: tuple, task: str | None, field: str) -> None:
         if isinstance(value, bool):
             return
@@ -563,6 +796,8 @@ class _Builder:
                 if isinstance(entry, dict) and len(entry) == 1:
                     (k, v), = entry.items()
                     pairs.append((k, v, path + (i,)))
+                elif isinstance(entry, str) and TASK_NAME_RE.match(entry):
+                    pairs.append((entry, "{{ result() }}", path + (i,)))  # a bare name publishes the result
                 else:
                     self.err(path + (i,), task, field, "each entry must be a single {name: template}")
         elif raw is not None:
@@ -573,6 +808,7 @@ class _Builder:
                 self.err(p, task, field, f"variable name {k!r} must be text")
                 continue
             self.template(v, p, task, f"{field}.{k}")
+            self.published.add(k)
             out.append((k, v))
         return tuple(out)
 
@@ -597,9 +833,14 @@ class _Builder:
             ("on_complete", None),
         )
         for key, outcomes in legacy:
-            if key in t:
-                do = self.targets(t[key], path + (key,), task, key)
-                out.append(Transition(origin=key, line=line(key), outcomes=outcomes, do=do))
+            if key not in t:
+                continue
+            raw = t[key]
+            if isinstance(raw, list) and any(isinstance(e, dict) for e in raw):
+                out.extend(self.conditional_legacy(raw, path + (key,), task, key, outcomes))
+                continue
+            do = self.targets(raw, path + (key,), task, key)
+            out.append(Transition(origin=key, line=line(key), outcomes=outcomes, do=do))
         if "decision" in t:
             out.append(self.decision(t["decision"], path + ("decision",), task))
         if "next" in t:
@@ -621,7 +862,54 @@ class _Builder:
                     do = self.targets(entry["do"], epath + ("do",), task, f"{field}.do") if "do" in entry else ()
                     out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath),
                                           when=when, publish=publish, do=do))
+                self.check_failed_and_timed_out(raw, path + ("next",), task)
         return tuple(out)
+
+    def check_failed_and_timed_out(self, entries: list, path: tuple, task: str | None) -> None:
+        """Attune's failed() excludes timeouts; here it includes them, so both entries fire on a timeout."""
+        def plain(when: Any) -> str:
+            return re.sub(r"[\s{}]", "", when).lower() if isinstance(when, str) else ""
+        whens = [plain(e.get("when")) if isinstance(e, dict) else "" for e in entries]
+        if "timed_out()" not in whens:
+            return
+        for i, when in enumerate(whens):
+            if when == "failed()":
+                self.err(path + (i, "when"), task, f"next[{i}].when",
+                         "failed() is true for timeouts too, so on a timeout this entry fires as well as the "
+                         "timed_out() one; if it should not, write \"{{ failed() and not timed_out() }}\"",
+                         severity="warning")
+
+    def conditional_legacy(self, raw: list, path: tuple, task: str | None, key: str,
+                           outcomes: frozenset[str] | None) -> list[Transition]:
+        """``on_success: [{when, do}, ...]`` (the seed project's install_packs.yaml): one entry per item,
+        each firing on the field's outcome when its ``when`` holds."""
+        out = []
+        for i, entry in enumerate(raw):
+            epath, field = path + (i,), f"{key}[{i}]"
+            if isinstance(entry, str):
+                do = self.targets(entry, epath, task, field)
+                out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath), outcomes=outcomes, do=do))
+                continue
+            if not isinstance(entry, dict):
+                self.err(epath, task, field, "must be a task name or {when, do}")
+                continue
+            self.unknown_fields(entry, {"when", "do"}, epath, task, prefix=f"{field}.")
+            when = entry.get("when")
+            if when is not None:
+                self.condition(when, epath + ("when",), task, f"{field}.when")
+            raw_do = entry.get("do")
+            if isinstance(raw_do, list) and any(isinstance(d, dict) for d in raw_do):
+                self.err(epath + ("do",), task, f"{field}.do",
+                         "'do' lists task names; for a choice nested in a choice, give each combination its own "
+                         "entry with both conditions in its 'when' (\"{{ A and B }}\")")
+                continue
+            if raw_do is None:
+                self.err(epath, task, field, "needs 'do': the task(s) to run")
+                continue
+            do = self.targets(raw_do, epath + ("do",), task, f"{field}.do")
+            out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath), outcomes=outcomes,
+                                  when=when, do=do))
+        return out
 
     def decision(self, raw: Any, path: tuple, task: str | None) -> Transition:
         branches: list[Branch] = []

@@ -1,0 +1,468 @@
+"""The seed project's (Attune's) workflow files: they load and run unchanged, or validation
+says exactly what to change (../shared/reference/attune-notes.md §2, §4, §5, §6).
+
+Fixture files live in tests/e2e/fixtures/attune/, with `relayflow test` files beside
+them in tests/e2e/fixtures/attune/tests/.
+"""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from relayflow import testing
+from relayflow.actions.builtin import default_registry
+from relayflow.core import templates
+from relayflow.core.errors import Problem
+from relayflow.core.loader import load_text, parse, parse_file
+from relayflow.core.spec import FAILED, SUCCEEDED, TIMED_OUT
+from relayflow.harness import MemoryStack
+
+FIXTURES = Path(__file__).resolve().parents[1] / "e2e" / "fixtures" / "attune"
+SOURCE = "packs/demo/actions/workflows/deploy.workflow.yaml"
+
+
+def text_of(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def problems(text: str, source: str = SOURCE) -> list[Problem]:
+    return parse(text_of(text), source)[1]
+
+
+def errors(text: str, source: str = SOURCE) -> list[str]:
+    return [f"{p.line}: {p.task}: {p.field}: {p.message}" for p in problems(text, source) if p.severity == "error"]
+
+
+def warnings(text: str, source: str = SOURCE) -> list[str]:
+    return [f"{p.line}: {p.task}: {p.field}: {p.message}" for p in problems(text, source) if p.severity == "warning"]
+
+
+def one_error(text: str) -> Problem:
+    found = [p for p in problems(text) if p.severity == "error"]
+    assert len(found) == 1, "\n".join(map(str, found))
+    return found[0]
+
+
+# --- the workflow file: name, vars, documentation fields, output schema ---------------------------
+
+
+def test_a_graph_only_file_takes_its_name_from_the_file() -> None:
+    spec, found = parse(text_of("""
+        version: "1.0.0"
+        vars:
+          greeting: null
+        tasks:
+          - name: hello
+            action: core.echo
+            input:
+              message: "Hi {{ parameters.who }}"
+        output_map:
+          said: "{{ task.hello.result.message }}"
+        """), SOURCE)
+    assert found == [] and spec is not None
+    assert spec.name == "deploy"
+    assert spec.output == {"said": "{{ task.hello.result.message }}"}
+
+
+def test_without_a_version_a_missing_name_is_still_an_error_that_proposes_one() -> None:
+    (p,) = problems("tasks: [{name: a, action: core.noop}]\n", "flows/nightly build.yaml")
+    assert (p.line, p.field) == (1, "name")
+    assert p.message == "required field is missing (add 'name: nightly_build')"
+    (p,) = problems("tasks: [{name: a, action: core.noop}]\n", "<string>")
+    assert p.message == "required field is missing"
+
+
+def test_ref_names_the_workflow_and_a_differing_ref_beside_name_is_a_warning() -> None:
+    spec = load_text(text_of("""
+        ref: core.install_packs
+        label: Install Packs
+        tags: [pack]
+        enabled: true
+        metadata: {description: "long text"}
+        tasks: [{name: a, action: core.noop}]
+        """), SOURCE)
+    assert spec.name == "core.install_packs"
+    assert warnings("""
+        name: install_packs
+        ref: core.install_packs
+        tasks: [{name: a, action: core.noop}]
+        """) == ["2: None: ref: ignored: the workflow is registered by its name 'install_packs'; "
+                 "'workflow:' tasks must call it by that name"]
+    assert errors("ref: 'not a name'\ntasks: [{name: a, action: core.noop}]\n") == [
+        "1: None: ref: must be letters, digits, '.', '_' or '-' (it names the workflow)"]
+
+
+def test_vars_as_a_list_of_single_key_maps_load() -> None:
+    spec = load_text(text_of("""
+        version: "1"
+        vars:
+          - temp_dir: null
+          - downloaded: []
+        tasks: [{name: a, action: core.noop}]
+        """), SOURCE)
+    assert spec.vars == {"temp_dir": None, "downloaded": []}
+
+
+def test_an_output_schema_beside_output_map_is_documentation() -> None:
+    spec = load_text(text_of("""
+        name: demo
+        output:
+          registered: {type: array}
+        output_map:
+          registered: "{{ vars.done }}"
+        vars: {done: []}
+        tasks: [{name: a, action: core.noop}]
+        """), SOURCE)
+    assert spec.output == {"registered": "{{ vars.done }}"}
+
+
+def test_cancellation_policy_is_a_warning_saying_what_cancel_does() -> None:
+    (w,) = warnings("name: demo\ncancellation_policy: allow_finish\ntasks: [{name: a, action: core.noop}]\n")
+    assert w.startswith("2: None: cancellation_policy: ignored: cancelling a relayflow execution starts nothing new")
+
+
+def test_parameter_schemas_json_schema_keywords_and_secrets() -> None:
+    text = """
+        name: demo
+        parameters:
+          packs:
+            type: array
+            items: {type: string}
+            minItems: 1
+            required: true
+          password:
+            type: string
+            secret: true
+        tasks: [{name: a, action: core.noop}]
+        """
+    assert errors(text) == []
+    assert warnings(text) == [
+        "5: None: parameters.packs.items: not checked: relayflow checks an input's type, required, default and "
+        "enum only (items, minItems are kept as documentation)",
+        "10: None: parameters.password.secret: relayflow keeps inputs as plain JSON in the execution's records: "
+        "pass the name of a secret (e.g. in AWS Secrets Manager) and read it inside the action instead",
+    ]
+
+
+def test_parameters_as_a_json_schema_object() -> None:
+    spec = load_text(text_of("""
+        name: demo
+        parameters:
+          type: object
+          properties:
+            url: {type: string}
+            retries: {type: integer, default: 3}
+          required: [url]
+        tasks: [{name: a, action: core.noop}]
+        """), SOURCE)
+    assert [(p.name, p.type, p.required, p.default if p.has_default else None) for p in spec.inputs] == [
+        ("url", "string", True, None), ("retries", "integer", False, 3)]
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+def test_chart_metadata_is_ignored_and_attune_only_fields_say_what_to_do() -> None:
+    assert errors("name: d\ntasks: [{name: a, action: core.noop, __chart_meta__: {x: 1}}]\n") == []
+    cases = {
+        "permission_set_refs: [x]": "relayflow has no per-task permission sets: every action runs with the worker "
+                                    "function's IAM role (infra/README.md); remove 'permission_set_refs'",
+        "worker_selector: {gpu: true}": "every action runs in the worker Lambda function; remove 'worker_selector'",
+        "wait_for: {inquiry: 1}": "relayflow has no wait_for gate: ask in a task with 'action: core.ask' before "
+                                  "this one and branch on its result (task.ASK.result), then remove 'wait_for'",
+        "iterate_cache: {namespace: x}": "relayflow has no cache iteration",
+        "delay: 5": "put a task with 'action: core.sleep' and 'input: {seconds: N}' before this one",
+        "trace_tag_template: x": "remove 'trace_tag_template'",
+    }
+    for field_line, message in cases.items():
+        p = one_error(f"name: d\ntasks:\n  - name: a\n    action: core.noop\n    {field_line}\n")
+        assert (p.line, p.task, p.field) == (5, "a", field_line.split(":")[0])
+        assert message in p.message
+
+
+def test_a_workflow_task_naming_its_child_in_action_is_told_to_use_workflow() -> None:
+    p = one_error("name: d\ntasks:\n  - name: run_child\n    type: workflow\n    action: demo.add_wf\n")
+    assert (p.line, p.task, p.field) == (5, "run_child", "workflow")
+    assert p.message == ("write 'workflow: demo.add_wf' instead of 'action: demo.add_wf' (a workflow task names "
+                         "the child workflow in 'workflow')")
+
+
+def test_a_bare_name_in_publish_publishes_the_whole_result() -> None:
+    spec = load_text(text_of("""
+        name: d
+        tasks:
+          - name: call
+            action: core.noop
+            next:
+              - when: "{{ failed() }}"
+                publish: [last_error]
+                do: [report]
+          - {name: report, action: core.noop}
+        """), SOURCE)
+    assert spec.tasks["call"].next[0].publish == (("last_error", "{{ result() }}"),)
+
+
+def test_a_timeout_given_as_a_numeric_string_is_a_number() -> None:
+    spec = load_text("name: d\ntasks: [{name: a, action: core.noop, timeout: '30'}]\n", SOURCE)
+    assert spec.tasks["a"].timeout == 30
+
+
+def test_conditional_on_success_lists_become_one_entry_each() -> None:
+    spec = load_text(text_of("""
+        name: d
+        tasks:
+          - name: download
+            action: core.noop
+            on_success:
+              - when: "{{ result().count > 0 }}"
+                do: check
+              - when: "{{ result().count == 0 }}"
+                do: [cleanup]
+            on_failure: cleanup
+          - {name: check, action: core.noop}
+          - {name: cleanup, action: core.noop}
+        """), SOURCE)
+    entries = spec.tasks["download"].next
+    assert [(t.origin, t.when, t.do, t.outcomes) for t in entries] == [
+        ("on_success[0]", "{{ result().count > 0 }}", ("check",), frozenset({SUCCEEDED})),
+        ("on_success[1]", "{{ result().count == 0 }}", ("cleanup",), frozenset({SUCCEEDED})),
+        ("on_failure", None, ("cleanup",), frozenset({FAILED, TIMED_OUT})),
+    ]
+
+
+def test_a_choice_nested_in_a_choice_says_how_to_flatten_it() -> None:
+    p = one_error("""
+        name: d
+        tasks:
+          - name: build
+            action: core.noop
+            on_failure:
+              - when: "{{ input.force }}"
+                do:
+                  - when: "{{ not input.skip_tests }}"
+                    next: run_tests
+          - {name: run_tests, action: core.noop}
+        """)
+    assert (p.task, p.field) == ("build", "on_failure[0].do")
+    assert "give each combination its own entry with both conditions in its 'when'" in p.message
+
+
+def test_failed_beside_timed_out_warns_that_failed_includes_timeouts() -> None:
+    text = """
+        name: d
+        tasks:
+          - name: train
+            action: core.noop
+            timeout: 10
+            next:
+              - {when: "{{ succeeded() }}", do: [ok]}
+              - {when: "{{ failed() }}", do: [bad]}
+              - {when: "{{ timed_out() }}", do: [slow]}
+          - {name: ok, action: core.noop}
+          - {name: bad, action: core.noop}
+          - {name: slow, action: core.noop}
+        """
+    (w,) = warnings(text)
+    assert w.startswith("8: train: next[1].when: failed() is true for timeouts too")
+    assert '"{{ failed() and not timed_out() }}"' in w
+    assert warnings(text.replace("failed() }}", "failed() and not timed_out() }}")) == []
+
+
+# --- templates -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expr, field, message", [
+    ("{{ task.parse.rows }}", "input.x",
+     "'task.parse.rows': task.parse holds status, result, error, attempts, run, started_at and finished_at; "
+     "write 'task.parse.result.rows'"),
+    ("{{ task.parse.data.rows[0] }}", "input.x", "write 'task.parse.result.data'"),
+    ("{{ tasks['parse'].rows }}", "input.x", "write 'task.parse.result.rows'"),
+    ("{{ system.workflow_start }}", "input.x",
+     "'system.workflow_start': system holds execution_id, workflow and started_at "
+     "(Attune's system.workflow_start is system.started_at)"),
+    ("{{ task('parse').result }}", "input.x", "'task(...)' is not a function: write 'task.NAME.result'"),
+    ("{{ counter }}", "input.x", "a bare name is not a variable here; write 'vars.counter'"),
+    ("{{ published }}", "input.x", "a bare name is not a variable here; write 'vars.published'"),
+    ("{{ url }}", "input.x", "a bare name is not an input here; write 'input.url'"),
+    ("{{ config.token }}", "input.x", "relayflow has no pack configuration"),
+    ("{{ keystore.token }}", "input.x", "relayflow has no key store"),
+    ("{{ inquiry.parse.response }}", "input.x", "a 'core.ask' task's result is the response"),
+    ("{{ cancelled() }}", "input.x", "a cancelled task fires no transitions"),
+    ("{{ now() }}", "input.x", "use system.started_at"),
+    ("{{ uuid() }}", "input.x", "use system.execution_id"),
+    ("{{ vars.x == null }}", "input.x", "write 'none'"),
+    ("{{ ctx('x') }}", "input.x", "write 'vars.NAME' for a published variable"),
+])
+def test_template_differences_say_what_to_write(expr: str, field: str, message: str) -> None:
+    p = one_error(f"""
+        name: d
+        input: {{url: {{type: string}}}}
+        vars: {{counter: 0}}
+        tasks:
+          - name: parse
+            action: core.echo
+            publish: [{{published: 1}}]
+            on_success: use
+          - name: use
+            action: core.echo
+            input: {{x: "{expr}"}}
+        """)
+    assert (p.line, p.task, p.field) == (11, "use", field)
+    assert message in p.message, p.message
+
+
+def test_addressing_that_exists_here_is_fine() -> None:
+    assert errors("""
+        name: d
+        tasks:
+          - name: parse
+            action: core.echo
+            on_success: use
+          - name: use
+            action: core.echo
+            input:
+              a: "{{ task.parse.result.rows }}"
+              b: "{{ task.parse.status ~ task.parse.error ~ task.parse.attempts ~ task.parse.run }}"
+              c: "{{ tasks['parse'].result['rows'] ~ task.parse.get('result') ~ system.execution_id }}"
+              d: "{{ task.parse.started_at ~ task.parse.finished_at ~ system.workflow ~ system.started_at }}"
+        """) == []
+
+
+# Attune's functions, the rewrite the validator proposes, and the value both give.
+FUNCTIONS = [
+    ("abs(-3)", "-3 | abs", 3),
+    ("floor(2.7)", '2.7 | round(0, "floor") | int', 2),
+    ("ceil(2.1)", '2.1 | round(0, "ceil") | int', 3),
+    ("round(2.5)", "2.6 | round | int", 3),
+    ("min(4, 2)", "[4, 2] | min", 2),
+    ("max(4, 2)", "[4, 2] | max", 4),
+    ("sum([1, 2])", "[1, 2] | sum", 3),
+    ("trim(' a ')", "' a ' | trim", "a"),
+    ("replace('a-b', '-', '+')", "'a-b' | replace('-', '+')", "a+b"),
+    ("starts_with('abc', 'a')", "'abc'.startswith('a')", True),
+    ("ends_with('abc', 'c')", "'abc'.endswith('c')", True),
+    ("reversed([1, 2])", "[1, 2] | reverse | list", [2, 1]),
+    ("sort([2, 1])", "[2, 1] | sort", [1, 2]),
+    ("unique([1, 1, 2])", "[1, 1, 2] | unique | list", [1, 2]),
+    ("flat([[1], [2]])", "[[1], [2]] | sum(start=[])", [1, 2]),
+    ("slice([1, 2, 3], 1, 2)", "[1, 2, 3][1:2]", [2]),
+    ("index_of([1, 2], 2)", "[1, 2].index(2)", 1),
+    ("count([1, 1, 2], 1)", "[1, 1, 2].count(1)", 2),
+    ("chunks([1, 2, 3], 2)", "[1, 2, 3] | batch(2) | list", [[1, 2], [3]]),
+    ("string(5)", "5 | string", "5"),
+    ("int('7')", "'7' | int", 7),
+    ("number('1.5')", "'1.5' | float", 1.5),
+]
+
+
+@pytest.mark.parametrize("attune, ours, value", FUNCTIONS, ids=[f[0] for f in FUNCTIONS])
+def test_attune_functions_get_a_rewrite_that_works(attune: str, ours: str, value: object) -> None:
+    def workflow(expr: str) -> str:
+        return yaml.safe_dump({"name": "d", "tasks": [{"name": "a", "action": "core.echo",
+                                                       "input": {"x": "{{ " + expr + " }}"}}]})
+    name = attune.split("(")[0]
+    p = one_error(workflow(attune))
+    assert p.message.startswith(f"unknown function '{name}' in template: write '")
+    assert errors(workflow(ours)) == []
+    assert templates.render("{{ " + ours + " }}", {}) == value
+
+
+def test_attune_helpers_that_exist_here_run_unchanged() -> None:
+    context = {"workflow": {"items": [1, 2], "defaults": {"a": 1}}, "parameters": {"o": {"a": 2, "b": 3}}}
+    assert templates.render("{{ length(workflow.items) * 2 }}", context) == 4
+    assert templates.render("{{ merge(workflow.defaults, parameters.o) }}", context) == {"a": 2, "b": 3}
+    assert templates.render("{{ keys(parameters.o) }}", context) == ["a", "b"]
+    assert templates.render("{{ 'x' in split('x,y', ',') }}", context) is True
+    assert templates.render("{{ contains(workflow.items, 2) and upper('a') == 'A' }}", context) is True
+
+
+# --- actions: what can be told before running ------------------------------------------------------
+
+
+@pytest.mark.parametrize("task, field, severity, message", [
+    ("{name: a, action: 'python:etl'}", "action", "error",
+     "write a python action as python:<module>:<function> (e.g. python:etl:load_file), not 'python:etl'"),
+    ("{name: a, action: 'python:etl:load-file'}", "action", "error", "python:<module>:<function>"),
+    ("{name: a, action: core.ecoh}", "action", "warning",
+     "unknown built-in action 'core.ecoh' (did you mean 'core.echo'?); the core actions are"),
+    ("{name: a, action: core.sleep, input: {secs: 3}}", "input", "error", "core.sleep needs input.seconds"),
+    ("{name: a, action: core.sleep}", "input", "error", "core.sleep needs input.seconds"),
+    ("{name: a, action: core.http, input: {method: GET}}", "input", "error", "core.http needs input.url"),
+])
+def test_action_checks(task: str, field: str, severity: str, message: str) -> None:
+    (p,) = problems(f"name: d\ntasks:\n  - {task}\n")
+    assert (p.task, p.field, p.severity) == ("a", field, severity)
+    assert message in p.message
+
+
+def test_templated_inputs_of_builtins_are_not_second_guessed() -> None:
+    assert problems('name: d\ntasks: [{name: a, action: core.sleep, input: "{{ input.sleep }}"}]\n') == []
+
+
+# --- the fixture files ------------------------------------------------------------------------------
+
+
+def test_the_fixture_that_uses_attunes_result_addressing_says_what_to_change() -> None:
+    spec, found = parse_file(str(FIXTURES / "linear.workflow.yaml"))
+    assert spec is None
+    assert [(p.line, p.task, p.field, p.message) for p in found] == [
+        (20, "store", "input.rows", "'task.parse.rows': task.parse holds status, result, error, attempts, run, "
+                                    "started_at and finished_at; write 'task.parse.result.rows'"),
+        (22, None, "output_map.stored", "'task.store.count': task.store holds status, result, error, attempts, "
+                                        "run, started_at and finished_at; write 'task.store.result.count'"),
+    ]
+
+
+def test_after_the_suggested_change_scenario_s1_runs_as_attune_specifies() -> None:
+    text = (FIXTURES / "linear.workflow.yaml").read_text(encoding="utf-8")
+    text = text.replace("task.parse.rows", "task.parse.result.rows").replace("task.store.count",
+                                                                             "task.store.result.count")
+    registry = default_registry()
+    registry.register("demo.fetch", lambda payload, ctx: {"body": "a,b"})
+    registry.register("demo.parse", lambda payload, ctx: {"rows": payload["text"].split(",")})
+    registry.register("demo.store", lambda payload, ctx: {"count": len(payload["rows"])})
+    stack = MemoryStack(registry=registry)
+    spec = load_text(text, str(FIXTURES / "linear.workflow.yaml"))
+    stack.register(spec)
+    result = stack.run("linear", {"url": "u"})
+    assert result["status"] == "succeeded"
+    assert result["output"] == {"stored": 2}
+    assert [t["name"] for t in result["tasks"]] == ["fetch", "parse", "store"]
+
+
+def test_the_unsupported_fixture_lists_every_change_at_once() -> None:
+    spec, found = parse_file(str(FIXTURES / "unsupported.workflow.yaml"))
+    assert spec is None
+    got = [(p.line, p.task, p.field, p.message.split(";")[0].split(":")[0]) for p in found]
+    assert got == [
+        (7, "ask", "permission_set_refs", "relayflow has no per-task permission sets"),
+        (9, "ask", "input.prompt", "unknown name 'config' in template"),
+        (10, "ask", "input.token", "unknown name 'keystore' in template"),
+        (11, "ask", "input.at", "unknown name 'now' in template"),
+        (15, "ask", "next[1].when", "unknown name 'cancelled' in template"),
+        (19, "ship", "wait_for", "relayflow has no wait_for gate"),
+        (20, "ship", "input.by", "unknown name 'inquiry' in template"),
+        (20, "ship", "input.outcome", "unknown name 'outcome' in template"),
+        (21, "expire", "input.started", "'system.workflow_start'"),
+        (21, "expire", "input.n", "unknown function 'abs' in template"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["recover.workflow.yaml", "fanin.workflow.yaml", "legacy.yaml"])
+def test_the_runnable_fixtures_load_unchanged(name: str) -> None:
+    spec, found = parse_file(str(FIXTURES / name))
+    assert spec is not None, "\n".join(map(str, found))
+    assert all(p.severity == "warning" for p in found)
+
+
+def test_the_runnable_fixtures_pass_their_relayflow_tests() -> None:
+    report = testing.run_files([str(FIXTURES / "tests")])
+    assert report.bad_files == []
+    assert [(r.name, r.mismatches, r.error) for r in report.results if not r.passed] == []
+    assert len(report.results) == 7
+    names = {cov.workflow: cov for cov in report.coverage.values()}
+    assert set(names) == {"recover", "fanin", "ops.rollout"}
+    assert names["fanin"].never_fired == [] and names["recover"].never_ran == []
