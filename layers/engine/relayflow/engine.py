@@ -18,8 +18,8 @@ from .core.conductor import Conductor
 from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input
 from .core.messages import (
-    AttemptFinished, CancelTimer, DispatchAttempt, Emit, Message, SendEvent, StartChild, StartRequested,
-    StartTimer,
+    AttemptFinished, CancelTimer, CloseInquiry, DispatchAttempt, Emit, Message, OpenInquiry, SendEvent,
+    StartChild, StartRequested, StartTimer,
 )
 from .core.records import Execution
 from .core.session import Session
@@ -129,6 +129,7 @@ class Engine:
             commands = action(conductor)
             changes = session.changes()
             changes.token = step_token(message_ids)
+            changes.history = [{"type": c.type, **c.detail} for c in commands if isinstance(c, Emit)]
             changes.execution.outbox = [c.to_dict() for c in commands] if message_ids else []
             changes.execution.last_messages = list(message_ids)
             try:
@@ -156,7 +157,11 @@ class Engine:
                 self.events.send(Message.from_dict(cmd.event))
             elif isinstance(cmd, StartChild):
                 self.start_child(cmd)
-            elif not isinstance(cmd, (DispatchAttempt, Emit)):
+            elif isinstance(cmd, OpenInquiry):
+                self.store.put_inquiry(cmd.inquiry)
+            elif isinstance(cmd, CloseInquiry):
+                self.store.close_inquiry(cmd.id, cmd.status)
+            elif not isinstance(cmd, (DispatchAttempt, Emit)):  # pragma: no cover - a new command kind
                 raise TypeError(f"unknown command {cmd.kind}")
         if emits:
             self.bus.emit_all(emits)

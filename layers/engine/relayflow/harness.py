@@ -24,6 +24,7 @@ from .core.loader import load_file
 from .core.messages import ControlRequested, DispatchAttempt, Emit, Message
 from .core.spec import WorkflowSpec
 from .engine import Engine, UnknownExecution
+from .service import Service
 
 
 @dataclass
@@ -56,6 +57,7 @@ class MemoryStack:
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
                              self.bus, self.clock, limits=limits, rng=random.Random(seed), new_id=new_id)
         self.deliveries = 0
+        self.service = Service(self.engine, self.store, self.workflows, self.event_queue, self.clock)
 
     # -- set-up ------------------------------------------------------------------
     def execute(self, cmd: DispatchAttempt) -> Message:
@@ -127,6 +129,11 @@ class MemoryStack:
         for timer in self.timers.pop_due(self.clock.now()):
             self.event_queue.send(Message.from_dict(timer.event))
         return True
+
+    def drain(self) -> None:
+        """Deliver every queued message, firing no timer: the moment before the clock moves."""
+        while self.task_queue.messages or self.event_queue.messages:
+            self.step()
 
     def pump(self, max_deliveries: int | None = None) -> None:
         """Run until nothing is queued and no timer is pending."""

@@ -30,6 +30,19 @@ class StateStore(Protocol):
     def commit(self, changes: Changes) -> None:
         """Apply a step's changes; raise ConflictError if the head moved since it was read."""
 
+    def get_history(self, execution_id: str) -> list[dict[str, Any]]:
+        """Every lifecycle event of the execution, in order."""
+
+    def put_inquiry(self, inquiry: dict[str, Any]) -> None: ...
+    def get_inquiry(self, inquiry_id: str) -> dict[str, Any] | None: ...
+    def list_inquiries(self, status: str | None = None) -> list[dict[str, Any]]: ...
+
+    def answer_inquiry(self, inquiry_id: str, response: Any, at: float) -> bool:
+        """Record the answer if the inquiry is pending; False if it was answered or closed."""
+
+    def close_inquiry(self, inquiry_id: str, status: str) -> None:
+        """Mark a pending inquiry timed_out / cancelled / failed (an answered one stays answered)."""
+
 
 class WorkflowRegistry(Protocol):
     def register(self, spec: WorkflowSpec) -> str:

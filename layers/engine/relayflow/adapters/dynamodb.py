@@ -216,6 +216,8 @@ class DynamoStore:
             found, prior_value = priors.get(("v", name), (False, None))
             items.append(self._detail(eid, f"VAR#{name}", {"value": value},
                                       {"value": prior_value} if found else None, version, changes.token))
+        if changes.history:
+            items.append(self._detail(eid, f"HIST#{version:08d}", changes.history, None, version, changes.token))
         # Each record is written only over a committed older version or this step's own
         # crashed attempt: a concurrent step that started from the same head conflicts here,
         # before the head, instead of overwriting what the winner wrote.
@@ -250,6 +252,52 @@ class DynamoStore:
                 return False
             raise
         return True
+
+    def get_history(self, execution_id: str) -> list[dict[str, Any]]:
+        self.get_execution(execution_id)
+        return [event for _, events in self._query(execution_id, "HIST#") for event in events]
+
+    # -- inquiries (core.ask) --------------------------------------------------------------
+    def _inquiry_item(self, inquiry: dict[str, Any]) -> Any:
+        return self.model(f"INQ#{inquiry['id']}", "INQ", d=self._dump(inquiry, "inquiries"),
+                          status=inquiry["status"], gsi1pk=f"INQ#{inquiry['status']}",
+                          gsi1sk=f"{inquiry['created_at']:017.6f}#{inquiry['id']}", expires_at=self._expiry())
+
+    def put_inquiry(self, inquiry: dict[str, Any]) -> None:
+        self._inquiry_item(inquiry).save()
+
+    def get_inquiry(self, inquiry_id: str) -> dict[str, Any] | None:
+        try:
+            item = self.model.get(f"INQ#{inquiry_id}", "INQ", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return self.payloads.load(item.d)
+
+    def list_inquiries(self, status: str | None = None) -> list[dict[str, Any]]:
+        statuses = [status] if status else ["pending", "answered", "timed_out", "cancelled", "failed"]
+        out = []
+        for st in statuses:
+            out += [self.payloads.load(item.d) for item in self.model.gsi1.query(f"INQ#{st}")]
+        return sorted(out, key=lambda i: i["created_at"])
+
+    def _move_inquiry(self, inquiry_id: str, **changes: Any) -> bool:
+        inquiry = self.get_inquiry(inquiry_id)
+        if inquiry is None or inquiry["status"] != "pending":
+            return False
+        inquiry.update(changes)
+        try:
+            self._inquiry_item(inquiry).save(condition=self.model.status == "pending")
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def answer_inquiry(self, inquiry_id: str, response: Any, at: float) -> bool:
+        return self._move_inquiry(inquiry_id, status="answered", response=response, answered_at=at)
+
+    def close_inquiry(self, inquiry_id: str, status: str) -> None:
+        self._move_inquiry(inquiry_id, status=status)
 
     def list_executions(self, workflow: str, limit: int = 50) -> list[Execution]:
         out = []

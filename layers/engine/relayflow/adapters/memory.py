@@ -25,6 +25,8 @@ class MemoryStore:
         self.run_order: dict[str, list[tuple[int, str, int]]] = {}
         self.units: dict[tuple[str, str, int], dict[int, Unit]] = {}
         self.vars: dict[str, dict[str, Any]] = {}
+        self.history: dict[str, list[dict[str, Any]]] = {}
+        self.inquiries: dict[str, dict[str, Any]] = {}
         self.commits = 0
 
     def create_execution(self, execution: Execution) -> bool:
@@ -79,7 +81,34 @@ class MemoryStore:
         for task, run_no, unit in changes.units:
             self.units.setdefault((eid, task, run_no), {})[unit.index] = unit
         self.vars[eid].update(changes.vars)
+        self.history.setdefault(eid, []).extend(changes.history)
         self.commits += 1
+
+    def get_history(self, execution_id: str) -> list[dict[str, Any]]:
+        return list(self.history.get(execution_id, []))
+
+    def put_inquiry(self, inquiry: dict[str, Any]) -> None:
+        self.inquiries[inquiry["id"]] = dict(inquiry)
+
+    def get_inquiry(self, inquiry_id: str) -> dict[str, Any] | None:
+        inquiry = self.inquiries.get(inquiry_id)
+        return dict(inquiry) if inquiry else None
+
+    def list_inquiries(self, status: str | None = None) -> list[dict[str, Any]]:
+        return sorted((dict(i) for i in self.inquiries.values() if status is None or i["status"] == status),
+                      key=lambda i: i["created_at"])
+
+    def answer_inquiry(self, inquiry_id: str, response: Any, at: float) -> bool:
+        inquiry = self.inquiries.get(inquiry_id)
+        if inquiry is None or inquiry["status"] != "pending":
+            return False
+        inquiry.update(status="answered", response=response, answered_at=at)
+        return True
+
+    def close_inquiry(self, inquiry_id: str, status: str) -> None:
+        inquiry = self.inquiries.get(inquiry_id)
+        if inquiry is not None and inquiry["status"] == "pending":
+            inquiry["status"] = status
 
 
 class MemoryWorkflows:

@@ -19,8 +19,8 @@ from . import context as ctxmod
 from . import templates
 from .errors import TemplateError
 from .messages import (
-    AttemptFinished, CancelTimer, ControlRequested, DispatchAttempt, Emit, Message,
-    SendEvent, StartChild, StartRequested, StartTimer, TimerFired,
+    AttemptFinished, CallbackReceived, CancelTimer, CloseInquiry, ControlRequested, DispatchAttempt, Emit,
+    Message, OpenInquiry, RedriveRequested, SendEvent, StartChild, StartRequested, StartTimer, TimerFired,
 )
 from .records import (
     CANCELLED, FAILED, PAUSED, PENDING, RUNNING, SKIPPED, SUCCEEDED, TIMED_OUT, WAITING,
@@ -31,6 +31,7 @@ from .session import Session
 from .spec import TaskSpec, Transition, WorkflowSpec
 
 SLEEP_ACTION = "core.sleep"
+ASK_ACTION = "core.ask"
 
 
 def timer_key(execution_id: str, kind: str, task: str = "", run: int = 0, unit: int = 0, attempt: int = 0) -> str:
@@ -39,6 +40,14 @@ def timer_key(execution_id: str, kind: str, task: str = "", run: int = 0, unit: 
 
 def child_id(execution_id: str, task: str, run: int, unit: int, attempt: int) -> str:
     return f"{execution_id}.{task}.{run}.{unit}.{attempt}"
+
+
+def parse_token(token: str) -> tuple[str, str, int, int] | None:
+    """(execution_id, task, run, unit) of a callback token or inquiry id, None if malformed."""
+    parts = token.split("~") if isinstance(token, str) else []
+    if len(parts) != 5 or not parts[2].isdigit() or not parts[3].isdigit():
+        return None
+    return parts[0], parts[1], int(parts[2]), int(parts[3])
 
 
 class Conductor:
@@ -78,6 +87,10 @@ class Conductor:
     def handle(self, event: Message) -> list[Message]:
         if isinstance(event, StartRequested):
             return self.start()
+        if isinstance(event, RedriveRequested):
+            self.on_redrive()
+            self.settle()
+            return self.commands
         if self.head.final or not self.head.started:
             return self.commands
         if isinstance(event, AttemptFinished):
@@ -86,6 +99,8 @@ class Conductor:
             self.on_timer(event)
         elif isinstance(event, ControlRequested):
             self.on_control(event)
+        elif isinstance(event, CallbackReceived):
+            self.on_callback(event)
         else:
             raise ValueError(f"the conductor does not handle {event.kind} messages")
         self.settle()
@@ -264,7 +279,11 @@ class Conductor:
 
     def start_unit(self, run: TaskRun, unit: Unit) -> None:
         spec = self.unit_spec(run, unit)
-        extra = {"item": unit.item, "index": unit.index} if run.kind == "items" else None
+        extra: dict[str, Any] = {"item": unit.item, "index": unit.index} if run.kind == "items" else {}
+        if spec.callback or spec.action == ASK_ACTION:
+            unit.token = "~".join([self.head.id, run.task, str(run.run), str(unit.index),
+                                   f"{self.rng.getrandbits(64):016x}"])
+            extra["callback"] = {"token": unit.token}
         try:
             rendered = self.render(spec.input, self.context(extra=extra)) if spec.input is not None else {}
         except TemplateError as exc:
@@ -298,6 +317,14 @@ class Conductor:
             self.commands.append(StartChild(unit.child_id, spec.workflow, unit.input, parent={
                 "execution_id": head.id, "task": run.task, "run": run.run, "unit": unit.index,
                 "attempt": unit.attempt}))
+        elif spec.action == ASK_ACTION:
+            self.commands.append(OpenInquiry({
+                "id": unit.token, "execution_id": head.id, "workflow": head.workflow, "task": run.task,
+                "run": run.run, "unit": unit.index, "attempt": unit.attempt, "created_at": self.now,
+                "prompt": unit.input.get("prompt") if isinstance(unit.input, dict) else None,
+                "schema": unit.input.get("schema") if isinstance(unit.input, dict) else None,
+                "input": unit.input, "status": "pending"}))
+            self.emit("inquiry.opened", task=run.task, run=run.run, inquiry=unit.token)
         elif spec.action == SLEEP_ACTION:
             seconds = unit.input.get("seconds") if isinstance(unit.input, dict) else None
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
@@ -308,7 +335,8 @@ class Conductor:
             self.timer(unit.timer, float(seconds), AttemptFinished(head.id, *a, SUCCEEDED, {"slept": seconds}))
         else:
             self.commands.append(DispatchAttempt(head.id, head.workflow, run.task, run.run, unit.index,
-                                                 unit.attempt, spec.action or "", unit.input, spec.callback))
+                                                 unit.attempt, spec.action or "", unit.input, spec.callback,
+                                                 unit.token if spec.callback else None))
 
     # -- attempts ending ---------------------------------------------------------
     def on_attempt_finished(self, e: AttemptFinished) -> None:
@@ -319,7 +347,27 @@ class Conductor:
         if unit is None or unit.status != RUNNING or unit.attempt != e.attempt:
             return  # duplicate, late (timed out, cancelled) or reordered
         status = e.status if e.status in (SUCCEEDED, FAILED, TIMED_OUT) else FAILED
+        if status == SUCCEEDED and self.unit_spec(run, unit).callback:
+            unit.acked = True  # the action handed the token out; the callback ends the attempt
+            return
         self.attempt_ended(run, unit, status, e.result, e.error)
+
+    def on_callback(self, e: CallbackReceived) -> None:
+        where = parse_token(e.token)
+        if where is None or where[0] != self.head.id:
+            return
+        run = self.session.run(where[1], where[2])
+        if run is None or run.final:
+            return
+        unit = self.session.unit(run, where[3])
+        if unit is None or unit.status != RUNNING or unit.token != e.token:
+            return
+        status = SUCCEEDED if e.status == SUCCEEDED else FAILED
+        error = e.error or ({"type": "CallbackFailed", "message": "the callback reported a failure"}
+                            if status == FAILED else None)
+        if self.unit_spec(run, unit).action == ASK_ACTION:
+            self.commands.append(CloseInquiry(unit.token or "", "answered"))
+        self.attempt_ended(run, unit, status, e.result, error)
 
     def attempt_ended(self, run: TaskRun, unit: Unit, status: str, result: Any, error: Any,
                       retry: bool = True) -> None:
@@ -331,6 +379,8 @@ class Conductor:
             if status != SUCCEEDED:
                 self.commands.append(CancelTimer(unit.timer))
             unit.timer = None
+        if unit.token and status != SUCCEEDED and self.unit_spec(run, unit).action == ASK_ACTION:
+            self.commands.append(CloseInquiry(unit.token, "timed_out" if status == TIMED_OUT else "failed"))
         if unit.child_id and status == TIMED_OUT:
             self.commands.append(SendEvent(ControlRequested(unit.child_id, "cancel", "parent task timed out").to_dict()))
         unit.result = result
@@ -430,6 +480,7 @@ class Conductor:
             self.follow(run)
 
     def follow(self, run: TaskRun) -> None:
+        run.followed = True
         task = self.spec.tasks[run.task]
         ctx = self.context(current=run)
         if run.status == SUCCEEDED and not self.publish(run, task.publish, ctx, "publish"):
@@ -458,6 +509,7 @@ class Conductor:
             self.fail_workflow({"task": run.task, "type": error.get("type", "Error"),
                                 "message": error.get("message", f"task {run.task} {run.status}")})
             return
+        run.handled = run.status in (FAILED, TIMED_OUT)
         for name in targets:
             self.fire_into(name, run.task)
 
@@ -531,6 +583,30 @@ class Conductor:
                         self.dispatch_attempt(run, unit)
                 self.launch_units(run)
 
+    def on_redrive(self) -> None:
+        """Rerun a failed or timed-out execution: each unhandled failed, timed-out or cancelled
+        task run gets a new run; runs whose transitions fail-fast skipped are followed now."""
+        head = self.head
+        if head.status not in (FAILED, TIMED_OUT):
+            return
+        runs = self.session.all_runs()
+        latest: dict[str, TaskRun] = {}
+        for run in runs:
+            latest[run.task] = run
+        head.status, head.ending, head.error, head.output, head.finished_at = RUNNING, None, None, None, None
+        head.redrives += 1
+        self.emit("workflow.redriven", redrive=head.redrives)
+        if self.spec.timeout:
+            self.timer(timer_key(head.id, f"workflow_timeout.{head.redrives}"), self.spec.timeout,
+                       TimerFired(head.id, "workflow_timeout"))
+        for run in runs:
+            if latest[run.task] is not run:
+                continue
+            if run.status in (FAILED, TIMED_OUT, CANCELLED) and not run.handled:
+                self.create_run(run.task)
+            elif not run.followed and run.status in (SUCCEEDED, SKIPPED, FAILED, TIMED_OUT):
+                self.follow(run)
+
     def signal_children(self, action: str) -> None:
         for run in self.session.all_runs():
             if run.final or not self.spec.tasks[run.task].workflow and run.kind != "parallel":
@@ -557,6 +633,8 @@ class Conductor:
                 unit.timer = unit.timeout_timer = None
                 if unit.child_id and unit.status == RUNNING:
                     self.commands.append(SendEvent(ControlRequested(unit.child_id, "cancel").to_dict()))
+                if unit.token and unit.status == RUNNING and self.unit_spec(run, unit).action == ASK_ACTION:
+                    self.commands.append(CloseInquiry(unit.token, "cancelled"))
                 unit.status = CANCELLED
         run.status = CANCELLED
         run.held = False
@@ -602,7 +680,8 @@ class Conductor:
         if status != SUCCEEDED:
             head.output = None
         if self.spec.timeout:
-            self.commands.append(CancelTimer(timer_key(head.id, "workflow_timeout")))
+            suffix = f".{head.redrives}" if head.redrives else ""
+            self.commands.append(CancelTimer(timer_key(head.id, f"workflow_timeout{suffix}")))
         self.emit(f"workflow.{status}", error=head.error, output=head.output)
         parent = head.parent
         if parent:

@@ -71,6 +71,27 @@ class ControlRequested(Message):
 
 
 @dataclass
+class CallbackReceived(Message):
+    """A callback token was used (a callback task's external system, or an inquiry's answer)."""
+
+    kind: ClassVar[str] = "callback"
+    execution_id: str
+    token: str
+    status: str  # succeeded | failed
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class RedriveRequested(Message):
+    """Run a failed execution again from its failed task runs, keeping what succeeded."""
+
+    kind: ClassVar[str] = "redrive"
+    execution_id: str
+    request_id: str | None = None
+
+
+@dataclass
 class StartRequested(Message):
     """Start an execution whose head is written (the deferred half of ``Engine.start``)."""
 
@@ -94,6 +115,7 @@ class DispatchAttempt(Message):
     action: str
     input: Any
     callback: bool = False
+    callback_token: str | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -129,6 +151,21 @@ class SendEvent(Message):
 
     kind: ClassVar[str] = "send_event"
     event: dict[str, Any]
+
+
+@dataclass
+class OpenInquiry(Message):
+    """A ``core.ask`` task is waiting for a person: record the question."""
+
+    kind: ClassVar[str] = "open_inquiry"
+    inquiry: dict[str, Any]
+
+
+@dataclass
+class CloseInquiry(Message):
+    kind: ClassVar[str] = "close_inquiry"
+    id: str
+    status: str  # answered | timed_out | cancelled
 
 
 @dataclass

@@ -45,6 +45,7 @@ class Execution:
     parent: dict[str, Any] | None = None  # {execution_id, task, run, unit, attempt}
     started: bool = False
     version: int = 0
+    redrives: int = 0
     # The last step's commands and the ids of the messages it consumed: a message
     # redelivered after its step committed re-sends these instead of repeating the step.
     outbox: list[dict[str, Any]] = field(default_factory=list)
@@ -79,6 +80,8 @@ class Unit:
     timer: str | None = None  # key of the pending retry/sleep timer
     timeout_timer: str | None = None
     held: bool = False  # a retry that came due while paused
+    token: str | None = None  # callback token / inquiry id of a unit waiting for the outside world
+    acked: bool = False  # a callback task's action ran; the unit now waits for its token
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +110,8 @@ class TaskRun:
     done: int = 0
     failed_indexes: list[int] = field(default_factory=list)
     concurrency: int | None = None
+    handled: bool = False  # a failed run whose transitions scheduled a task
+    followed: bool = False  # its transitions were evaluated (fail-fast skips them)
 
     @property
     def final(self) -> bool:

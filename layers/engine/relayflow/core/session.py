@@ -45,6 +45,7 @@ class Changes:
     # Names the attempt making these changes; a retry of the same messages reuses it, so a
     # store can let a redo overwrite its own crashed writes and refuse anyone else's.
     token: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)  # this step's lifecycle events
 
 
 class Session:

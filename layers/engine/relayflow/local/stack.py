@@ -83,6 +83,9 @@ class LocalStack:
         set_runtime(self.runtime)
         self.handlers = {route.queue: (_load(route.handler), route.batch_size) for route in R.ROUTES}
         self.start_handler = _load(R.START_HANDLER)
+        from ..service import Service
+        self.service = Service(self.runtime.engine, self.runtime.store, self.runtime.workflows,
+                               self.runtime.event_queue, self.clock)
         # Powertools loggers hold the stream they were created with; point them at ours
         # so handler logs never mix with the CLI's output.
         for path in [R.START_HANDLER] + [route.handler for route in R.ROUTES]:

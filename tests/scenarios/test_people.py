@@ -1,0 +1,198 @@
+"""Approvals (core.ask), callback tasks and redrive, driven through the Service as the API does."""
+import pytest
+import yaml
+
+from relayflow.core.loader import load_text
+from relayflow.harness import MemoryStack
+from relayflow.service import BadRequest, Conflict, NotFound
+
+APPROVAL = """
+name: p.approval
+tasks:
+  - name: build
+    action: core.echo
+    input: {image: web:1}
+    on_success: approve
+  - name: approve
+    action: core.ask
+    input:
+      prompt: "Deploy {{ task.build.result.image }}?"
+      schema: {type: object, properties: {ok: {type: boolean}}, required: [ok]}
+    timeout: 3600
+    next:
+      - when: "{{ succeeded() and result().ok }}"
+        do: deploy
+      - when: "{{ succeeded() and not result().ok }}"
+        do: abandon
+      - when: "{{ timed_out() }}"
+        do: abandon
+  - {name: deploy, action: core.echo, input: {approved_by: "{{ task.approve.result.by }}"}}
+  - {name: abandon, action: core.noop}
+"""
+
+CALLBACK = """
+name: p.callback
+tasks:
+  - name: hand_off
+    action: core.echo
+    callback: true
+    timeout: 600
+    input: {token: "{{ callback.token }}"}
+    on_success: done
+    on_failure: recover
+  - {name: done, action: core.echo, input: {got: "{{ task.hand_off.result }}"}}
+  - {name: recover, action: core.noop}
+"""
+
+
+def stack_with(*texts):
+    stack = MemoryStack(seed=0)
+    for text in texts:
+        stack.register(load_text(text))
+    return stack
+
+
+def test_an_approval_waits_pending_until_answered_then_the_next_task_runs():
+    stack = stack_with(APPROVAL)
+    eid = stack.start("p.approval")
+    stack.drain()
+    assert stack.describe(eid)["status"] == "running"
+    pending = stack.service.list_inquiries("pending")
+    assert [i["task"] for i in pending] == ["approve"]
+    assert pending[0]["prompt"] == "Deploy web:1?"
+    stack.service.respond(pending[0]["id"], {"ok": True, "by": "ana"})
+    stack.pump()
+    result = stack.describe(eid)
+    assert result["status"] == "succeeded"
+    assert [(t["name"], t["status"]) for t in result["tasks"]] == [
+        ("build", "succeeded"), ("approve", "succeeded"), ("deploy", "succeeded")]
+    assert result["tasks"][2]["result"] == {"approved_by": "ana"}
+    assert stack.service.list_inquiries("pending") == []
+    assert stack.service.list_inquiries("answered")[0]["response"] == {"ok": True, "by": "ana"}
+
+
+def test_a_second_answer_is_a_conflict_and_changes_nothing():
+    stack = stack_with(APPROVAL)
+    stack.start("p.approval")
+    stack.drain()
+    inquiry = stack.service.list_inquiries("pending")[0]["id"]
+    stack.service.respond(inquiry, {"ok": False})
+    with pytest.raises(Conflict):
+        stack.service.respond(inquiry, {"ok": True})
+    stack.pump()
+    assert [i["response"] for i in stack.service.list_inquiries("answered")] == [{"ok": False}]
+
+
+def test_an_answer_that_does_not_match_the_schema_is_refused_and_the_inquiry_stays_pending():
+    stack = stack_with(APPROVAL)
+    stack.start("p.approval")
+    stack.drain()
+    inquiry = stack.service.list_inquiries("pending")[0]["id"]
+    with pytest.raises(BadRequest, match="schema"):
+        stack.service.respond(inquiry, {"ok": "yes"})
+    assert stack.service.list_inquiries("pending")[0]["id"] == inquiry
+
+
+def test_an_unanswered_approval_times_out_and_its_inquiry_closes():
+    stack = stack_with(APPROVAL)
+    eid = stack.start("p.approval")
+    stack.pump()  # nobody answers: the virtual clock reaches the timeout
+    result = stack.describe(eid)
+    assert result["status"] == "succeeded"
+    assert [(t["name"], t["status"]) for t in result["tasks"]] == [
+        ("build", "succeeded"), ("approve", "timed_out"), ("abandon", "succeeded")]
+    assert [i["status"] for i in stack.service.list_inquiries()] == ["timed_out"]
+    with pytest.raises(Conflict):
+        stack.service.respond(stack.service.list_inquiries()[0]["id"], {"ok": True})
+
+
+def test_a_callback_task_completes_with_the_result_sent_to_its_token():
+    stack = stack_with(CALLBACK)
+    eid = stack.start("p.callback")
+    stack.drain()
+    token = stack.describe(eid)["tasks"][0]
+    assert token["status"] == "running"
+    sent = stack.store.get_run(eid, "hand_off", 1).unit.token
+    stack.service.callback(sent, "succeeded", {"ticket": 42})
+    stack.pump()
+    result = stack.describe(eid)
+    assert result["status"] == "succeeded"
+    assert result["tasks"][0]["result"] == {"ticket": 42}
+    assert result["tasks"][1]["result"] == {"got": {"ticket": 42}}
+
+
+def test_a_callback_failure_fails_the_task_and_its_handler_runs():
+    stack = stack_with(CALLBACK)
+    eid = stack.start("p.callback")
+    stack.drain()
+    token = stack.store.get_run(eid, "hand_off", 1).unit.token
+    stack.service.callback(token, "failed", error={"type": "Rejected", "message": "no capacity"})
+    stack.pump()
+    result = stack.describe(eid)
+    assert [(t["name"], t["status"]) for t in result["tasks"]] == [("hand_off", "failed"), ("recover", "succeeded")]
+    assert result["tasks"][0]["error"] == {"type": "Rejected", "message": "no capacity"}
+
+
+def test_an_unknown_or_forged_token_is_not_found_or_ignored():
+    stack = stack_with(CALLBACK)
+    eid = stack.start("p.callback")
+    stack.drain()
+    with pytest.raises(NotFound):
+        stack.service.callback("not-a-token", "succeeded")
+    real = stack.store.get_run(eid, "hand_off", 1).unit.token
+    forged = real[:-4] + "0000"
+    stack.service.callback(forged, "succeeded", {"evil": True})
+    stack.drain()
+    assert stack.describe(eid)["tasks"][0]["status"] == "running"
+
+
+REDRIVE = """
+name: p.redrive
+input: {fixed: {type: boolean, default: false}}
+tasks:
+  - {name: a, action: core.echo, input: {n: 1}, on_success: [b, c]}
+  - name: b
+    action: python:tests.scenarios.test_people:flaky
+    on_success: d
+  - {name: c, action: core.echo, input: {n: 3}, on_success: d}
+  - {name: d, join: all, action: core.noop}
+"""
+
+FLAKY = {"fail": True}
+
+
+def flaky(payload):
+    if FLAKY["fail"]:
+        raise RuntimeError("downstream is down")
+    return {"n": 2}
+
+
+def test_redrive_reruns_the_failed_run_and_keeps_what_succeeded():
+    stack = stack_with(REDRIVE)
+    FLAKY["fail"] = True
+    eid = stack.start("p.redrive")
+    stack.pump()
+    assert stack.describe(eid)["status"] == "failed"
+    with pytest.raises(Conflict):
+        stack.service.control(eid, "pause")
+    FLAKY["fail"] = False
+    stack.service.redrive(eid)
+    stack.pump()
+    result = stack.describe(eid)
+    assert result["status"] == "succeeded", result["error"]
+    assert [(t["name"], t["run"], t["status"]) for t in result["tasks"]] == [
+        ("a", 1, "succeeded"), ("b", 1, "failed"), ("c", 1, "succeeded"), ("b", 2, "succeeded"),
+        ("d", 1, "succeeded")]
+    with pytest.raises(Conflict):
+        stack.service.redrive(eid)
+
+
+def test_history_lists_every_lifecycle_event_in_order():
+    stack = stack_with(CALLBACK)
+    eid = stack.start("p.callback")
+    stack.drain()
+    stack.service.callback(stack.store.get_run(eid, "hand_off", 1).unit.token, "succeeded", {})
+    stack.pump()
+    types = [(e["type"], e.get("task")) for e in stack.service.history(eid)]
+    assert types == [("workflow.started", None), ("task.started", "hand_off"), ("task.succeeded", "hand_off"),
+                     ("task.started", "done"), ("task.succeeded", "done"), ("workflow.succeeded", None)]
