@@ -670,3 +670,46 @@ def test_the_installed_script_exits_1_on_a_failing_case(tmp_path: Path) -> None:
     proc = subprocess.run([str(SCRIPT), "test", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr
     assert "FAIL  wrong" in proc.stdout and 'status: expected "failed", got "succeeded"' in proc.stdout
+
+
+def test_approval_and_callback_tasks_are_answered_through_their_token(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "wf.yaml", """
+        name: demo.waits
+        tasks:
+          - name: approve
+            action: core.ask
+            input: {prompt: "ship?", schema: {type: object}}
+            timeout: 3600
+            on_success: job
+          - name: job
+            action: core.echo
+            callback: true
+            input: {token: "{{ callback.token }}"}
+            timeout: 600
+        output: {answer: "{{ task.approve.result }}", job: "{{ task.job.result }}"}
+        """)
+    path = write(tmp_path, "wf_test.yaml", """
+        workflow: wf.yaml
+        cases:
+          - name: answered after ten minutes, the job calls back after five
+            mocks:
+              approve: {result: {approved: true}, after: 600}
+              job: {result: {rows: 3}, after: 300}
+            expect: {output: {answer: {approved: true}, job: {rows: 3}}, elapsed: 900}
+          - name: a rejected answer and a failed callback
+            mocks:
+              approve: {result: {approved: false}}
+              job: {fail: {type: JobFailed, message: "exit 3"}}
+            expect:
+              status: failed
+              error: {task: job, type: JobFailed}
+          - name: nobody answers
+            mocks: {approve: {timeout: true}}
+            expect: {status: failed, error: {task: approve, type: Timeout}, elapsed: 3600}
+          - name: the job never calls back
+            mocks: {approve: {result: {approved: true}}, job: {timeout: true}}
+            expect: {status: failed, error: {task: job, type: Timeout}, elapsed: 600}
+        """)
+    code, out, _ = run(capsys, str(path))
+    assert code == 0, out

@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from .actions.builtin import default_registry
+from .core import messages as _messages
 from .core import yamlpos
 from .core.conductor import Conductor
 from .core.errors import InputError
@@ -74,6 +75,8 @@ from .core.records import RUNNING, TaskRun, Unit
 from .core.spec import TaskSpec, Transition, WorkflowSpec
 from .harness import MemoryStack
 
+# How a token-holding unit (approval, callback task) is answered, where the engine has it.
+_CALLBACK = getattr(_messages, "CallbackReceived", None)
 MAX_DELIVERIES = 200_000
 STATUSES = ("succeeded", "failed", "timed_out", "cancelled")
 FILE_FIELDS = {"workflow", "workflows", "cases", "description"}
@@ -629,14 +632,24 @@ class _TestStack(MemoryStack):
         return self.store.get_unit(execution_id, task, run, index)
 
     def _answer(self, key: tuple[str, str, int, int, int], outcome: Outcome, unit: Unit | None) -> Message | None:
-        """The outcome's message, or None when it hangs or arrives later (on a timer)."""
+        """The outcome's message, or None when it hangs or arrives later (on a timer).
+
+        A unit waiting for the outside world (a ``core.ask`` inquiry, a ``callback: true``
+        task) holds a token; its result or failure comes back through that token, as the
+        approval API or the callback would deliver it.
+        """
         self.answered.add(key)
         eid, task, run, index, attempt = key
+        token = getattr(unit, "token", None) if unit is not None else None
         if outcome.kind == "timeout":
             if unit is not None and unit.timeout_timer:
                 return None  # hangs; the task's own timeout fires
-            message = AttemptFinished(eid, task, run, index, attempt, "timed_out", None, {
+            message: Message = AttemptFinished(eid, task, run, index, attempt, "timed_out", None, {
                 "type": "Timeout", "message": f"attempt {attempt} timed out (mocked)"})
+        elif token and _CALLBACK is not None:
+            status = "failed" if outcome.kind == "fail" else "succeeded"
+            message = _CALLBACK(eid, token, status, outcome.result,
+                                dict(outcome.error or {}) if outcome.kind == "fail" else None)
         elif outcome.kind == "fail":
             message = AttemptFinished(eid, task, run, index, attempt, "failed", outcome.result, dict(outcome.error or {}))
         else:
@@ -655,7 +668,14 @@ class _TestStack(MemoryStack):
             return super().execute(cmd)
         if key in self.answered:  # a duplicate delivery: the answer is on its way
             return None  # type: ignore[return-value]
-        return self._answer(key, outcome, self._unit(cmd.execution_id, cmd.task, cmd.run, cmd.unit))  # type: ignore[return-value]
+        unit = self._unit(cmd.execution_id, cmd.task, cmd.run, cmd.unit)
+        if cmd.callback and getattr(unit, "token", None) and _CALLBACK is not None:
+            # the action hands out its token (the worker's ack); the mocked outcome comes back through it
+            message = self._answer(key, outcome, unit)
+            if message is not None:
+                self.event_queue.send(message)
+            return AttemptFinished(*key, "succeeded", None)
+        return self._answer(key, outcome, unit)  # type: ignore[return-value]
 
     def _scan(self) -> bool:
         """Answer running attempts of mocked tasks that no worker will see; True if any."""
