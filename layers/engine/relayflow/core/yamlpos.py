@@ -5,6 +5,7 @@ path (a tuple of keys and list indexes) to its 1-based line.
 """
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import yaml
@@ -37,6 +38,18 @@ class _Walk:
 
 def load(text: str) -> tuple[Any, dict[Path, int]]:
     """Parse ``text``; return the data and a path -> line map."""
+    # Parsing builds a large graph of live objects; the cyclic collector would rescan it
+    # again and again (a 10,000-task file took 3x longer), and it holds no garbage cycles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(text)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(text: str) -> tuple[Any, dict[Path, int]]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
