@@ -34,9 +34,11 @@ class UnknownExecution(RelayflowError):
 
 
 def step_token(message_ids: list[str]) -> str:
+    """Who is writing: the first message of the step. A FIFO group redelivers from its oldest
+    unacknowledged message, so a retried step keeps its token even if its batch grows or shrinks."""
     if not message_ids:
         return uuid.uuid4().hex
-    return hashlib.sha256("\n".join(message_ids).encode()).hexdigest()[:32]
+    return hashlib.sha256(message_ids[0].encode()).hexdigest()[:32]
 
 
 class Engine:
