@@ -466,3 +466,126 @@ def test_the_runnable_fixtures_pass_their_relayflow_tests() -> None:
     names = {cov.workflow: cov for cov in report.coverage.values()}
     assert set(names) == {"recover", "fanin", "ops.rollout"}
     assert names["fanin"].never_fired == [] and names["recover"].never_ran == []
+
+
+# --- StackStorm Orquesta files ------------------------------------------------------------------------
+
+ORQUESTA = """
+version: 1.0
+description: An Orquesta workflow, with YAQL and Jinja expressions
+input:
+  - who
+  - hosts
+vars:
+  - greeting: null
+tasks:
+  greet:
+    action: core.echo
+    input:
+      message: <% ctx(who) %>
+    next:
+      - when: "{{ succeeded() }}"
+        publish:
+          - greeting: "{{ ctx('who') }}"
+        do: fan
+  fan:
+    action: core.local
+    with:
+      items: "{{ ctx('hosts') }}"
+      concurrency: 2
+    input:
+      host: "{{ item() }}"
+      prev: "{{ task('greet').result }}"
+    retry:
+      when: "{{ failed() }}"
+      count: 3
+      delay: 5
+    next:
+      - when: "{{ failed() }}"
+        do: fail
+      - when: "{{ completed() }}"
+        do: noop
+output:
+  - greeting: "{{ vars.greeting }}"
+"""
+
+
+def test_an_orquesta_file_says_what_to_change() -> None:
+    found = problems(ORQUESTA, "workflows/hello.yaml")
+    got = [(p.line, p.task, p.field, p.severity, p.message) for p in found]
+    assert got == [
+        (12, "greet", "input.message", "error",
+         "YAQL expressions (<% ... %>) are not supported: write a Jinja template, e.g. \"<% ctx(x) %>\" as "
+         "\"{{ vars.x }}\" (or input.x)"),
+        (16, "greet", "next[0].publish.greeting", "error",
+         "unknown name 'ctx' in template: StackStorm's ctx(); write 'vars.NAME' for a published variable or "
+         "'input.NAME' for an input"),
+        (19, "fan", "action", "warning",
+         "unknown built-in action 'core.local'; the core actions are core.ask, core.echo, core.fail, core.http, "
+         "core.noop, core.sleep"),
+        (20, "fan", "with", "error",
+         "write the items as 'with_items: \"{{ ... }}\"' and the limit as 'concurrency: N' on the task "
+         "(StackStorm's with: {items, concurrency}); 'item' is the current item"),
+        (24, "fan", "input.host", "error", "'item' is a value, not a function: write 'item' (StackStorm's item())"),
+        (24, "fan", "input.host", "error", "'item' and 'index' exist only in the input of a with_items task"),
+        (25, "fan", "input.prev", "error", "'task(...)' is not a function: write 'task.NAME.result' for a task's result"),
+        (27, "fan", "retry.when", "error", "unknown field (did you mean 'on_error'?)"),
+        (32, "fan", "next[0].do", "error",
+         "unknown task 'fail': relayflow has no 'fail' command; route to a task with 'action: core.fail' and "
+         "'input: {message: ...}' to fail the workflow"),
+        (33, "fan", "next[1].when", "error",
+         "unknown name 'completed' in template: an entry without 'when' fires on every outcome (or use on_complete)"),
+        (34, "fan", "next[1].do", "error", "unknown task 'noop': relayflow has no 'noop' command; leave 'do' out "
+         "(an entry may only publish)"),
+        (35, None, "output", "warning",
+         "a list of {name: template} renders to a list; to get an object {name: value}, write a mapping "
+         "(name: template)"),
+    ]
+
+
+def test_the_orquesta_file_rewritten_as_the_messages_say_runs() -> None:
+    rewritten = """
+        version: 1.0
+        input:
+          - who
+          - hosts
+        vars:
+          - greeting: null
+        tasks:
+          greet:
+            action: core.echo
+            input:
+              message: "{{ input.who }}"
+            next:
+              - when: "{{ succeeded() }}"
+                publish:
+                  - greeting: "{{ input.who }}"
+                do: fan
+          fan:
+            action: core.echo
+            with_items: "{{ input.hosts }}"
+            concurrency: 2
+            input:
+              host: "{{ item }}"
+              prev: "{{ task.greet.result }}"
+            retry:
+              on_error: "{{ failed() }}"
+              count: 3
+              delay: 5
+            next:
+              - when: "{{ failed() }}"
+                do: stop
+          stop:
+            action: core.fail
+            input: {message: a host failed}
+        output:
+          greeting: "{{ vars.greeting }}"
+        """
+    spec, found = parse(text_of(rewritten), "workflows/hello.yaml")
+    assert found == [] and spec is not None and spec.name == "hello"
+    stack = MemoryStack()
+    stack.register(spec)
+    result = stack.run("hello", {"who": "ana", "hosts": ["a", "b", "c"]})
+    assert result["status"] == "succeeded"
+    assert result["output"] == {"greeting": "ana"}
+    assert result["tasks"][1]["result"] == [{"host": h, "prev": {"message": "ana"}} for h in "abc"]

@@ -56,6 +56,16 @@ ATTUNE_TASK_FIELDS = {
                      "'with_items: \"{{ task.FETCH.result }}\"', then remove 'iterate_cache'",
     "delay": "relayflow has no task delay: put a task with 'action: core.sleep' and "
              "'input: {seconds: N}' before this one",
+    "with": "write the items as 'with_items: \"{{ ... }}\"' and the limit as 'concurrency: N' on the task "
+            "(StackStorm's with: {items, concurrency}); 'item' is the current item",
+}
+# StackStorm Orquesta's engine commands in `do`, and what to write instead.
+_ENGINE_COMMANDS = {
+    "fail": "relayflow has no 'fail' command; route to a task with 'action: core.fail' and "
+            "'input: {message: ...}' to fail the workflow",
+    "noop": "relayflow has no 'noop' command; leave 'do' out (an entry may only publish)",
+    "continue": "relayflow has no 'continue' command; leave 'do' out",
+    "retry": "relayflow has no 'retry' command; give the task a 'retry: {count, delay, on_error}'",
 }
 BUILTIN_ACTIONS = {"core.noop", "core.echo", "core.fail", "core.sleep", "core.http", "core.ask"}
 BUILTIN_INPUTS = {"core.sleep": "seconds", "core.http": "url"}  # the input each cannot run without
@@ -140,6 +150,7 @@ _FIELD_SYNONYMS = {
     "on_done": "on_complete", "then": "on_success", "ref": "action", "uses": "action",
     "subworkflow": "workflow", "branches": "tasks", "outputs": "output", "variables": "vars",
     "inputs": "input", "timeout_seconds": "timeout", "max_retries": "count", "retry_count": "count",
+    "when": "on_error",
     "attempts": "count", "interval": "delay", "wait": "delay",
 }
 
@@ -171,6 +182,7 @@ _NAME_HINTS = {
     "uuid": "templates cannot make ids; use system.execution_id",
     "null": "write 'none' (Jinja's null)",
     "ctx": "StackStorm's ctx(); write 'vars.NAME' for a published variable or 'input.NAME' for an input",
+    "completed": "an entry without 'when' fires on every outcome (or use on_complete)",
 }
 # Attune's expression functions that are Jinja filters or methods here.
 _FUNCTION_HINTS = {
@@ -225,6 +237,8 @@ def _addressing(text: str, expression: bool) -> tuple[tuple[str, ...], ...]:
     for call in ast.find_all(jnodes.Call):
         if isinstance(call.node, jnodes.Name) and call.node.name in ("task", "tasks"):
             found.append(("call",))
+        elif isinstance(call.node, jnodes.Name) and call.node.name in ("item", "index"):
+            found.append(("item_call", call.node.name))
     return tuple(dict.fromkeys(found))
 
 
@@ -294,6 +308,10 @@ class _Builder:
                  expression: bool = False, item_scope: bool = False) -> None:
         """Remember every template string under ``value`` for checking once task names are known."""
         if isinstance(value, str):
+            if "<%" in value and "%>" in value:
+                self.err(path, task, field, "YAQL expressions (<% ... %>) are not supported: write a Jinja "
+                                            "template, e.g. \"<% ctx(x) %>\" as \"{{ vars.x }}\" (or input.x)")
+                return
             if expression or "{{" in value or "{%" in value:
                 self.template_uses.append((path, task, field, value, expression, item_scope))
         elif isinstance(value, dict):
@@ -342,6 +360,9 @@ class _Builder:
                 elif finding[0] == "call":
                     self.err(path, task, field, "'task(...)' is not a function: write 'task.NAME.result' "
                                                 "for a task's result")
+                elif finding[0] == "item_call":
+                    self.err(path, task, field, f"'{finding[1]}' is a value, not a function: write "
+                                                f"'{finding[1]}' (StackStorm's {finding[1]}())")
             if not item_scope and names & {"item", "index"}:
                 self.err(path, task, field, "'item' and 'index' exist only in the input of a with_items task")
             if "callback" in names and task not in self.callback_tasks:
@@ -380,6 +401,9 @@ class _Builder:
             max_runs = DEFAULT_MAX_TASK_RUNS
         out_key = "output_map" if "output_map" in data and ("output" not in data or output_is_schema) else "output"
         output = data.get(out_key)
+        if isinstance(output, list) and output and all(isinstance(e, dict) and len(e) == 1 for e in output):
+            self.err((out_key,), None, out_key, "a list of {name: template} renders to a list; to get an object "
+                                                "{name: value}, write a mapping (name: template)", severity="warning")
         self.template(output, (out_key,), None, out_key)
         tasks = self.tasks(data.get("tasks"))
         self.check_templates()
@@ -818,7 +842,11 @@ class _Builder:
             self.err(path, task, field, "must be a task name or a list of task names")
             return ()
         for n in names:
-            if n not in self.task_names:
+            if n in self.task_names:
+                continue
+            if n in _ENGINE_COMMANDS:
+                self.err(path, task, field, f"unknown task '{n}': {_ENGINE_COMMANDS[n]}")
+            else:
                 self.err(path, task, field, f"unknown task '{n}'{_suggest(n, self.task_names)}")
         return tuple(n for n in names if n in self.task_names)
 
