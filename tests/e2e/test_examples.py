@@ -10,12 +10,14 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import yaml
 
 from relayflow import cli, testing
 
@@ -229,3 +231,89 @@ def test_http_example_as_a_relayflow_test_against_the_local_server(
     code = cli.main(["test", str(test_file)])
     out, _ = capsys.readouterr()
     assert code == 0, out
+
+
+# --- the docs: every workflow example validates, every test-file example passes ---------------------
+
+DOCS = ROOT / "docs"
+BLOCK = re.compile(r"^```yaml (workflow|relayflow-test|fragment)\n(.*?)^```", re.S | re.M)
+
+
+def doc_blocks(kind: str) -> list[tuple[str, int, str]]:
+    found = []
+    for doc in sorted(DOCS.glob("*.md")):
+        text = doc.read_text(encoding="utf-8")
+        for match in BLOCK.finditer(text):
+            if match.group(1) == kind:
+                found.append((doc.name, text[:match.start()].count("\n") + 2, match.group(2)))
+    return found
+
+
+def test_the_docs_pages_exist() -> None:
+    assert {p.name for p in DOCS.glob("*.md")} >= {
+        "language.md", "testing.md", "deployment.md", "operations.md", "api.md", "architecture.md", "migration.md"}
+
+
+@pytest.mark.parametrize("doc, line, text", doc_blocks("workflow"), ids=lambda v: str(v)[:40])
+def test_every_workflow_example_in_the_docs_validates_cleanly(doc: str, line: int, text: str, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / f"{doc}-{line}.yaml"
+    path.write_text(text, encoding="utf-8")
+    code = cli.main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == "", f"docs/{doc}:{line}:\n{err}"
+
+
+def test_the_language_guide_shows_every_field_and_every_built_in_action() -> None:
+    from relayflow.core import loader
+    docs = [yaml.safe_load(text) for doc, _, text in doc_blocks("workflow") if doc == "language.md"]
+    assert len(docs) >= 20
+    workflow_fields = set().union(*(d.keys() for d in docs))
+    tasks = [t for d in docs for t in (d["tasks"].values() if isinstance(d["tasks"], dict) else d["tasks"])]
+    task_fields = set().union(*(t.keys() for t in tasks))
+    retry_fields = set().union(*(t["retry"].keys() for t in tasks if isinstance(t.get("retry"), dict)))
+    actions = {t.get("action", "").split(":")[0] for t in tasks}
+    assert workflow_fields >= loader.WORKFLOW_FIELDS
+    assert task_fields >= loader.TASK_FIELDS
+    assert retry_fields >= loader.RETRY_FIELDS
+    assert actions >= {"core.noop", "core.echo", "core.fail", "core.sleep", "core.http", "core.ask", "python"}
+    assert any("decision" in t and any(b.get("default") for b in t["decision"]) for t in tasks)
+    assert {t.get("join") for t in tasks} >= {"all", 1}
+
+
+@pytest.mark.parametrize("doc, line, text", doc_blocks("relayflow-test"), ids=lambda v: str(v)[:40])
+def test_every_test_file_example_in_the_docs_passes(doc: str, line: int, text: str, tmp_path: Path) -> None:
+    data = yaml.safe_load(text)
+    data["workflow"] = str((DOCS / data["workflow"]).resolve())
+    path = tmp_path / "doc_test.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    report = testing.run_files([str(path)])
+    assert report.bad_files == [] and report.results
+    assert [r.name for r in report.failed] == [], f"docs/{doc}:{line}"
+
+
+def test_the_mock_fragments_in_the_testing_guide_are_valid_mocks(tmp_path: Path) -> None:
+    tasks = """
+        name: demo.fragments
+        tasks:
+          - {name: deploy, action: core.noop, on_success: [flaky, check, poll, load, checks, approve]}
+          - {name: flaky, action: core.noop}
+          - {name: check, action: core.noop}
+          - {name: poll, action: core.noop}
+          - {name: load, action: core.noop, with_items: [1, 2]}
+          - {name: checks, tasks: [{name: lint, action: core.noop}]}
+          - {name: approve, action: core.ask, input: {prompt: ok?}}
+        """
+    (tmp_path / "wf.yaml").write_text(textwrap.dedent(tasks), encoding="utf-8")
+    checked = 0
+    for doc, line, text in doc_blocks("fragment"):
+        fragment = yaml.safe_load(text)
+        if "mocks" not in fragment:
+            continue
+        case = {"name": f"{doc}:{line}", "mocks": fragment["mocks"], "expect": {}}
+        path = tmp_path / "t.yaml"
+        path.write_text(yaml.safe_dump({"workflow": "wf.yaml", "cases": [case]}), encoding="utf-8")
+        tf = testing.load_test_file(str(path))  # raises TestFileError on a bad mock
+        assert set(tf.cases[0].mocks) == set(fragment["mocks"])
+        checked += 1
+    assert checked >= 1
