@@ -589,3 +589,67 @@ def test_the_orquesta_file_rewritten_as_the_messages_say_runs() -> None:
     assert result["status"] == "succeeded"
     assert result["output"] == {"greeting": "ana"}
     assert result["tasks"][1]["result"] == [{"host": h, "prev": {"message": "ana"}} for h in "abc"]
+
+
+# --- validation messages: reads that would fail at run time ---------------------------------------------
+
+
+@pytest.mark.parametrize("where, fragment", [
+    ('input: {x: "{{ result().id }}"}', "input.x"),
+    ('input: {x: "{{ succeeded() }}"}', "input.x"),
+    ('when: "{{ failed() }}"', "when"),
+    ('with_items: "{{ result() }}"', "with_items"),
+    ('timeout: "{{ error().seconds }}"', "timeout"),
+])
+def test_outcome_functions_where_no_task_has_finished_are_errors(where: str, fragment: str) -> None:
+    p = one_error(f"name: d\ntasks:\n  - name: a\n    action: core.echo\n    on_success: b\n"
+                  f"  - name: b\n    action: core.echo\n    {where}\n")
+    assert (p.line, p.task, p.field) == (8, "b", fragment)
+    assert "belongs to a finished task" in p.message and "write 'task.NAME.result'" in p.message
+
+
+def test_outcome_functions_in_output_are_errors_and_fine_in_transitions() -> None:
+    p = one_error('name: d\ntasks: [{name: a, action: core.noop}]\noutput: {r: "{{ result() }}"}\n')
+    assert (p.line, p.task, p.field) == (3, None, "output.r")
+    assert errors("""
+        name: d
+        tasks:
+          - name: a
+            action: core.noop
+            retry: {count: 1, on_error: "{{ error().type == 'X' and result() is none }}"}
+            publish: [{r: "{{ result() }}"}]
+            next:
+              - when: "{{ failed() or timed_out() or skipped() }}"
+                publish: [{e: "{{ error() }}"}]
+                do: [b]
+            decision:
+              - {when: "{{ succeeded() }}", next: b}
+          - {name: b, action: core.noop, join: all}
+        """) == []
+
+
+def test_reading_an_undeclared_input_or_an_unset_variable_is_a_warning_with_a_suggestion() -> None:
+    text = """
+        name: d
+        input:
+          service: {type: string}
+          replicas: {type: integer, default: 1}
+        vars: {image: null}
+        tasks:
+          - name: a
+            action: core.echo
+            input:
+              x: "{{ input.servce }}"
+              y: "{{ vars.imgae }}"
+              z: "{{ vars.later ~ vars.get('anything') ~ input.replicas }}"
+              guarded: "{{ vars.nothing | default(0) }} {{ input.other if input.other is defined else '' }}"
+            publish: [{later: 1}]
+        """
+    assert errors(text) == []
+    assert warnings(text) == [
+        "10: a: input.x: unknown input 'servce' (did you mean 'service'?): the workflow declares replicas, service",
+        "11: a: input.y: unknown variable 'imgae' (did you mean 'image'?)",
+    ]
+    assert warnings("name: d\ntasks: [{name: a, action: core.echo, input: {x: '{{ input.anything }}'}}]\n") == []
+    assert warnings("name: d\ntasks: [{name: a, action: core.echo, input: {x: '{{ vars.q }}'}}]\n") == [
+        "2: a: input.x: unknown variable 'q'; set it in 'vars' or with 'publish'"]

@@ -204,6 +204,32 @@ _RUN_VIEW_KEYS = frozenset({"status", "result", "error", "attempts", "run", "sta
 _SYSTEM_KEYS = frozenset({"execution_id", "workflow", "started_at", "get", "keys", "values", "items"})
 
 
+# Fields rendered with no finished task in scope, where result() and the outcome functions are null.
+_NO_OUTCOME_FIELDS = {"input", "with_items", "concurrency", "timeout", "when", "output", "output_map", "vars"}
+_INPUT_SCOPES = ("input", "parameters")
+_VAR_SCOPES = ("vars", "variables", "workflow")
+_MAPPING_METHODS = frozenset({"get", "keys", "values", "items"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _scope_keys(text: str, expression: bool) -> tuple[tuple[str, str], ...]:
+    """(input|vars, KEY) for every ``input.KEY`` / ``vars.KEY`` (and aliases, and ``['KEY']``) read."""
+    try:
+        ast = templates._ast(text, expression)
+    except Exception:
+        return ()
+    found: list[tuple[str, str]] = []
+    for node in ast.find_all((jnodes.Getattr, jnodes.Getitem)):
+        key = _const_key(node)
+        if key is None or key in _MAPPING_METHODS or not isinstance(node.node, jnodes.Name):
+            continue
+        if node.node.name in _INPUT_SCOPES:
+            found.append(("input", key))
+        elif node.node.name in _VAR_SCOPES:
+            found.append(("vars", key))
+    return tuple(dict.fromkeys(found))
+
+
 def _const_key(node: Any) -> str | None:
     if isinstance(node, jnodes.Getattr):
         return node.attr
@@ -336,6 +362,26 @@ class _Builder:
             "result(), error(), succeeded(), failed(), timed_out(), skipped())")
         return f"unknown name '{name}' in template{hint}"
 
+    def check_names_read(self, text: str, bare: bool, path: tuple, task: str | None, field: str) -> None:
+        """``input.X`` of an input the workflow does not declare, ``vars.X`` of a variable nothing sets.
+
+        Warnings: such a read fails when it runs, unless the template guards it (``is defined``,
+        ``default``), which this check cannot always see."""
+        guarded = "defined" in text or "default" in text
+        for scope, key in _scope_keys(text, bare):
+            if guarded:
+                continue
+            if scope == "input" and self.input_names and key not in self.input_names:
+                self.err(path, task, field, f"unknown input '{key}'{_suggest(key, self.input_names)}: the "
+                                            f"workflow declares {', '.join(sorted(self.input_names))}",
+                         severity="warning")
+            elif scope == "vars" and key not in self.var_names and key not in self.published:
+                known = self.var_names | self.published
+                hint = _suggest(key, known) or (
+                    "; set it in 'vars' or with 'publish'" if not known else
+                    f"; set it in 'vars' or with 'publish' (known: {', '.join(sorted(known))})")
+                self.err(path, task, field, f"unknown variable '{key}'{hint}", severity="warning")
+
     def check_templates(self) -> None:
         for path, task, field, text, expression, item_scope in self.template_uses:
             message = templates.check_expression(text) if expression and "{{" not in text else templates.check(text)
@@ -346,6 +392,13 @@ class _Builder:
             names = templates.referenced_names(text, expression=bare)
             for name in sorted(names - SCOPES - FUNCTIONS):
                 self.err(path, task, field, self.unknown_name(name))
+            outcome = sorted(names & FUNCTIONS)
+            if outcome and field.split(".")[0].split("[")[0] in _NO_OUTCOME_FIELDS:
+                self.err(path, task, field,
+                         f"{outcome[0]}() belongs to a finished task: it is set in that task's publish, next, "
+                         f"decision and retry.on_error, and is null here; write 'task.NAME.result' (or "
+                         f"task.NAME.status, task.NAME.error) to read another task")
+            self.check_names_read(text, bare, path, task, field)
             for finding in _addressing(text, bare):
                 if finding[0] == "task" and finding[1] in self.task_names:
                     _, ref, key = finding
