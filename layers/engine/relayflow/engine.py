@@ -104,8 +104,19 @@ class Engine:
         if len(eids) != 1 or None in eids:
             raise ValueError("handle_batch takes events of exactly one execution")
         eid = eids.pop()
-        if self.store.get_execution(eid) is None:
+        head = self.store.get_execution(eid)
+        if head is None:
             raise UnknownExecution(f"no execution {eid!r}")
+        message_ids = message_ids or []
+        done = set(message_ids) & set(head.last_messages)
+        if done:
+            # Redelivered after their step committed (the batch may have grown since):
+            # make sure that step's commands went out, then apply only the new events.
+            self.carry_out([Message.from_dict(c) for c in head.outbox])
+            kept = [(e, m) for e, m in zip(events, message_ids) if m not in done]
+            events, message_ids = [e for e, _ in kept], [m for _, m in kept]
+            if not events:
+                return
 
         def apply(conductor: Conductor) -> list[Message]:
             for event in events:
