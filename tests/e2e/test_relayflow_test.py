@@ -713,3 +713,15 @@ def test_approval_and_callback_tasks_are_answered_through_their_token(
         """)
     code, out, _ = run(capsys, str(path))
     assert code == 0, out
+
+
+def test_a_workflow_left_waiting_fails_the_case_saying_on_what(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "wf.yaml", "name: demo.wait\ntasks: [{name: approve, action: core.ask, input: {prompt: ok?}}]\n")
+    path = write(tmp_path, "wf_test.yaml", "workflow: wf.yaml\ncases: [{name: unanswered, expect: {}}]\n")
+    code, report = json_report(capsys, str(path))
+    assert code == 1
+    case = only_case(report)
+    assert case["error"] == ("the workflow did not finish: it is still running, waiting on approve#1 "
+                             "(nothing will answer it here: mock it, or give it a timeout)")
+    assert case["execution"]["status"] == "running"

@@ -782,7 +782,8 @@ def run_case(tf: TestFile, case: Case, sink: list[tuple[str, str, str]]) -> Case
         waiting = [f"{t['name']}#{t['run']}" for t in execution["tasks"] if t["status"] not in
                    STATUSES + ("skipped",)]
         out.error = (f"the workflow did not finish: it is still {execution['status']}"
-                     + (f", waiting on {', '.join(waiting)}" if waiting else ""))
+                     + (f", waiting on {', '.join(waiting)} (nothing will answer it here: mock it, "
+                        f"or give it a timeout)" if waiting else ""))
         return out
     head = stack.store.get_execution(eid)
     elapsed = (head.finished_at if head.finished_at is not None else stack.clock.now()) - head.created_at
