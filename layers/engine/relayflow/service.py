@@ -8,21 +8,36 @@ by the same single consumer as everything else.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from typing import Any
 
 import fastjsonschema
 
+from .core import graph
 from .core.conductor import parse_token
 from .core.errors import InputError, RelayflowError, ValidationError
+from .core.inputs import check_input
 from .core.loader import parse
 from .core.messages import CallbackReceived, ControlRequested, RedriveRequested
-from .core.records import FAILED, TIMED_OUT, WORKFLOW_FINAL
+from .core.records import (
+    CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT, WORKFLOW_FINAL, Execution,
+)
 from .core.spec import WorkflowSpec
+from .core.versioning import spec_version
 from .engine import Engine
 from .ports import Clock, EventQueue, StateStore
 
 CONTROL_ACTIONS = ("pause", "resume", "cancel")
+EXECUTION_STATUSES = (RUNNING, PAUSED, SUCCEEDED, FAILED, TIMED_OUT, CANCELLED)
+INQUIRY_STATUSES = ("pending", "answered", "timed_out", "cancelled", "failed")
+MAX_PAGE = 100
+# A definition is stored as one DynamoDB item (its text as JSON, at most 400 KB); keep a margin.
+MAX_STORED_DEFINITION = 350_000
+# Idempotency keys name executions through a uuid5 in this namespace.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5d1c8f0e-7a43-4d7e-9a51-2f0b6c1d9e3a")
 
 
 class ServiceError(RelayflowError):
@@ -52,20 +67,87 @@ class Conflict(ServiceError):
     status, type = 409, "Conflict"
 
 
+class TooLarge(ServiceError):
+    status, type = 413, "PayloadTooLarge"
+
+
+def _summary(head: Execution) -> dict[str, Any]:
+    return {"execution_id": head.id, "workflow": head.workflow, "status": head.status,
+            "created_at": head.created_at, "finished_at": head.finished_at, "error": head.error}
+
+
+def _encode_cursor(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> dict[str, Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        data = None
+    if (not isinstance(data, dict) or not isinstance(data.get("w"), (str, type(None)))
+            or not isinstance(data.get("b"), (str, type(None))) or not isinstance(data.get("s"), (str, type(None)))
+            or not isinstance(data.get("a"), bool)):
+        raise BadRequest("'next' is not a token this API returned")
+    return data
+
+
+def _problem(p: Any) -> dict[str, Any]:
+    return {"line": p.line, "task": p.task, "field": p.field, "message": p.message,
+            "severity": p.severity, "text": str(p)}
+
+
+def task_kind(task: Any) -> str:
+    return task.action or (f"workflow {task.workflow}" if task.workflow else task.type)
+
+
 class Service:
     def __init__(self, engine: Engine, store: StateStore, workflows: Any, events: EventQueue, clock: Clock):
         self.engine, self.store, self.workflows, self.events, self.clock = engine, store, workflows, events, clock
 
     # -- workflows -------------------------------------------------------------
     def register_text(self, text: str, name: str | None = None, source: str = "<request>") -> dict[str, Any]:
+        """Validate and store a definition; BadRequest lists every problem (each with its line)."""
         spec, problems = parse(text, source)
         if spec is None:
-            raise BadRequest("the workflow is invalid", [str(p) for p in problems])
+            errors = [p for p in problems if p.severity == "error"] or problems
+            raise BadRequest(f"the workflow is invalid: {len(errors)} problem{'s' if len(errors) != 1 else ''}",
+                             [_problem(p) for p in problems])
         if name is not None and spec.name != name:
-            raise BadRequest(f"the workflow's name is {spec.name!r}, not {name!r}")
+            raise BadRequest(f"the workflow's name is {spec.name!r}, not {name!r} (the name in the path)")
+        if len(json.dumps({"text": spec.text, "source": spec.source})) > MAX_STORED_DEFINITION:
+            raise TooLarge(f"the definition is too large to store (at most about {MAX_STORED_DEFINITION} bytes)")
         version = self.workflows.register(spec)
         return {"name": spec.name, "version": version, "tasks": len(spec.tasks),
-                "warnings": [str(p) for p in problems]}
+                "warnings": [_problem(p) for p in problems]}
+
+    def list_workflows(self) -> list[dict[str, Any]]:
+        out = []
+        for name in self.workflows.names():
+            try:
+                spec = self.workflows.get(name)
+            except KeyError:  # listed by an eventually consistent index before its LATEST record
+                continue
+            out.append({"name": name, "version": spec_version(spec), "tasks": len(spec.tasks)})
+        return out
+
+    def workflow_info(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """A definition (the given version or the latest), its graph, and every version kept."""
+        latest = self.get_workflow(name)
+        spec = self.get_workflow(name, version) if version else latest
+        return {
+            "name": spec.name, "version": version or spec_version(latest),
+            "latest": spec_version(latest), "versions": sorted(self.workflows.versions(name)),
+            "tasks": [{"name": t, "kind": task_kind(task), "join": task.join is not None}
+                      for t, task in spec.tasks.items()],
+            "edges": self._edges(spec), "text": spec.text,
+        }
+
+    @staticmethod
+    def _edges(spec: WorkflowSpec) -> list[dict[str, Any]]:
+        return [{"from": name, "to": target, "label": label}
+                for name, task in spec.tasks.items()
+                for target, label in graph._edge_labels(task) if target in spec.tasks]
 
     def get_workflow(self, name: str, version: str | None = None) -> WorkflowSpec:
         try:
@@ -80,6 +162,103 @@ class Service:
             return self.engine.start(workflow, input, execution_id=execution_id)
         except InputError as exc:
             raise BadRequest("the input does not match the workflow's inputs", exc.problems) from None
+
+    def start_request(self, workflow: str, input: Any = None, version: str | None = None,
+                      idempotency_key: str | None = None) -> tuple[str, bool]:
+        """Start ``workflow``; with an ``idempotency_key`` a repeat returns the execution it started.
+
+        Returns (execution id, created). The key names the execution (a uuid5 of the workflow
+        and the key), so a repeat finds it; a repeat with a different input is a Conflict.
+        """
+        spec = self.get_workflow(workflow, version)
+        if idempotency_key is None:
+            return self._start(spec.name, input, None, version), True
+        eid = uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{spec.name}\n{idempotency_key}").hex
+        head = self.store.get_execution(eid)
+        if head is None:
+            return self._start(spec.name, input, eid, version), True
+        try:
+            same = check_input(self.get_workflow(head.workflow, head.spec_version), input) == head.input
+        except InputError:
+            same = False
+        if not same:
+            raise Conflict("this Idempotency-Key started an execution with a different input",
+                           {"execution_id": eid})
+        return eid, False
+
+    def _start(self, workflow: str, input: Any, execution_id: str | None, version: str | None) -> str:
+        try:
+            return self.engine.start(workflow, input, execution_id=execution_id, version=version)
+        except InputError as exc:
+            raise BadRequest("the input does not match the workflow's inputs", exc.problems) from None
+        except KeyError:
+            raise NotFound(f"no workflow {workflow!r}" + (f" version {version!r}" if version else "")) from None
+
+    def list_executions(self, workflow: str | None = None, status: str | None = None, limit: int = 50,
+                        next_token: str | None = None) -> dict[str, Any]:
+        """A page of executions, newest first per workflow (workflows in name order when not given).
+
+        ``next`` in the answer fetches the following page; it is None after the last one.
+        """
+        if status is not None and status not in EXECUTION_STATUSES:
+            raise BadRequest(f"unknown status {status!r}; use one of {', '.join(EXECUTION_STATUSES)}")
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
+        cursor = {"w": None, "b": None, "s": status, "a": workflow is None}
+        if next_token is not None:
+            cursor = _decode_cursor(next_token)
+            if cursor["s"] != status or cursor["a"] != (workflow is None) or (
+                    workflow is not None and cursor["w"] != workflow):
+                raise BadRequest("'next' belongs to a listing with other parameters")
+        if workflow is not None:
+            names = [workflow]
+        else:
+            names = sorted(self.workflows.names())
+            if cursor["w"] is not None:
+                names = [n for n in names if n >= cursor["w"]]
+        page: list[Execution] = []
+        before, nxt = cursor["b"], None
+        for i, name in enumerate(names):
+            rows, after = self.store.query_executions(name, status, limit - len(page), before)
+            page += rows
+            before = None
+            if after is not None:
+                nxt = {"w": name, "b": after}
+                break
+            if len(page) >= limit:
+                if i + 1 < len(names):
+                    nxt = {"w": names[i + 1], "b": None}
+                break
+        return {"executions": [_summary(h) for h in page],
+                "next": _encode_cursor({**nxt, "s": status, "a": workflow is None}) if nxt else None}
+
+    def execution_view(self, execution_id: str) -> dict[str, Any]:
+        """The execution on its graph: every task with its status, runs and attempts, the edges,
+        the pending inquiries, and the same as Mermaid (what the graph page and
+        ``relayflow graph --execution`` show)."""
+        head = self.store.get_execution(execution_id)
+        if head is None:
+            raise NotFound(f"no execution {execution_id!r}")
+        spec = self.get_workflow(head.workflow, head.spec_version)
+        runs = self.store.list_runs(execution_id)
+        tasks = []
+        for name, task in spec.tasks.items():
+            mine = [r for r in runs if r.task == name]
+            tasks.append({
+                "name": name, "kind": task_kind(task), "join": task.join is not None,
+                "status": mine[-1].status if mine else "not_started",
+                "attempts": sum(r.attempts for r in mine),
+                "runs": [{"run": r.run, "status": r.status, "attempts": r.attempts, "started_at": r.started_at,
+                          "finished_at": r.finished_at, "error": r.error} for r in mine],
+            })
+        statuses = {t["name"]: t["status"] for t in tasks if t["runs"]}
+        inquiries = [{"id": i["id"], "task": i["task"], "run": i["run"], "prompt": i.get("prompt")}
+                     for i in self.store.list_inquiries("pending") if i.get("execution_id") == execution_id]
+        return {"execution_id": head.id, "workflow": head.workflow, "version": head.spec_version,
+                "status": head.status, "output": head.output, "error": head.error,
+                "created_at": head.created_at, "finished_at": head.finished_at,
+                "tasks": tasks, "edges": self._edges(spec), "inquiries": inquiries,
+                "mermaid": graph.to_mermaid(spec, statuses)}
 
     def describe(self, execution_id: str) -> dict[str, Any]:
         if self.store.get_execution(execution_id) is None:
@@ -113,7 +292,15 @@ class Service:
 
     # -- people and outside systems -----------------------------------------------
     def list_inquiries(self, status: str | None = None) -> list[dict[str, Any]]:
+        if status is not None and status not in INQUIRY_STATUSES:
+            raise BadRequest(f"unknown status {status!r}; use one of {', '.join(INQUIRY_STATUSES)}")
         return self.store.list_inquiries(status)
+
+    def get_inquiry(self, inquiry_id: str) -> dict[str, Any]:
+        inquiry = self.store.get_inquiry(inquiry_id)
+        if inquiry is None:
+            raise NotFound(f"no inquiry {inquiry_id!r}")
+        return inquiry
 
     def respond(self, inquiry_id: str, response: Any) -> dict[str, Any]:
         inquiry = self.store.get_inquiry(inquiry_id)
@@ -146,4 +333,4 @@ class Service:
         return {"token": token, "status": status}
 
 
-__all__ = ["Service", "ServiceError", "BadRequest", "NotFound", "Conflict", "ValidationError"]
+__all__ = ["Service", "ServiceError", "BadRequest", "NotFound", "Conflict", "TooLarge", "ValidationError"]

@@ -124,11 +124,21 @@ class DynamoStore:
 
     def _head_item(self, execution: Execution) -> Any:
         item = self.model(_exec_pk(execution.id), "HEAD", d=self._dump(execution.to_dict(), execution.id),
-                          v=execution.version, status=execution.status,
-                          gsi1pk=f"WFX#{execution.workflow}", gsi1sk=f"{execution.created_at:017.6f}#{execution.id}")
+                          v=execution.version, status=execution.status)
         if execution.final:
             item.expires_at = self._expiry()
         return item
+
+    def _write_index(self, execution: Execution) -> None:
+        """The execution's entry in gsi1 (by workflow, newest first). It is its own small item,
+        rewritten only when the status changes, so the head's many writes are not indexed."""
+        summary = {k: v for k, v in execution.to_dict().items() if k not in ("outbox", "last_messages")}
+        item = self.model(_exec_pk(execution.id), "IDX", d=self._dump(summary, execution.id),
+                          status=execution.status, gsi1pk=f"WFX#{execution.workflow}",
+                          gsi1sk=f"{execution.created_at:017.6f}#{execution.id}")
+        if execution.final:
+            item.expires_at = self._expiry()
+        item.save()
 
     # -- reads -----------------------------------------------------------------------
     def _get(self, execution_id: str, sk: str) -> Any:
@@ -145,6 +155,7 @@ class DynamoStore:
                 return False
             raise
         self._head_version[execution.id] = execution.version
+        self._write_index(execution)
         return True
 
     def get_execution(self, execution_id: str) -> Execution | None:
@@ -222,8 +233,15 @@ class DynamoStore:
         # crashed attempt: a concurrent step that started from the same head conflicts here,
         # before the head, instead of overwriting what the winner wrote.
         model = self.model
+        fresh = [item for item in items if item.pv == -1]
+        if fresh:  # new keys (new runs, items, variables): one batch request per 25
+            with model.batch_write() as batch:
+                for item in fresh:
+                    batch.save(item)
         guard = model.v.does_not_exist() | (model.v < version) | (model.s == changes.token)
         for item in items:
+            if item.pv == -1:
+                continue
             try:
                 item.save(condition=guard)
             except PutError as exc:
@@ -237,6 +255,8 @@ class DynamoStore:
                 raise ConflictError(f"execution {eid} changed since it was read") from None
             raise
         self._head_version[eid] = version
+        if head.status != changes.prior_status:
+            self._write_index(head)
 
     def mark_failed(self, execution_id: str, error: dict[str, Any]) -> bool:
         """Fail an execution outside the conductor (a poison message); keeps the version so
@@ -251,6 +271,7 @@ class DynamoStore:
             if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
                 return False
             raise
+        self._write_index(head)
         return True
 
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:
@@ -305,6 +326,22 @@ class DynamoStore:
             out.append(Execution(**self.payloads.load(item.d)))
         return out
 
+    def query_executions(self, workflow: str, status: str | None = None, limit: int = 50,
+                         before: str | None = None) -> tuple[list[Execution], str | None]:
+        """A page of ``workflow``'s executions (gsi1, newest first), optionally of one ``status``.
+
+        ``before`` is the cursor (a gsi1sk) a previous page returned; the second value is the
+        cursor of the next page, None after the last.
+        """
+        model = self.model
+        items = list(model.gsi1.query(
+            f"WFX#{workflow}", range_key_condition=model.gsi1sk < before if before else None,
+            filter_condition=model.status == status if status else None,
+            scan_index_forward=False, limit=limit + 1))
+        page = items[:limit]
+        return ([Execution(**self.payloads.load(item.d)) for item in page],
+                page[-1].gsi1sk if len(items) > limit else None)
+
 
 class DynamoWorkflows:
     """Workflow definitions, kept as their YAML text by content version."""
@@ -345,3 +382,7 @@ class DynamoWorkflows:
 
     def versions(self, name: str) -> list[str]:
         return [item.sk[2:] for item in self.model.query(f"WF#{name}", self.model.sk.startswith("V#"))]
+
+    def names(self) -> list[str]:
+        """Every registered workflow name (gsi1: one entry per stored version)."""
+        return sorted({item.gsi1sk for item in self.model.gsi1.query("WF")})

@@ -110,6 +110,21 @@ class MemoryStore:
         if inquiry is not None and inquiry["status"] == "pending":
             inquiry["status"] = status
 
+    def query_executions(self, workflow: str, status: str | None = None, limit: int = 50,
+                         before: str | None = None) -> tuple[list[Execution], str | None]:
+        """A page of ``workflow``'s executions, newest first, optionally of one ``status``.
+
+        ``before`` is the cursor a previous page returned; the second value is the cursor of
+        the next page, None after the last. Cursors sort like DynamoStore's (created_at#id).
+        """
+        rows = sorted(((f"{e.created_at:017.6f}#{e.id}", e) for e in self.executions.values()
+                       if e.workflow == workflow and (status is None or e.status == status)
+                       ), key=lambda row: row[0], reverse=True)
+        if before is not None:
+            rows = [row for row in rows if row[0] < before]
+        page = rows[:limit]
+        return [e.clone() for _, e in page], (page[-1][0] if len(rows) > limit else None)
+
 
 class MemoryWorkflows:
     def __init__(self) -> None:
@@ -129,6 +144,9 @@ class MemoryWorkflows:
 
     def names(self) -> list[str]:
         return sorted(self._latest)
+
+    def versions(self, name: str) -> list[str]:
+        return [version for (n, version) in self._specs if n == name]
 
 
 class MemoryQueue:
