@@ -1,4 +1,4 @@
-"""The ``relayflow`` command: run, validate, draw and test workflows."""
+"""The ``relayflow`` command: run, validate, draw and test workflows; serve the API and drive it."""
 from __future__ import annotations
 
 import argparse
@@ -6,8 +6,10 @@ import io
 import json
 import os
 import sys
+import time
 from typing import Any, Sequence
 
+from .client import ApiError
 from .core import graph
 from .core.errors import InputError, Problem
 from .core.loader import parse_file
@@ -205,6 +207,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
+    if args.execution is not None:
+        if args.workflow is not None:
+            raise UsageError("graph: give a workflow file or --execution ID, not both")
+        if args.format != "mermaid":
+            raise UsageError("graph --execution draws Mermaid only")
+        say(_client(args).graph(args.execution)["mermaid"], end="")
+        return EXIT_OK
+    if args.workflow is None:
+        raise UsageError("graph: give a workflow file, or --execution ID with --api")
     spec, problems = parse_file(args.workflow)
     if spec is None:
         _print_problems(problems)
@@ -223,6 +234,190 @@ def cmd_test(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+# -- the API: serve it, and drive it ------------------------------------------------
+def _client(args: argparse.Namespace) -> Any:
+    from .client import Client
+    return Client(args.api, region=args.region)
+
+
+def _workflow_files(paths: list[str]) -> list[str]:
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            files += sorted(os.path.join(path, f) for f in os.listdir(path) if f.endswith((".yaml", ".yml")))
+        elif os.path.isfile(path):
+            files.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or folder")
+    return files
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import ApiServer, make_stack
+    files = _workflow_files(args.workflows)
+    specs = []
+    for path in files:
+        spec, problems = parse_file(path)
+        if spec is None:
+            errors = [p for p in problems if p.severity == "error"]
+            print(f"note: {path} is not registered ({len(errors)} problem{'s' if len(errors) != 1 else ''})"
+                  + (f": {errors[0]}" if errors else ""), file=sys.stderr)
+            continue
+        specs.append((path, spec))
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder not in sys.path:  # python:<module>:<function> actions beside the workflows
+            sys.path.insert(0, folder)
+    try:
+        stack = make_stack(args.backend)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"the local backend needs {exc.name}: pip install 'relayflow[local]', "
+                         "or serve with --backend memory") from None
+    try:
+        for path, spec in specs:
+            stack.register(spec)
+            print(f"registered {spec.name} ({len(spec.tasks)} task{'s' if len(spec.tasks) != 1 else ''}) "
+                  f"from {path}", file=sys.stderr)
+        try:
+            server = ApiServer(stack, port=args.port, host=args.host, log=None if args.quiet else sys.stderr)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        say(f"relayflow API on {server.url} (backend {args.backend}, real time)\n"
+            f"  OpenAPI document: {server.url}/openapi.json\n"
+            f"  graph page:       {server.url}/ui/executions/<execution id>\n"
+            "Ctrl-C stops it.", flush=True)
+        server.serve_forever()
+    finally:
+        close = getattr(stack, "close", None)
+        if close is not None:
+            close()
+    return EXIT_OK
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    client = _client(args)
+    out = client.start(args.workflow, _read_input(args.input) if args.input is not None else None,
+                       idempotency_key=args.idempotency_key, version=args.version)
+    if args.json:
+        say(json.dumps(out))
+    else:
+        say(out["execution_id"])
+        if client.sign is False:
+            print(f"graph page: {client.base}/ui/executions/{out['execution_id']}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _print_execution(result: dict[str, Any]) -> None:
+    say(f"workflow {result['workflow']} {result['status']} (execution {result['execution_id']})")
+    for run in result["tasks"]:
+        attempts = run["attempts"]
+        tail = f": {run['error'].get('message')}" if isinstance(run.get("error"), dict) else ""
+        say(f"  {run['name']} (run {run['run']}) {run['status']}, "
+            f"{attempts} attempt{'s' if attempts != 1 else ''}{tail}")
+    if result["error"]:
+        say(f"error: {json.dumps(result['error'], default=str)}")
+    if result["output"] is not None:
+        say("output: " + json.dumps(result["output"], indent=2, default=str))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    result = contract_result(_client(args).describe(args.execution))
+    if args.json:
+        say(json.dumps(result, default=str))
+    else:
+        _print_execution(result)
+    return EXIT_OK
+
+
+FINAL_STATUSES = ("succeeded", "failed", "timed_out", "cancelled")
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Print each task run as it starts and ends, until the execution ends."""
+    client = _client(args)
+    seen: dict[tuple[str, int], tuple[str, int]] = {}
+    asked: set[str] = set()
+    status = None
+    while True:
+        view = client.graph(args.execution)
+        if not args.json:
+            if view["status"] != status:
+                say(f"{view['workflow']} {view['status']} (execution {view['execution_id']})", flush=True)
+                status = view["status"]
+            runs = sorted(((run.get("started_at") or 0, task["name"], run) for task in view["tasks"]
+                           for run in task["runs"]), key=lambda r: (r[0], r[1], r[2]["run"]))
+            for _, name, run in runs:
+                key, now = (name, run["run"]), (run["status"], run["attempts"])
+                if seen.get(key) == now:
+                    continue
+                seen[key] = now
+                attempts = run["attempts"]
+                err = run.get("error")
+                tail = f": {err.get('message')}" if isinstance(err, dict) else ""
+                say(f"  {name} (run {run['run']}) {run['status']}"
+                    + (f", {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else "") + tail, flush=True)
+            for inquiry in view["inquiries"]:
+                if inquiry["id"] not in asked:
+                    asked.add(inquiry["id"])
+                    say(f"  {inquiry['task']} waits for an answer"
+                        + (f" ({inquiry['prompt']})" if inquiry.get("prompt") else "")
+                        + f": relayflow respond {inquiry['id']} --response JSON", flush=True)
+        if view["status"] in FINAL_STATUSES:
+            break
+        time.sleep(args.interval)
+    if args.json:
+        say(json.dumps(contract_result(client.describe(args.execution)), default=str))
+    elif view["error"]:
+        say(f"error: {json.dumps(view['error'], default=str)}")
+    return EXIT_OK if view["status"] == "succeeded" else EXIT_NOT_SUCCEEDED
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    out = _client(args).control(args.execution, args.command, getattr(args, "reason", None))
+    say(f"{out['requested']} requested for execution {out['execution_id']}")
+    return EXIT_OK
+
+
+def cmd_respond(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if args.inquiry is None:
+        pending = client.inquiries("pending")
+        if args.json:
+            say(json.dumps(pending, default=str))
+        for inquiry in [] if args.json else pending:
+            prompt = f"  {inquiry['prompt']}" if inquiry.get("prompt") else ""
+            say(f"{inquiry['id']}  {inquiry['workflow']}  {inquiry['task']}{prompt}")
+        if not pending and not args.json:
+            say("no pending inquiries")
+        return EXIT_OK
+    if args.response is None:
+        raise UsageError("respond: --response JSON (or @file.json) is required with an inquiry id")
+    out = client.respond(args.inquiry, _read_input(args.response))
+    say(json.dumps(out) if args.json else f"inquiry {out['inquiry']} {out['status']}")
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    events = _client(args).history(args.execution)
+    if args.json:
+        say(json.dumps({"events": events}, default=str))
+        return EXIT_OK
+    t0 = events[0].get("at", 0.0) if events else 0.0
+    for e in events:
+        what = e.get("task") or ""
+        if "run" in e and what:
+            what += f" (run {e['run']})"
+        err = e.get("error")
+        tail = f": {err.get('message')}" if isinstance(err, dict) else ""
+        say(f"{(e.get('at') or t0) - t0:>8.1f}s  {e['type']:<20}{what}{tail}")
+    return EXIT_OK
+
+
+def _api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", help="the API's base URL (default: $RELAYFLOW_API or http://127.0.0.1:8080); "
+                                      "requests to a non-loopback URL are signed with SigV4")
+    parser.add_argument("--region", help="AWS region for signing (default: from the URL or the AWS config)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relayflow",
                                      description="Run, validate, draw and test relayflow workflows.")
@@ -239,14 +434,63 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check workflow files and report every problem")
     val.add_argument("files", nargs="+")
     val.set_defaults(func=cmd_validate)
-    gr = sub.add_parser("graph", help="draw a workflow's task graph")
-    gr.add_argument("workflow")
+    gr = sub.add_parser("graph", help="draw a workflow's task graph, or an execution's with each task's status")
+    gr.add_argument("workflow", nargs="?")
     gr.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    gr.add_argument("--execution", metavar="ID", help="draw this execution (Mermaid, from the API)")
+    _api_options(gr)
     gr.set_defaults(func=cmd_graph)
     te = sub.add_parser("test", help="run workflow tests (YAML files of cases with mocks and expectations)")
     te.add_argument("files", nargs="+", help="test files, or folders of them")
     te.add_argument("--json", action="store_true", help="print the report as one JSON object")
     te.set_defaults(func=cmd_test)
+
+    se = sub.add_parser("serve", help="serve the HTTP API (and the graph page) on 127.0.0.1 over the embedded stack")
+    se.add_argument("workflows", nargs="*", metavar="WORKFLOW_DIR",
+                    help="workflow files, or folders of them, to register at start")
+    se.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free port)")
+    se.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
+    se.add_argument("--backend", choices=["local", "memory"], default="local",
+                    help="local: the embedded AWS stack (default); memory: in-process twins")
+    se.add_argument("--quiet", action="store_true", help="do not log requests")
+    se.set_defaults(func=cmd_serve)
+
+    st = sub.add_parser("start", help="start an execution through the API")
+    st.add_argument("workflow", help="a registered workflow's name")
+    st.add_argument("--input", help="the input as JSON, or @file.json")
+    st.add_argument("--idempotency-key", help="repeats with the same key start one execution")
+    st.add_argument("--version", help="a version of the workflow (default: the latest)")
+    st.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    _api_options(st)
+    st.set_defaults(func=cmd_start)
+
+    for name, helptext in (("status", "show an execution (--json: as run --json prints it)"),
+                           ("watch", "follow an execution's task runs until it ends"),
+                           ("history", "list an execution's lifecycle events in order")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("execution", help="an execution id")
+        p.add_argument("--json", action="store_true", help="print JSON")
+        if name == "watch":
+            p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+        _api_options(p)
+        p.set_defaults(func={"status": cmd_status, "watch": cmd_watch, "history": cmd_history}[name])
+
+    for name, helptext in (("pause", "pause an execution"), ("resume", "resume a paused execution"),
+                           ("cancel", "cancel an execution"),
+                           ("redrive", "rerun a failed execution from its failed task runs")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("execution", help="an execution id")
+        if name != "redrive":
+            p.add_argument("--reason", help="why (kept with the request)")
+        _api_options(p)
+        p.set_defaults(func=cmd_control)
+
+    rs = sub.add_parser("respond", help="answer an approval (core.ask); without an id, list the pending ones")
+    rs.add_argument("inquiry", nargs="?", help="the inquiry id")
+    rs.add_argument("--response", help="the answer as JSON, or @file.json")
+    rs.add_argument("--json", action="store_true", help="print JSON")
+    _api_options(rs)
+    rs.set_defaults(func=cmd_respond)
     return parser
 
 
@@ -261,6 +505,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"relayflow: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ApiError as exc:
+        print(f"relayflow: {exc}", file=sys.stderr)
+        for detail in exc.details:
+            print(f"  {detail.get('text', detail) if isinstance(detail, dict) else detail}", file=sys.stderr)
+        return EXIT_NOT_SUCCEEDED if exc.status >= 500 else EXIT_USAGE
     except BrokenPipeError:  # stdout's reader went away
         _silence_stdout()
         return EXIT_NOT_SUCCEEDED

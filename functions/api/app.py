@@ -1,0 +1,372 @@
+"""The HTTP API (API Gateway REST, IAM auth): workflows, executions, approvals, callbacks.
+
+A Powertools REST resolver; each route checks its request against the OpenAPI
+document (``relayflow.api_spec``), calls the Service, and answers JSON. Bad
+requests get a 4xx with ``{type, message, details}`` listing every problem;
+nothing a client sends makes it answer 5xx. ``relayflow serve`` runs this very
+handler behind a local HTTP server.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+
+from relayflow import api_spec, ui
+from relayflow.service import BadRequest, NotFound, Service, ServiceError, TooLarge
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayRestResolver()  # CORS off: the API is for signed clients, not browsers of other origins
+
+_service: Service | None = None
+
+
+class MethodNotAllowed(ServiceError):
+    status, type = 405, "MethodNotAllowed"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, type = 415, "UnsupportedMediaType"
+
+
+def set_service(service: Service | None) -> None:
+    """Use ``service`` (``relayflow serve`` passes its stack's) instead of one built from the environment."""
+    global _service
+    _service = service
+
+
+def get_service() -> Service:
+    global _service
+    if _service is None:
+        from relayflow.runtime import get_runtime
+        rt = get_runtime()
+        _service = Service(rt.engine, rt.store, rt.workflows, rt.event_queue, rt.clock)
+    return _service
+
+
+# -- responses -----------------------------------------------------------------------
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    # ASCII JSON: whatever an action stored, the body always encodes.
+    return Response(status_code=status, content_type="application/json",
+                    body=json.dumps(body, default=str), headers=headers)
+
+
+def _error(exc: ServiceError, headers: dict[str, str] | None = None) -> Response:
+    return _json(exc.status, exc.to_dict(), headers)
+
+
+@app.exception_handler(ServiceError)
+def _service_error(exc: ServiceError) -> Response:
+    return _error(exc)
+
+
+@app.not_found
+def _not_found(exc: NotFoundError) -> Response:
+    event = app.current_event
+    method, path = event.http_method.upper(), event.path
+    found = api_spec.match(path)
+    if found is not None:
+        template, _ = found
+        allowed = sorted(m.upper() for m in api_spec.DOCUMENT["paths"][template])
+        if method not in allowed:
+            return _error(MethodNotAllowed(f"{method} is not allowed on {template}; use {', '.join(allowed)}"),
+                          {"Allow": ", ".join(allowed)})
+        return _error(NotFound(f"nothing at {path}"))
+    return _error(NotFound(f"no route {method} {path}; GET /openapi.json lists them all"))
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    logger.exception("request failed")
+    request_id = getattr(app.lambda_context, "aws_request_id", "")
+    return _json(500, {"type": "InternalError", "message": f"internal error (request {request_id})"})
+
+
+# -- reading the request against the OpenAPI document --------------------------------
+def _raw_body() -> bytes:
+    event = app.current_event.raw_event
+    body = event.get("body")
+    if body is None or body == "":
+        return b""
+    if not isinstance(body, str):
+        raise BadRequest("the body is not text")
+    if event.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("the body is not valid base64") from None
+    else:
+        try:
+            data = body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UnsupportedMediaType("the body is not UTF-8 text") from None
+    if len(data) > api_spec.MAX_BODY:
+        raise TooLarge(f"the body is larger than {api_spec.MAX_BODY} bytes")
+    return data
+
+
+def _text_body() -> str:
+    try:
+        return _raw_body().decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsupportedMediaType("the body is not UTF-8 text") from None
+
+
+def _sane(value: Any, where: str) -> list[str]:
+    """JSON the rest of the system can store: bounded nesting, encodable strings."""
+    problems: list[str] = []
+    stack = [(value, where, 1)]
+    while stack and len(problems) < 20:
+        item, at, depth = stack.pop()
+        if depth > api_spec.MAX_DEPTH:
+            problems.append(f"{at}: nested deeper than {api_spec.MAX_DEPTH} levels")
+            continue
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append(f"{at}: not valid Unicode (a lone surrogate)")
+        elif isinstance(item, float) and (item != item or item in (float("inf"), float("-inf"))):
+            problems.append(f"{at}: not a finite number")
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                stack.append((key, f"{at} (a key)", depth + 1))
+                stack.append((sub, f"{at}.{key}", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((sub, f"{at}[{i}]", depth + 1) for i, sub in enumerate(item))
+    return problems
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_body(op: dict[str, Any]) -> Any:
+    """The body as JSON, checked against the operation's schema; None when absent and optional."""
+    text = _text_body()
+    spec = op.get("requestBody")
+    if not text.strip():
+        if spec and spec.get("required"):
+            raise BadRequest("a JSON body is required", ["body: required"])
+        return None
+    if spec is None:
+        raise BadRequest("this operation takes no body", ["body: not allowed"])
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise BadRequest("the body is not valid JSON", [f"body: nested deeper than {api_spec.MAX_DEPTH} levels"]) \
+            from None
+    except ValueError as exc:
+        raise BadRequest("the body is not valid JSON", [f"body: {exc}"]) from None
+    problems = _sane(value, "body")
+    if not problems:
+        problems = api_spec.check(spec["content"]["application/json"]["schema"], value, "body")
+    if problems:
+        raise BadRequest("the body is invalid", problems)
+    return value
+
+
+def _params(op: dict[str, Any], raw_path: dict[str, str]) -> dict[str, Any]:
+    """Path, query and header parameters, decoded and checked; every problem reported at once."""
+    event = app.current_event.raw_event
+    problems: list[str] = []
+    out: dict[str, Any] = {}
+    declared = {(p["in"], p["name"]): p for p in op.get("parameters", [])}
+    multi = event.get("multiValueQueryStringParameters") or {}
+    single = event.get("queryStringParameters") or {}
+    query = {k: list(v) for k, v in multi.items()} if multi else {k: [v] for k, v in single.items()}
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    for name in sorted(query):
+        if ("query", name) not in declared:
+            allowed = ", ".join(n for w, n in declared if w == "query") or "none"
+            problems.append(f"query parameter {name!r}: unknown (allowed: {allowed})")
+    for (where, name), p in declared.items():
+        schema, label = p["schema"], f"{where} parameter {name!r}"
+        if where == "path":
+            try:
+                value: Any = unquote(raw_path[name], errors="strict")
+            except UnicodeDecodeError:
+                problems.append(f"{label}: not valid UTF-8 once percent-decoded")
+                continue
+        elif where == "query":
+            if name not in query:
+                continue
+            if len(query[name]) > 1:
+                problems.append(f"{label}: given {len(query[name])} times")
+                continue
+            value = query[name][0]
+        else:
+            value = headers.get(name.lower())
+            if value is None:
+                continue
+        if schema.get("type") == "integer":
+            text = value.strip()
+            if not (text.lstrip("-").isdigit() and text.isascii() and len(text) <= 9):
+                problems.append(f"{label}: expected an integer, got {value[:40]!r}")
+                continue
+            value = int(text)
+        problems += _sane(value, label) or api_spec.check(schema, value, label)
+        out[name] = value
+    if problems:
+        raise BadRequest("the request's parameters are invalid", problems)
+    return out
+
+
+def _request(method: str, template: str, raw_path: dict[str, str], body: bool = True) -> tuple[dict[str, Any], Any]:
+    op = api_spec.operation(method, template)
+    params = _params(op, raw_path)
+    return params, (_json_body(op) if body else None)
+
+
+# -- routes ---------------------------------------------------------------------------
+@app.get("/openapi.json")
+def openapi() -> Response:
+    _request("GET", "/openapi.json", {})
+    return _json(200, api_spec.document())
+
+
+@app.get("/workflows")
+def list_workflows() -> Response:
+    _request("GET", "/workflows", {})
+    return _json(200, {"workflows": get_service().list_workflows()})
+
+
+@app.put("/workflows/<name>")
+def register_workflow(name: str) -> Response:
+    params, _ = _request("PUT", "/workflows/{name}", {"name": name}, body=False)
+    text = _text_body()
+    if not text.strip():
+        raise BadRequest("the body must be the workflow's YAML", ["body: required"])
+    return _json(200, get_service().register_text(text, params["name"], source=f"{params['name']}.yaml"))
+
+
+@app.get("/workflows/<name>")
+def get_workflow(name: str) -> Response:
+    params, _ = _request("GET", "/workflows/{name}", {"name": name})
+    return _json(200, get_service().workflow_info(params["name"], params.get("version")))
+
+
+@app.post("/workflows/<name>/executions")
+def start_execution(name: str) -> Response:
+    params, body = _request("POST", "/workflows/{name}/executions", {"name": name})
+    body = body or {}
+    service = get_service()
+    eid, created = service.start_request(params["name"], body.get("input"), body.get("version"),
+                                         params.get("Idempotency-Key"))
+    logger.append_keys(execution_id=eid)
+    logger.info("execution started" if created else "execution already started", extra={"workflow": name})
+    return _json(201 if created else 200, {"execution_id": eid, "workflow": params["name"], "created": created})
+
+
+@app.get("/executions")
+def list_executions() -> Response:
+    params, _ = _request("GET", "/executions", {})
+    return _json(200, get_service().list_executions(params.get("workflow"), params.get("status"),
+                                                    params.get("limit", 50), params.get("next")))
+
+
+@app.get("/executions/<id>")
+def get_execution(id: str) -> Response:  # noqa: A002 - the route's name
+    params, _ = _request("GET", "/executions/{id}", {"id": id})
+    return _json(200, get_service().describe(params["id"]))
+
+
+@app.get("/executions/<id>/history")
+def get_history(id: str) -> Response:  # noqa: A002
+    params, _ = _request("GET", "/executions/{id}/history", {"id": id})
+    return _json(200, {"events": get_service().history(params["id"])})
+
+
+@app.get("/executions/<id>/graph")
+def get_graph(id: str) -> Response:  # noqa: A002
+    params, _ = _request("GET", "/executions/{id}/graph", {"id": id})
+    return _json(200, get_service().execution_view(params["id"]))
+
+
+def _control(action: str, raw_id: str) -> Response:
+    params, body = _request("POST", f"/executions/{{id}}/{action}", {"id": raw_id})
+    logger.append_keys(execution_id=params["id"])
+    service = get_service()
+    if action == "redrive":
+        out = service.redrive(params["id"])
+    else:
+        out = service.control(params["id"], action, (body or {}).get("reason"))
+    logger.info(f"{action} requested")
+    return _json(202, out)
+
+
+@app.post("/executions/<id>/pause")
+def pause(id: str) -> Response:  # noqa: A002
+    return _control("pause", id)
+
+
+@app.post("/executions/<id>/resume")
+def resume(id: str) -> Response:  # noqa: A002
+    return _control("resume", id)
+
+
+@app.post("/executions/<id>/cancel")
+def cancel(id: str) -> Response:  # noqa: A002
+    return _control("cancel", id)
+
+
+@app.post("/executions/<id>/redrive")
+def redrive(id: str) -> Response:  # noqa: A002
+    return _control("redrive", id)
+
+
+@app.get("/inquiries")
+def list_inquiries() -> Response:
+    params, _ = _request("GET", "/inquiries", {})
+    return _json(200, {"inquiries": get_service().list_inquiries(params.get("status"))})
+
+
+@app.get("/inquiries/<id>")
+def get_inquiry(id: str) -> Response:  # noqa: A002
+    params, _ = _request("GET", "/inquiries/{id}", {"id": id})
+    return _json(200, get_service().get_inquiry(params["id"]))
+
+
+@app.post("/inquiries/<id>/respond")
+def respond(id: str) -> Response:  # noqa: A002
+    params, body = _request("POST", "/inquiries/{id}/respond", {"id": id})
+    return _json(200, get_service().respond(params["id"], body["response"]))
+
+
+@app.post("/callbacks/<token>/succeed")
+def callback_succeed(token: str) -> Response:
+    params, body = _request("POST", "/callbacks/{token}/succeed", {"token": token})
+    return _json(202, get_service().callback(params["token"], "succeeded", (body or {}).get("result")))
+
+
+@app.post("/callbacks/<token>/fail")
+def callback_fail(token: str) -> Response:
+    params, body = _request("POST", "/callbacks/{token}/fail", {"token": token})
+    error = (body or {}).get("error")
+    if isinstance(error, str):
+        error = {"type": "CallbackFailed", "message": error}
+    elif isinstance(error, dict):
+        error = {"type": error.get("type", "CallbackFailed"), "message": error["message"]}
+    return _json(202, get_service().callback(params["token"], "failed", None, error))
+
+
+@app.get("/ui/executions/<id>")
+def execution_page(id: str) -> Response:  # noqa: A002
+    params, _ = _request("GET", "/ui/executions/{id}", {"id": id})
+    get_service().describe(params["id"])  # 404 for an unknown execution
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=ui.execution_page(),
+                    headers={"Cache-Control": "no-store"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,266 @@
+"""``relayflow serve``: the API handler behind a local HTTP server, over an embedded stack.
+
+Each HTTP request becomes an API Gateway REST (v1) proxy event for the very
+handler AWS runs (``functions/api/app.py``), and its answer goes back as the
+HTTP response. A background thread pumps the stack (the queues, the worker,
+advance, and timers when they come due, in real time). One lock serialises
+pump steps and requests: moto, in-process, must not be driven from several
+threads at once.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from . import api_spec
+
+SAFE_PATH = "/%!$&'()*+,;=:@-._~"  # kept as sent; anything else is percent-encoded, like API Gateway sees it
+IDLE_POLL = 0.1  # seconds the pump waits when nothing is due
+
+
+class _Context:
+    """Enough of Lambda's context object for Powertools."""
+
+    function_name = "relayflow-api"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:relayflow-api"
+    log_group_name = "/aws/lambda/relayflow-api"
+    log_stream_name = "local"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def _step_memory(stack: Any) -> bool:
+    """One delivery or the timers already due; never waits for a future timer."""
+    if stack.task_queue.messages or stack.event_queue.messages:
+        return bool(stack.step())
+    due = stack.timers.next_due()
+    if due is not None and due <= stack.clock.now():
+        return bool(stack.step())
+    return False
+
+
+def _step_local(stack: Any) -> bool:
+    if stack.deliver("task") or stack.deliver("event"):
+        if stack.subscribers:
+            stack.observe()
+        return True
+    pending = stack.pending_schedules()
+    if pending and pending[0][0] <= stack.clock.now():
+        return bool(stack.fire_due())
+    return False
+
+
+def to_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, client: str) -> dict[str, Any]:
+    """An API Gateway REST proxy event for one HTTP request (path still percent-encoded, query decoded)."""
+    parts = urlsplit(target if target.startswith("/") else "/" + target.split("://", 1)[-1].partition("/")[2])
+    path = quote(parts.path.encode("latin-1", "replace"), safe=SAFE_PATH) or "/"
+    multi_q: dict[str, list[str]] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        multi_q.setdefault(key, []).append(value)
+    multi_h: dict[str, list[str]] = {}
+    for key, value in headers:
+        multi_h.setdefault(key, []).append(value)
+    try:
+        text, b64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, b64 = base64.b64encode(body).decode(), True
+    now = time.time()
+    return {
+        "resource": "/{proxy+}", "path": path, "httpMethod": method,
+        "headers": {k: v[-1] for k, v in multi_h.items()} or None, "multiValueHeaders": multi_h or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_q.items()} or None,
+        "multiValueQueryStringParameters": multi_q or None,
+        "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}", "httpMethod": method, "path": path, "stage": "local",
+            "requestId": str(uuid.uuid4()), "accountId": "123456789012", "apiId": "local",
+            "protocol": "HTTP/1.1", "requestTimeEpoch": int(now * 1000),
+            "identity": {"sourceIp": client, "userAgent": (multi_h.get("User-Agent") or [""])[-1]},
+        },
+        "body": text if body else None, "isBase64Encoded": b64,
+    }
+
+
+class ApiServer:
+    """The API on ``host:port`` (port 0: any free port) over ``stack``, with the stack's pump running."""
+
+    def __init__(self, stack: Any, port: int = 0, host: str = "127.0.0.1", log: Any = None,
+                 handler_output: Any = None):
+        from functions.api import app as api_app
+
+        self.stack = stack
+        self.log = log
+        self.lock = threading.RLock()
+        self._idle = threading.Condition(self.lock)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._requests = 0  # requests answered
+        self._idle_after = -1  # the pump found nothing to do after this many requests
+        self.pump_errors: list[BaseException] = []
+        self._step: Callable[[Any], bool] = _step_memory if hasattr(stack, "task_queue") else _step_local
+        self._sink = handler_output if handler_output is not None else open(os.devnull, "w")  # noqa: SIM115
+        api_app.set_service(stack.service)
+        handler = getattr(getattr(api_app.logger, "registered_handler", None), "setStream", None)
+        if handler is not None:
+            handler(self._sink)
+        self._handler = api_app.handler
+        self.httpd = ThreadingHTTPServer((host, port), _RequestHandler)
+        self.httpd.daemon_threads = True
+        self.httpd.api = self  # type: ignore[attr-defined]
+        self.host, self.port = self.httpd.server_address[:2]
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- running ---------------------------------------------------------------------
+    def start(self) -> "ApiServer":
+        for target, name in ((self.httpd.serve_forever, "relayflow-http"), (self._pump, "relayflow-pump")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def serve_forever(self) -> None:
+        self.start()
+        try:
+            while not self._stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        from functions.api import app as api_app
+        api_app.set_service(None)
+
+    def __enter__(self) -> "ApiServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            with self.lock:
+                seen = self._requests
+                try:
+                    progressed = self._step(self.stack)
+                except Exception as exc:  # keep serving; settle() reports it
+                    self.pump_errors.append(exc)
+                    progressed = False
+                if not progressed:
+                    self._idle_after = seen
+                    self._idle.notify_all()
+            if not progressed:
+                self._wake.wait(IDLE_POLL)
+                self._wake.clear()
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until the pump has done everything the requests so far made ready (not future timers)."""
+        with self.lock:
+            target = self._requests
+            self._wake.set()
+            if not self._idle.wait_for(lambda: self._idle_after >= target or bool(self.pump_errors), timeout):
+                raise TimeoutError(f"the stack was still busy after {timeout} s")
+            if self.pump_errors:
+                raise RuntimeError("the pump failed") from self.pump_errors[0]
+
+    # -- one request -------------------------------------------------------------------
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            try:  # (no redirect_stdout: it is process-wide; the handler's logger writes to the sink)
+                return self._handler(event, _Context())
+            finally:
+                self._requests += 1
+                self._wake.set()
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "relayflow"
+    sys_version = ""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # every method goes to the API, which answers 405 where it must
+            return self._handle
+        raise AttributeError(name)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        log = self.server.api.log  # type: ignore[attr-defined]
+        if log is not None:
+            print(f"{self.address_string()} {format % args}", file=log, flush=True)
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None, close: bool = False) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _refuse(self, status: int, kind: str, message: str) -> None:
+        body = json.dumps({"type": kind, "message": message}).encode()
+        self._reply(status, body, {"Content-Type": "application/json"}, close=True)
+
+    def _handle(self) -> None:
+        api: ApiServer = self.server.api  # type: ignore[attr-defined]
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._refuse(411, "LengthRequired", "send the body with a Content-Length")
+        raw_length = self.headers.get("Content-Length") or "0"
+        if not raw_length.strip().isdigit():
+            return self._refuse(400, "BadRequest", "Content-Length is not a number")
+        length = int(raw_length)
+        if length > api_spec.MAX_BODY:
+            return self._refuse(413, "PayloadTooLarge", f"the body is larger than {api_spec.MAX_BODY} bytes")
+        body = self.rfile.read(length) if length else b""
+        event = to_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
+        try:
+            resp = api.invoke(event)
+        except Exception as exc:  # the handler itself broke: a bug, reported as such
+            print(f"relayflow serve: the API handler failed: {exc!r}", file=sys.stderr)
+            return self._refuse(500, "InternalError", "the API handler failed")
+        headers: dict[str, str] = {}
+        for key, values in (resp.get("multiValueHeaders") or {}).items():
+            headers[key] = ", ".join(values)
+        headers.update(resp.get("headers") or {})
+        data = resp.get("body") or ""
+        out = base64.b64decode(data) if resp.get("isBase64Encoded") else data.encode("utf-8")
+        self._reply(int(resp.get("statusCode", 500)), out, headers)
+
+
+def make_stack(backend: str, handler_output: Any = None) -> Any:
+    """A real-time embedded stack: ``local`` (moto + the Lambda handlers) or ``memory``."""
+    if backend == "memory":
+        from .harness import MemoryStack
+        return MemoryStack(real_time=True)
+    from .local.stack import LocalStack
+    return LocalStack(real_time=True, handler_output=handler_output if handler_output is not None
+                      else open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the stack
