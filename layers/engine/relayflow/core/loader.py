@@ -211,6 +211,35 @@ _VAR_SCOPES = ("vars", "variables", "workflow")
 _MAPPING_METHODS = frozenset({"get", "keys", "values", "items"})
 
 
+# Cheap textual screens: the template is parsed for the checks below only when one of them
+# sees a candidate, so a large valid workflow pays a regular expression, not a second parse.
+_TASK_ATTR = re.compile(r"\btasks?\s*(?:\.\s*\w+|\[[^\]]*\])\s*(?:\.\s*(\w+)|\[\s*['\"]([^'\"]*))")
+_SYSTEM_ATTR = re.compile(r"\bsystem\s*(?:\.\s*(\w+)|\[\s*['\"]([^'\"]*))")
+_CALLED_VALUE = re.compile(r"\b(?:item|index|tasks?)\s*\(")
+_SCOPE_ATTR = re.compile(r"\b(input|parameters|vars|variables|workflow)\s*(?:\.\s*(\w+)|\[\s*['\"]([^'\"]*))")
+
+
+def _may_misaddress(text: str) -> bool:
+    if any((m.group(1) or m.group(2)) not in _RUN_VIEW_KEYS for m in _TASK_ATTR.finditer(text)):
+        return True
+    if any((m.group(1) or m.group(2)) not in _SYSTEM_KEYS for m in _SYSTEM_ATTR.finditer(text)):
+        return True
+    return _CALLED_VALUE.search(text) is not None
+
+
+def _may_read_unknown(text: str, inputs: set[str], variables: set[str]) -> bool:
+    for m in _SCOPE_ATTR.finditer(text):
+        key = m.group(2) or m.group(3)
+        if key in _MAPPING_METHODS:
+            continue
+        if m.group(1) in _INPUT_SCOPES:
+            if inputs and key not in inputs:
+                return True
+        elif key not in variables:
+            return True
+    return False
+
+
 @functools.lru_cache(maxsize=4096)
 def _scope_keys(text: str, expression: bool) -> tuple[tuple[str, str], ...]:
     """(input|vars, KEY) for every ``input.KEY`` / ``vars.KEY`` (and aliases, and ``['KEY']``) read."""
@@ -398,8 +427,9 @@ class _Builder:
                          f"{outcome[0]}() belongs to a finished task: it is set in that task's publish, next, "
                          f"decision and retry.on_error, and is null here; write 'task.NAME.result' (or "
                          f"task.NAME.status, task.NAME.error) to read another task")
-            self.check_names_read(text, bare, path, task, field)
-            for finding in _addressing(text, bare):
+            if _may_read_unknown(text, self.input_names, self.var_names | self.published):
+                self.check_names_read(text, bare, path, task, field)
+            for finding in (_addressing(text, bare) if _may_misaddress(text) else ()):
                 if finding[0] == "task" and finding[1] in self.task_names:
                     _, ref, key = finding
                     self.err(path, task, field,
