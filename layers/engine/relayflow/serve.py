@@ -24,6 +24,7 @@ from . import api_spec
 
 SAFE_PATH = "/%!$&'()*+,;=:@-._~"  # kept as sent; anything else is percent-encoded, like API Gateway sees it
 IDLE_POLL = 0.1  # seconds the pump waits when nothing is due
+DRAIN_LIMIT = 16 * api_spec.MAX_BODY  # an oversized body up to this is read before the 413
 
 
 class _Context:
@@ -130,7 +131,10 @@ class ApiServer:
 
     # -- running ---------------------------------------------------------------------
     def start(self) -> "ApiServer":
-        for target, name in ((self.httpd.serve_forever, "relayflow-http"), (self._pump, "relayflow-pump")):
+        def http() -> None:
+            self.httpd.serve_forever(poll_interval=0.05)
+
+        for target, name in ((http, "relayflow-http"), (self._pump, "relayflow-pump")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -239,6 +243,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return self._refuse(400, "BadRequest", "Content-Length is not a number")
         length = int(raw_length)
         if length > api_spec.MAX_BODY:
+            if length <= DRAIN_LIMIT:  # read it, so a client still sending sees the answer, not a reset
+                while length > 0:
+                    chunk = self.rfile.read(min(length, 1 << 16))
+                    if not chunk:
+                        break
+                    length -= len(chunk)
             return self._refuse(413, "PayloadTooLarge", f"the body is larger than {api_spec.MAX_BODY} bytes")
         body = self.rfile.read(length) if length else b""
         event = to_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
