@@ -142,7 +142,6 @@ class Engine:
             commands = action(conductor)
             changes = session.changes()
             changes.token = step_token(message_ids)
-            changes.history = [{"type": c.type, **c.detail} for c in commands if isinstance(c, Emit)]
             changes.execution.outbox = [c.to_dict() for c in commands] if message_ids else []
             changes.execution.last_messages = list(message_ids)
             try:

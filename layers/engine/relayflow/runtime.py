@@ -41,7 +41,7 @@ class Runtime:
         self.event_queue = SqsEventQueue(self.sqs, settings.event_queue_url, self.payloads)
         self.timers = SchedulerTimers(self.scheduler, settings.schedule_group, settings.event_queue_arn,
                                       settings.scheduler_role_arn, self.payloads)
-        self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads)
+        self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads, settings.lifecycle_events)
         self.actions = registry or default_registry()
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
                              self.bus, self.clock, defer_start=True)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from ..core.errors import ConflictError
 from ..core.messages import DispatchAttempt, Emit, Message, StartTimer
-from ..core.records import Execution, TaskRun, TaskState, Unit
+from ..core.records import Execution, TaskRun, TaskState, Unit, history
 from ..core.session import Changes
 from ..core.spec import WorkflowSpec
 from ..core.versioning import spec_version
@@ -25,7 +25,6 @@ class MemoryStore:
         self.run_order: dict[str, list[tuple[int, str, int]]] = {}
         self.units: dict[tuple[str, str, int], dict[int, Unit]] = {}
         self.vars: dict[str, dict[str, Any]] = {}
-        self.history: dict[str, list[dict[str, Any]]] = {}
         self.inquiries: dict[str, dict[str, Any]] = {}
         self.commits = 0
 
@@ -81,11 +80,11 @@ class MemoryStore:
         for task, run_no, unit in changes.units:
             self.units.setdefault((eid, task, run_no), {})[unit.index] = unit
         self.vars[eid].update(changes.vars)
-        self.history.setdefault(eid, []).extend(changes.history)
         self.commits += 1
 
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:
-        return list(self.history.get(execution_id, []))
+        head = self.executions.get(execution_id)
+        return history(head, self.list_runs(execution_id)) if head else []
 
     def put_inquiry(self, inquiry: dict[str, Any]) -> None:
         self.inquiries[inquiry["id"]] = dict(inquiry)

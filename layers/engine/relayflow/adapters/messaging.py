@@ -134,12 +134,21 @@ class SchedulerTimers:
 
 
 class EventBridgeBus:
-    """Lifecycle events: source ``relayflow``, detail-type the event's type (``task.succeeded``)."""
+    """Lifecycle events: source ``relayflow``, detail-type the event's type (``task.succeeded``).
 
-    def __init__(self, events: Any, bus: str, payloads: PayloadStore):
-        self.events, self.bus, self.payloads = events, bus, payloads
+    ``level`` picks what is published: ``all``, ``workflow`` (workflow events only: one
+    event per execution end instead of two or three per task) or ``none``. The history
+    API keeps every event whatever the level.
+    """
+
+    def __init__(self, events: Any, bus: str, payloads: PayloadStore, level: str = "all"):
+        self.events, self.bus, self.payloads, self.level = events, bus, payloads, level
 
     def emit_all(self, events: list[Emit]) -> None:
+        if self.level == "none":
+            return
+        if self.level == "workflow":
+            events = [e for e in events if e.type.startswith("workflow.")]
         for start in range(0, len(events), 10):
             entries = [{"Source": EVENT_SOURCE, "DetailType": e.type, "EventBusName": self.bus,
                         "Detail": self.payloads.dump(e.detail, 200_000, e.detail.get("execution_id", "events"))}

@@ -107,8 +107,19 @@ class Conductor:
         return self.commands
 
     # -- helpers ---------------------------------------------------------------
-    def emit(self, type_: str, **detail: Any) -> None:
-        self.commands.append(Emit(type_, {"execution_id": self.head.id, "workflow": self.head.workflow,
+    def emit(self, type_: str, run: TaskRun | None = None, **detail: Any) -> None:
+        """A lifecycle event: sent to the bus, and kept for the history in the record it is
+        about (the run, or the head for workflow events), which the step writes anyway."""
+        head = self.head
+        head.events_seen += 1
+        entry = {"n": head.events_seen, "type": type_, "at": self.now,
+                 **{k: v for k, v in detail.items() if k in ("error", "attempt", "delay", "unit", "inquiry")}}
+        if run is not None:
+            run.events.append(entry)
+            detail = {"task": run.task, "run": run.run, **detail}
+        else:
+            head.events.append(entry)
+        self.commands.append(Emit(type_, {"execution_id": head.id, "workflow": head.workflow,
                                           "at": self.now, **detail}))
 
     def timer(self, key: str, delay: float, event: Message) -> None:
@@ -199,7 +210,7 @@ class Conductor:
         run.held = False
         run.started_at = self.now
         task = self.spec.tasks[run.task]
-        self.emit("task.started", task=run.task, run=run.run)
+        self.emit("task.started", run)
         ctx = self.context()
         if task.when is not None:
             try:
@@ -324,7 +335,7 @@ class Conductor:
                 "prompt": unit.input.get("prompt") if isinstance(unit.input, dict) else None,
                 "schema": unit.input.get("schema") if isinstance(unit.input, dict) else None,
                 "input": unit.input, "status": "pending"}))
-            self.emit("inquiry.opened", task=run.task, run=run.run, inquiry=unit.token)
+            self.emit("inquiry.opened", run, inquiry=unit.token)
         elif spec.action == SLEEP_ACTION:
             seconds = unit.input.get("seconds") if isinstance(unit.input, dict) else None
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
@@ -402,7 +413,7 @@ class Conductor:
                 if not go:
                     return self.unit_finished(run, unit, status)
             delay = delay_before(policy, unit.attempt, self.rng)
-            self.emit("task.retried", task=run.task, run=run.run, unit=unit.index, attempt=unit.attempt,
+            self.emit("task.retried", run, unit=unit.index, attempt=unit.attempt,
                       delay=delay, error=error)
             unit.status = WAITING
             if delay > 0:
@@ -426,7 +437,10 @@ class Conductor:
         if error is not None:
             unit.error = error
         if run.kind == "single":
-            return self.finish_run(run, status, unit.result, unit.error if status != SUCCEEDED else None)
+            # The run keeps the result and error; a copy in its unit would double the record.
+            result, error = unit.result, unit.error if status != SUCCEEDED else None
+            unit.result = unit.error = None
+            return self.finish_run(run, status, result, error)
         run.in_flight -= 1
         run.done += 1
         if status != SUCCEEDED:
@@ -475,7 +489,7 @@ class Conductor:
         run.finished_at = self.now
         run.held = False
         self.head.active -= 1
-        self.emit(f"task.{status}", task=run.task, run=run.run, attempts=run.attempts, error=error)
+        self.emit(f"task.{status}", run, attempts=run.attempts, error=error)
         if self.head.ending is None and not self.head.final:
             self.follow(run)
 
@@ -640,7 +654,7 @@ class Conductor:
         run.held = False
         run.finished_at = self.now
         self.head.active -= 1
-        self.emit("task.cancelled", task=run.task, run=run.run)
+        self.emit("task.cancelled", run)
 
     # -- ending the workflow --------------------------------------------------------
     def settle(self) -> None:

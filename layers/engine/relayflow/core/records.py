@@ -46,6 +46,8 @@ class Execution:
     started: bool = False
     version: int = 0
     redrives: int = 0
+    events_seen: int = 0  # lifecycle events so far; numbers them for the history
+    events: list[dict[str, Any]] = field(default_factory=list)  # workflow-level lifecycle events
     # The last step's commands and the ids of the messages it consumed: a message
     # redelivered after its step committed re-sends these instead of repeating the step.
     outbox: list[dict[str, Any]] = field(default_factory=list)
@@ -61,6 +63,7 @@ class Execution:
     def clone(self) -> "Execution":
         twin = copy.copy(self)
         twin.outbox = list(self.outbox)
+        twin.events = list(self.events)
         twin.last_messages = list(self.last_messages)
         return twin
 
@@ -112,6 +115,7 @@ class TaskRun:
     concurrency: int | None = None
     handled: bool = False  # a failed run whose transitions scheduled a task
     followed: bool = False  # its transitions were evaluated (fail-fast skips them)
+    events: list[dict[str, Any]] = field(default_factory=list)  # this run's lifecycle events
 
     @property
     def final(self) -> bool:
@@ -123,6 +127,7 @@ class TaskRun:
     def clone(self) -> "TaskRun":
         twin = copy.copy(self)
         twin.failed_indexes = list(self.failed_indexes)
+        twin.events = list(self.events)
         if self.unit is not None:
             twin.unit = copy.copy(self.unit)
         return twin
@@ -140,6 +145,14 @@ class TaskState:
 
     def clone(self) -> "TaskState":
         return TaskState(self.task, self.runs, list(self.arrived), self.join_done)
+
+
+def history(head: Execution, runs: list[TaskRun]) -> list[dict[str, Any]]:
+    """Every lifecycle event of an execution, in order, from the records that keep them."""
+    events = [dict(e) for e in head.events]
+    for run in runs:
+        events += [{**e, "task": run.task, "run": run.run} for e in run.events]
+    return sorted(events, key=lambda e: e["n"])
 
 
 def run_from_dict(d: dict[str, Any]) -> TaskRun:

@@ -45,7 +45,7 @@ class Changes:
     # Names the attempt making these changes; a retry of the same messages reuses it, so a
     # store can let a redo overwrite its own crashed writes and refuse anyone else's.
     token: str = ""
-    history: list[dict[str, Any]] = field(default_factory=list)  # this step's lifecycle events
+    prior_status: str = ""  # the head's status before the step
 
 
 class Session:
@@ -53,6 +53,7 @@ class Session:
         self.store = store
         self.execution = execution.clone()
         self.expected_version = execution.version
+        self.prior_status = execution.status
         self.created = created
         self.id = execution.id
         self._states: dict[str, TaskState] = {}
@@ -172,5 +173,5 @@ class Session:
             task_states=[s for t, s in self._states.items() if changed(("s", t), s)],
             runs=[r for k, r in self._runs.items() if changed(("r",) + k, r)],
             units=[(k[0], k[1], u) for k, u in self._units.items() if changed(("u",) + k, u)],
-            vars=dict(self._vars), created=self.created, priors=self._loaded,
+            vars=dict(self._vars), created=self.created, priors=self._loaded, prior_status=self.prior_status,
         )
