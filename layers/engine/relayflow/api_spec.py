@@ -319,7 +319,10 @@ _ROUTES = [(path, _path_regex(path)) for path in DOCUMENT["paths"]]
 
 
 def match(path: str) -> tuple[str, dict[str, str]] | None:
-    """The path template ``path`` (as sent, still percent-encoded) matches, and its raw parameters."""
+    """The path template ``path`` (as sent, still percent-encoded) matches, and its raw parameters.
+
+    Trailing slashes do not matter (as for the Powertools resolver's routes)."""
+    path = path.rstrip("/") or "/"
     for template, regex in _ROUTES:
         m = regex.match(path)
         if m:

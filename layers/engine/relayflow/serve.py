@@ -54,15 +54,26 @@ def _step_memory(stack: Any) -> bool:
     return False
 
 
-def _step_local(stack: Any) -> bool:
-    if stack.deliver("task") or stack.deliver("event"):
-        if stack.subscribers:
-            stack.observe()
-        return True
-    pending = stack.pending_schedules()
-    if pending and pending[0][0] <= stack.clock.now():
-        return bool(stack.fire_due())
-    return False
+class _LocalStepper:
+    """Steps of the embedded AWS stack. Only its handlers create schedules, so the next due
+    time is looked up (a moto call per schedule) after the pump did something, not every poll."""
+
+    def __init__(self) -> None:
+        self.next_due: float | None = None  # None: unknown
+
+    def __call__(self, stack: Any) -> bool:
+        if stack.deliver("task") or stack.deliver("event"):
+            if stack.subscribers:
+                stack.observe()
+            self.next_due = None
+            return True
+        if self.next_due is None:
+            pending = stack.pending_schedules()
+            self.next_due = pending[0][0] if pending else float("inf")
+        if self.next_due <= stack.clock.now():
+            self.next_due = None
+            return bool(stack.fire_due())
+        return False
 
 
 def to_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, client: str) -> dict[str, Any]:
@@ -112,7 +123,7 @@ class ApiServer:
         self._requests = 0  # requests answered
         self._idle_after = -1  # the pump found nothing to do after this many requests
         self.pump_errors: list[BaseException] = []
-        self._step: Callable[[Any], bool] = _step_memory if hasattr(stack, "task_queue") else _step_local
+        self._step: Callable[[Any], bool] = _step_memory if hasattr(stack, "task_queue") else _LocalStepper()
         self._sink = handler_output if handler_output is not None else open(os.devnull, "w")  # noqa: SIM115
         api_app.set_service(stack.service)
         handler = getattr(getattr(api_app.logger, "registered_handler", None), "setStream", None)
@@ -195,11 +206,14 @@ class ApiServer:
     # -- one request -------------------------------------------------------------------
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
+            resp: dict[str, Any] = {}
             try:  # (no redirect_stdout: it is process-wide; the handler's logger writes to the sink)
-                return self._handler(event, _Context())
+                resp = self._handler(event, _Context())
+                return resp
             finally:
                 self._requests += 1
-                self._wake.set()
+                if event["httpMethod"] == "POST" and int(resp.get("statusCode") or 500) < 300:
+                    self._wake.set()  # it may have queued work: no need to wait for the next poll
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

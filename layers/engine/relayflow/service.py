@@ -85,9 +85,12 @@ def _decode_cursor(token: str) -> dict[str, Any]:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
     except (ValueError, binascii.Error, UnicodeDecodeError):
         data = None
-    if (not isinstance(data, dict) or not isinstance(data.get("w"), (str, type(None)))
-            or not isinstance(data.get("b"), (str, type(None))) or not isinstance(data.get("s"), (str, type(None)))
-            or not isinstance(data.get("a"), bool)):
+    def short(value: Any, limit: int) -> bool:
+        return value is None or (isinstance(value, str) and len(value) <= limit and value.isascii())
+
+    # The cursor goes into a key condition: keep it to what this API writes (a name, created_at#id).
+    if (not isinstance(data, dict) or not short(data.get("w"), 200) or not short(data.get("b"), 600)
+            or not short(data.get("s"), 20) or not isinstance(data.get("a"), bool)):
         raise BadRequest("'next' is not a token this API returned")
     return data
 
