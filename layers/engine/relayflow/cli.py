@@ -339,8 +339,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     status = None
     while True:
         view = client.graph(args.execution)
+        final = view["status"] in FINAL_STATUSES
         if not args.json:
-            if view["status"] != status:
+            if view["status"] != status and not final:  # a final status comes after the last task runs
                 say(f"{view['workflow']} {view['status']} (execution {view['execution_id']})", flush=True)
                 status = view["status"]
             runs = sorted(((run.get("started_at") or 0, task["name"], run) for task in view["tasks"]
@@ -361,13 +362,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
                     say(f"  {inquiry['task']} waits for an answer"
                         + (f" ({inquiry['prompt']})" if inquiry.get("prompt") else "")
                         + f": relayflow respond {inquiry['id']} --response JSON", flush=True)
-        if view["status"] in FINAL_STATUSES:
+        if final:
             break
         time.sleep(args.interval)
     if args.json:
         say(json.dumps(contract_result(client.describe(args.execution)), default=str))
-    elif view["error"]:
-        say(f"error: {json.dumps(view['error'], default=str)}")
+    else:
+        say(f"{view['workflow']} {view['status']} (execution {view['execution_id']})")
+        if view["error"]:
+            say(f"error: {json.dumps(view['error'], default=str)}")
     return EXIT_OK if view["status"] == "succeeded" else EXIT_NOT_SUCCEEDED
 
 
