@@ -210,6 +210,13 @@ class DynamoStore:
     def list_vars(self, execution_id: str) -> dict[str, Any]:
         return {sk[4:]: d["value"] for sk, d in self._query(execution_id, "VAR#")}
 
+    def has_arrival(self, execution_id: str, task: str, source: str) -> bool:
+        item = self._get(execution_id, f"ARR#{task}#{source}")
+        return item is not None and self._visible(item, execution_id) is not None
+
+    def list_arrivals(self, execution_id: str, task: str) -> list[str]:
+        return [d["source"] for _, d in self._query(execution_id, f"ARR#{task}#")]
+
     def list_runs(self, execution_id: str) -> list[TaskRun]:
         runs = [run_from_dict(d) for _, d in self._query(execution_id, "RUN#")]
         return sorted(runs, key=lambda r: r.seq)
@@ -220,7 +227,7 @@ class DynamoStore:
         eid, version, priors = head.id, head.version, changes.priors
         items = []
         for state in changes.task_states:
-            if not state.arrived and not state.join_done and priors.get(("s", state.task)) is None:
+            if not state.arrivals and not state.join_done and priors.get(("s", state.task)) is None:
                 continue  # a run counter only: derived from the runs (see get_task_state)
             prior = priors.get(("s", state.task))
             items.append(self._detail(eid, f"TASK#{state.task}", state.to_dict(),
@@ -233,6 +240,8 @@ class DynamoStore:
             prior = priors.get(("u", task, run_no, unit.index))
             items.append(self._detail(eid, unit_sk(task, run_no, unit.index), unit.to_dict(),
                                       prior.to_dict() if prior else None, version, changes.token))
+        for task, source in changes.arrivals:
+            items.append(self._detail(eid, f"ARR#{task}#{source}", {"source": source}, None, version, changes.token))
         for name, value in changes.vars.items():
             found, prior_value = priors.get(("v", name), (False, None))
             items.append(self._detail(eid, f"VAR#{name}", {"value": value},

@@ -26,6 +26,7 @@ class MemoryStore:
         self.units: dict[tuple[str, str, int], dict[int, Unit]] = {}
         self.vars: dict[str, dict[str, Any]] = {}
         self.inquiries: dict[str, dict[str, Any]] = {}
+        self.arrivals: dict[tuple[str, str], list[str]] = {}
         self.commits = 0
 
     def create_execution(self, execution: Execution) -> bool:
@@ -59,6 +60,12 @@ class MemoryStore:
     def list_vars(self, execution_id: str) -> dict[str, Any]:
         return dict(self.vars.get(execution_id, {}))
 
+    def has_arrival(self, execution_id: str, task: str, source: str) -> bool:
+        return source in self.arrivals.get((execution_id, task), ())
+
+    def list_arrivals(self, execution_id: str, task: str) -> list[str]:
+        return list(self.arrivals.get((execution_id, task), ()))
+
     def list_runs(self, execution_id: str) -> list[TaskRun]:
         return [self.runs[(execution_id, t, n)] for _, t, n in self.run_order.get(execution_id, [])]
 
@@ -80,6 +87,8 @@ class MemoryStore:
         for task, run_no, unit in changes.units:
             self.units.setdefault((eid, task, run_no), {})[unit.index] = unit
         self.vars[eid].update(changes.vars)
+        for task, source in changes.arrivals:
+            self.arrivals.setdefault((eid, task), []).append(source)
         self.commits += 1
 
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:

@@ -176,10 +176,12 @@ class Conductor:
             state = self.session.task_state(target)
             if state.join_done:
                 return
-            if source not in state.arrived:
-                state.arrived.append(source)
+            if self.session.has_arrived(target, source):
+                return
+            self.session.add_arrival(target, source)
+            state.arrivals += 1
             need = len(self.spec.inbound[target]) if task.join == "all" else task.join
-            if len(state.arrived) < need:
+            if state.arrivals < need:
                 return
             state.join_done = True
         self.create_run(target)
@@ -677,11 +679,12 @@ class Conductor:
             if task.join is None:
                 continue
             state = self.session.peek_task_state(name)
-            if state is None or not state.arrived or state.join_done:
+            if state is None or not state.arrivals or state.join_done:
                 continue
             state = self.session.task_state(name)
             state.join_done = True
-            waiting = [s for s in self.spec.inbound[name] if s not in state.arrived]
+            arrived = set(self.session.arrivals(name))
+            waiting = [s for s in self.spec.inbound[name] if s not in arrived]
             self.create_run(name, skipped_reason=f"join not satisfied: waiting on [{', '.join(waiting)}]")
             return True
         return False

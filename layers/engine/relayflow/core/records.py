@@ -137,14 +137,14 @@ class TaskRun:
 class TaskState:
     task: str
     runs: int = 0
-    arrived: list[str] = field(default_factory=list)  # join: inbound tasks that fired into it
+    arrivals: int = 0  # join: distinct inbound tasks that fired into it (each one is its own record)
     join_done: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def clone(self) -> "TaskState":
-        return TaskState(self.task, self.runs, list(self.arrived), self.join_done)
+        return TaskState(self.task, self.runs, self.arrivals, self.join_done)
 
 
 def history(head: Execution, runs: list[TaskRun]) -> list[dict[str, Any]]:

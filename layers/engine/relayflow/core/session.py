@@ -24,6 +24,8 @@ class StateReader(Protocol):
     def get_unit(self, execution_id: str, task: str, run: int, index: int) -> Unit | None: ...
     def list_units(self, execution_id: str, task: str, run: int) -> list[Unit]: ...
     def get_var(self, execution_id: str, name: str) -> tuple[bool, Any]: ...
+    def has_arrival(self, execution_id: str, task: str, source: str) -> bool: ...
+    def list_arrivals(self, execution_id: str, task: str) -> list[str]: ...
     def list_vars(self, execution_id: str) -> dict[str, Any]: ...
     def list_runs(self, execution_id: str) -> list[TaskRun]: ...
 
@@ -38,6 +40,7 @@ class Changes:
     runs: list[TaskRun] = field(default_factory=list)
     units: list[tuple[str, int, Unit]] = field(default_factory=list)  # (task, run, unit)
     vars: dict[str, Any] = field(default_factory=dict)
+    arrivals: list[tuple[str, str]] = field(default_factory=list)  # (join task, inbound task) that fired
     created: bool = False  # the head is new (first step of a fresh execution)
     # What each written record held before this step (None: it did not exist), so a
     # store that writes records before the head can tell readers the committed value.
@@ -60,6 +63,7 @@ class Session:
         self._runs: dict[tuple[str, int], TaskRun] = {}
         self._units: dict[tuple[str, int, int], Unit] = {}
         self._vars: dict[str, Any] = {}
+        self._arrivals: list[tuple[str, str]] = []
         self._loaded: dict[tuple, Any] = {}  # originals of loaded records, to write only changed ones
 
     # -- task state (run counter, join arrivals) --------------------------
@@ -146,6 +150,17 @@ class Session:
             out.append(self._units[key])
         return out
 
+    # -- join arrivals --------------------------------------------------------
+    def has_arrived(self, task: str, source: str) -> bool:
+        return (task, source) in self._arrivals or self.store.has_arrival(self.id, task, source)
+
+    def add_arrival(self, task: str, source: str) -> None:
+        self._arrivals.append((task, source))
+
+    def arrivals(self, task: str) -> list[str]:
+        stored = self.store.list_arrivals(self.id, task)
+        return stored + [s for t, s in self._arrivals if t == task and s not in stored]
+
     # -- variables ----------------------------------------------------------
     def var(self, name: str) -> tuple[bool, Any]:
         value = self._vars.get(name, _MISSING)
@@ -173,5 +188,5 @@ class Session:
             task_states=[s for t, s in self._states.items() if changed(("s", t), s)],
             runs=[r for k, r in self._runs.items() if changed(("r",) + k, r)],
             units=[(k[0], k[1], u) for k, u in self._units.items() if changed(("u",) + k, u)],
-            vars=dict(self._vars), created=self.created, priors=self._loaded, prior_status=self.prior_status,
+            vars=dict(self._vars), arrivals=list(self._arrivals), created=self.created, priors=self._loaded, prior_status=self.prior_status,
         )
