@@ -8,26 +8,17 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from .core.messages import DispatchAttempt, Emit, Message, StartTimer
-from .core.records import Execution, TaskRun, TaskState, Unit
-from .core.session import Changes
+from .core.records import Execution
+from .core.session import Changes, StateReader
 from .core.spec import WorkflowSpec
 
 
-class StateStore(Protocol):
+class StateStore(StateReader, Protocol):
+    """The records of executions: the reads a step makes (``StateReader``), its commit,
+    and what the API reads and writes besides."""
+
     def create_execution(self, execution: Execution) -> bool:
         """Write a new head; False when one with this id exists already."""
-
-    def get_execution(self, execution_id: str) -> Execution | None: ...
-    def get_task_state(self, execution_id: str, task: str) -> TaskState | None: ...
-    def get_run(self, execution_id: str, task: str, run: int) -> TaskRun | None: ...
-    def get_unit(self, execution_id: str, task: str, run: int, index: int) -> Unit | None: ...
-    def list_units(self, execution_id: str, task: str, run: int) -> list[Unit]: ...
-    def get_var(self, execution_id: str, name: str) -> tuple[bool, Any]: ...
-    def list_vars(self, execution_id: str) -> dict[str, Any]: ...
-    def has_arrival(self, execution_id: str, task: str, source: str) -> bool: ...
-    def list_arrivals(self, execution_id: str, task: str) -> list[str]: ...
-    def list_runs(self, execution_id: str) -> list[TaskRun]:
-        """Every run of the execution, in start order."""
 
     def commit(self, changes: Changes) -> None:
         """Apply a step's changes; raise ConflictError if the head moved since it was read."""
