@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
 
-FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction")
+FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction", "ApiFunction")
 ENV_VARS = {
     "RELAYFLOW_TABLE",
     "RELAYFLOW_TASK_QUEUE_URL",
@@ -213,9 +213,13 @@ class TestResources:
         for res in resources.values():
             counts[res["Type"]] = counts.get(res["Type"], 0) + 1
         assert counts == {
-            "AWS::Lambda::Function": 3,
-            "AWS::IAM::Role": 4,  # one per function + the scheduler role
+            "AWS::Lambda::Function": 4,
+            "AWS::IAM::Role": 5,  # one per function + the scheduler role
             "AWS::Lambda::EventSourceMapping": 2,
+            "AWS::Lambda::Permission": 19,  # API Gateway may invoke ApiFunction: one per route
+            "AWS::ApiGateway::RestApi": 1,
+            "AWS::ApiGateway::Deployment": 1,
+            "AWS::ApiGateway::Stage": 1,
             "AWS::Lambda::LayerVersion": 1,
             "AWS::DynamoDB::Table": 1,
             "AWS::SQS::Queue": 4,
@@ -223,7 +227,7 @@ class TestResources:
             "AWS::Scheduler::ScheduleGroup": 1,
             "AWS::S3::Bucket": 1,
             "AWS::S3::BucketPolicy": 1,
-            "AWS::CloudWatch::Alarm": 4,
+            "AWS::CloudWatch::Alarm": 5,
         }
         assert set(of_type(resources, "AWS::Lambda::Function")) == set(FUNCTIONS)
 
@@ -261,6 +265,7 @@ class TestResources:
             "StartFunction": "functions/start/",
             "WorkerFunction": "functions/worker/",
             "AdvanceFunction": "functions/advance/",
+            "ApiFunction": "functions/api/",
         }
         layer = res["EngineLayer"]
         assert layer["Properties"]["ContentUri"] == "layers/engine/"
@@ -283,8 +288,10 @@ class TestResources:
             "TracingMode": "Active",
             "LogLevel": "INFO",
             "AlarmTopicArn": "",
+            "ApiAuthType": "AWS_IAM",
         }
         assert params["TracingMode"]["AllowedValues"] == ["Active", "PassThrough"]
+        assert params["ApiAuthType"]["AllowedValues"] == ["AWS_IAM", "NONE"]
 
 
 class TestEventSources:
@@ -427,6 +434,7 @@ class TestLeastPrivilege:
             ("StartFunction", set()),
             ("WorkerFunction", {SQS_POLLER}),
             ("AdvanceFunction", {SQS_POLLER}),
+            ("ApiFunction", set()),
         ],
     )
     def test_managed_policies(self, resources, fn, extra):
@@ -489,6 +497,21 @@ class TestLeastPrivilege:
             ("s3:PutObject", payloads),
         }
 
+    def test_api_grants(self, resources):
+        # Reads and registers (GetItem, PutItem, Query on the table and its index), queues
+        # control events, callbacks and answers for Advance, and large payloads. Nothing else:
+        # no UpdateItem or DeleteItem, no task queue, no scheduler, no bus.
+        table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
+        index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/gsi1"})
+        payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
+        assert grants(resources, "ApiFunctionRole") == {
+            *{(f"dynamodb:{a}", table) for a in ("GetItem", "PutItem", "Query")},
+            ("dynamodb:Query", index),
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})),
+            ("s3:GetObject", payloads),
+            ("s3:PutObject", payloads),
+        }
+
     def test_pass_role_only_to_scheduler(self, resources):
         (st,) = [s for s in statements(resources, "AdvanceFunctionRole") if s["Action"] == "iam:PassRole"]
         assert st["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
@@ -501,6 +524,58 @@ class TestLeastPrivilege:
         assert grants(resources, "SchedulerRole") == {
             ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]}))
         }
+
+
+# --------------------------------------------------------------------- API --
+@pytest.fixture(scope="module")
+def body(resources) -> dict[str, Any]:
+    """The API's OpenAPI body as SAM leaves it (routes, auth and the events' integrations)."""
+    return props(resources, "Api")["Body"]
+
+
+class TestApi:
+    def test_routes_are_the_openapi_documents(self, body):
+        # The routes API Gateway serves are exactly the operations relayflow.api_spec documents
+        # (and the handler implements: tests/api checks every one over HTTP).
+        api_spec = pytest.importorskip("relayflow.api_spec")
+        deployed = {(m.upper(), path) for path, item in body["paths"].items() for m in item}
+        assert deployed == set(api_spec.routes())
+
+    def test_every_method_uses_the_auth_parameter_and_iam_is_the_default(self, body, source):
+        for path, item in body["paths"].items():
+            for method, op in item.items():
+                assert op["x-amazon-apigateway-auth"] == {"type": {"Ref": "ApiAuthType"}}, (path, method)
+        assert source["Parameters"]["ApiAuthType"]["Default"] == "AWS_IAM"
+
+    def test_every_method_proxies_to_the_api_function(self, body):
+        uri = {"Fn::Sub": "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${ApiFunction.Arn}"
+                          "/invocations"}
+        for item in body["paths"].values():
+            for op in item.values():
+                integration = op["x-amazon-apigateway-integration"]
+                assert (integration["type"], integration["httpMethod"], integration["uri"]) == ("aws_proxy", "POST", uri)
+
+    def test_cors_is_off(self, body, resources):
+        assert not [m for item in body["paths"].values() for m in item if m.lower() == "options"]
+        assert "Cors" not in props(resources, "Api") and "x-amazon-apigateway-cors" not in body
+
+    def test_only_this_api_may_invoke_the_function(self, resources):
+        perms = of_type(resources, "AWS::Lambda::Permission")
+        assert perms
+        for perm in perms.values():
+            p = perm["Properties"]
+            assert (p["FunctionName"], p["Principal"], p["Action"]) == (
+                {"Ref": "ApiFunction"}, "apigateway.amazonaws.com", "lambda:InvokeFunction")
+            template, values = p["SourceArn"]["Fn::Sub"]
+            assert template.startswith("arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${__ApiId__}/")
+            assert values["__ApiId__"] == {"Ref": "Api"}
+
+    def test_stage_and_tracing(self, resources, cfn):
+        (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+        assert stage["Properties"]["StageName"] == "v1"
+        assert stage["Properties"]["TracingEnabled"] == {"Fn::If": ["ApiTracing", True, False]}
+        assert cfn["Conditions"]["ApiTracing"] == {"Fn::Equals": [{"Ref": "TracingMode"}, "Active"]}
+        assert props(resources, "Api")["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
 
 
 # ------------------------------------------------------------ observability --
@@ -521,6 +596,7 @@ class TestAlarms:
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible", json.dumps({"Fn::GetAtt": ["EventDLQ", "QueueName"]})),
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "WorkerFunction"})),
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "AdvanceFunction"})),
+            ("AWS/Lambda", "Errors", json.dumps({"Ref": "ApiFunction"})),
         }
 
     def test_alarm_topic_condition(self, cfn):
@@ -533,8 +609,10 @@ class TestOutputs:
             "StateTableName", "TaskQueueUrl", "TaskQueueArn", "EventQueueUrl", "EventQueueArn",
             "TaskDLQUrl", "EventDLQUrl", "EventBusName", "PayloadBucketName", "ScheduleGroupName",
             "StartFunctionName", "StartFunctionArn", "WorkerFunctionName", "WorkerFunctionArn",
-            "AdvanceFunctionName", "AdvanceFunctionArn",
+            "AdvanceFunctionName", "AdvanceFunctionArn", "ApiFunctionName", "ApiFunctionArn", "ApiId", "ApiUrl",
         } <= set(cfn["Outputs"])
+        assert cfn["Outputs"]["ApiUrl"]["Value"] == {
+            "Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1"}
 
 
 class TestInfraFiles:
