@@ -8,11 +8,8 @@ handler behind a local HTTP server.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -20,9 +17,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 
 from relayflow import api_spec, ui
-from relayflow.service import BadRequest, NotFound, Service, ServiceError, TooLarge
+from relayflow.service import BadRequest, NotFound, Service, ServiceError
 
-logger = Logger()
+logger = Logger(service="relayflow")
 tracer = Tracer()
 app = APIGatewayRestResolver()  # CORS off: the API is for signed clients, not browsers of other origins
 
@@ -31,10 +28,6 @@ _service: Service | None = None
 
 class MethodNotAllowed(ServiceError):
     status, type = 405, "MethodNotAllowed"
-
-
-class UnsupportedMediaType(ServiceError):
-    status, type = 415, "UnsupportedMediaType"
 
 
 def set_service(service: Service | None) -> None:
@@ -90,140 +83,11 @@ def _unexpected(exc: Exception) -> Response:
     return _json(500, {"type": "InternalError", "message": f"internal error (request {request_id})"})
 
 
-# -- reading the request against the OpenAPI document --------------------------------
-def _raw_body() -> bytes:
-    event = app.current_event.raw_event
-    body = event.get("body")
-    if body is None or body == "":
-        return b""
-    if not isinstance(body, str):
-        raise BadRequest("the body is not text")
-    if event.get("isBase64Encoded"):
-        try:
-            data = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest("the body is not valid base64") from None
-    else:
-        try:
-            data = body.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UnsupportedMediaType("the body is not UTF-8 text") from None
-    if len(data) > api_spec.MAX_BODY:
-        raise TooLarge(f"the body is larger than {api_spec.MAX_BODY} bytes")
-    return data
-
-
-def _text_body() -> str:
-    try:
-        return _raw_body().decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnsupportedMediaType("the body is not UTF-8 text") from None
-
-
-def _sane(value: Any, where: str) -> list[str]:
-    """JSON the rest of the system can store: bounded nesting, encodable strings."""
-    problems: list[str] = []
-    stack = [(value, where, 1)]
-    while stack and len(problems) < 20:
-        item, at, depth = stack.pop()
-        if depth > api_spec.MAX_DEPTH:
-            problems.append(f"{at}: nested deeper than {api_spec.MAX_DEPTH} levels")
-            continue
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                problems.append(f"{at}: not valid Unicode (a lone surrogate)")
-        elif isinstance(item, float) and (item != item or item in (float("inf"), float("-inf"))):
-            problems.append(f"{at}: not a finite number")
-        elif isinstance(item, dict):
-            for key, sub in item.items():
-                stack.append((key, f"{at} (a key)", depth + 1))
-                stack.append((sub, f"{at}.{key}", depth + 1))
-        elif isinstance(item, list):
-            stack.extend((sub, f"{at}[{i}]", depth + 1) for i, sub in enumerate(item))
-    return problems
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _json_body(op: dict[str, Any]) -> Any:
-    """The body as JSON, checked against the operation's schema; None when absent and optional."""
-    text = _text_body()
-    spec = op.get("requestBody")
-    if not text.strip():
-        if spec and spec.get("required"):
-            raise BadRequest("a JSON body is required", ["body: required"])
-        return None
-    if spec is None:
-        raise BadRequest("this operation takes no body", ["body: not allowed"])
-    try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise BadRequest("the body is not valid JSON", [f"body: nested deeper than {api_spec.MAX_DEPTH} levels"]) \
-            from None
-    except ValueError as exc:
-        raise BadRequest("the body is not valid JSON", [f"body: {exc}"]) from None
-    problems = _sane(value, "body")
-    if not problems:
-        problems = api_spec.check(spec["content"]["application/json"]["schema"], value, "body")
-    if problems:
-        raise BadRequest("the body is invalid", problems)
-    return value
-
-
-def _params(op: dict[str, Any], raw_path: dict[str, str]) -> dict[str, Any]:
-    """Path, query and header parameters, decoded and checked; every problem reported at once."""
-    event = app.current_event.raw_event
-    problems: list[str] = []
-    out: dict[str, Any] = {}
-    declared = {(p["in"], p["name"]): p for p in op.get("parameters", [])}
-    multi = event.get("multiValueQueryStringParameters") or {}
-    single = event.get("queryStringParameters") or {}
-    query = {k: list(v) for k, v in multi.items()} if multi else {k: [v] for k, v in single.items()}
-    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
-    for name in sorted(query):
-        if ("query", name) not in declared:
-            allowed = ", ".join(n for w, n in declared if w == "query") or "none"
-            problems.append(f"query parameter {name!r}: unknown (allowed: {allowed})")
-    for (where, name), p in declared.items():
-        schema, label = p["schema"], f"{where} parameter {name!r}"
-        if where == "path":
-            try:
-                value: Any = unquote(raw_path[name], errors="strict")
-            except UnicodeDecodeError:
-                problems.append(f"{label}: not valid UTF-8 once percent-decoded")
-                continue
-        elif where == "query":
-            if name not in query:
-                continue
-            if len(query[name]) > 1:
-                problems.append(f"{label}: given {len(query[name])} times")
-                continue
-            value = query[name][0]
-        else:
-            value = headers.get(name.lower())
-            if value is None:
-                continue
-        if schema.get("type") == "integer":
-            text = value.strip()
-            if not (text.lstrip("-").isdigit() and text.isascii() and len(text) <= 9):
-                problems.append(f"{label}: expected an integer, got {value[:40]!r}")
-                continue
-            value = int(text)
-        problems += _sane(value, label) or api_spec.check(schema, value, label)
-        out[name] = value
-    if problems:
-        raise BadRequest("the request's parameters are invalid", problems)
-    return out
-
-
 def _request(method: str, template: str, raw_path: dict[str, str], body: bool = True) -> tuple[dict[str, Any], Any]:
+    """The operation's parameters and JSON body, checked against the OpenAPI document."""
     op = api_spec.operation(method, template)
-    params = _params(op, raw_path)
-    return params, (_json_body(op) if body else None)
+    event = app.current_event.raw_event
+    return api_spec.params(op, event, raw_path), (api_spec.json_body(op, event) if body else None)
 
 
 # -- routes ---------------------------------------------------------------------------
@@ -242,7 +106,7 @@ def list_workflows() -> Response:
 @app.put("/workflows/<name>")
 def register_workflow(name: str) -> Response:
     params, _ = _request("PUT", "/workflows/{name}", {"name": name}, body=False)
-    text = _text_body()
+    text = api_spec.text_body(app.current_event.raw_event)
     if not text.strip():
         raise BadRequest("the body must be the workflow's YAML", ["body: required"])
     return _json(200, get_service().register_text(text, params["name"], source=f"{params['name']}.yaml"))

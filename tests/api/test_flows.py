@@ -227,3 +227,17 @@ def test_idempotent_start_and_paged_listing(api):
         if not token:
             break
     assert sorted(seen) == sorted(others + [first.body["execution_id"]])
+
+
+def test_a_forged_next_token_is_a_400_not_a_storage_error(api):
+    # the cursor ends up in a DynamoDB key condition (sort keys are at most 1024 bytes)
+    import base64
+    import json as _json
+
+    for cursor in ({"w": "f.quick", "b": "9" * 3000, "s": None, "a": False},
+                   {"w": "x" * 5000, "b": None, "s": None, "a": True},
+                   {"w": "f.quick", "b": "\u00e9" * 10, "s": None, "a": False}):
+        token = base64.urlsafe_b64encode(_json.dumps(cursor).encode()).decode().rstrip("=")
+        query = "workflow=f.quick&" if not cursor["a"] else ""
+        r = api.get(f"/executions?{query}next={token}")
+        assert r.status == 400 and "not a token" in r.body["message"], r.body

@@ -257,7 +257,8 @@ class Fuzzer:
         # query parameters: each declared one with wrong and odd values, repeated; unknown ones
         for p in (p for p in params if p["in"] == "query"):
             schema = p["schema"]
-            values = WEIRD_STRINGS + ["0", "101", "1.5", "1e2", "-0", " 5", "99999999999999999999", "\u0663",
+            values = WEIRD_STRINGS + ["0", "101", "1.5", "1e2", "-0", "--5", "- 5", "+5", "5_0", " 5", "99999999999999999999",
+                                      "\u0663",
                                       "PENDING", "running ", "eyJ3IjpudWxsfQ", "e30"]
             if "enum" in schema:
                 values += schema["enum"]

@@ -1,18 +1,23 @@
 """The HTTP API's OpenAPI 3.1 document, written by hand, and the checks it drives.
 
-The API handler (``functions/api/app.py``) validates every path parameter,
-query parameter, header and JSON body against this document with
-:func:`check`, so what the document says is what the API accepts; the fuzz
-test sends requests generated from it. ``template.yaml`` declares the same
+The API handler (``functions/api/app.py``) reads every path parameter, query
+parameter, header and JSON body through :func:`params` and :func:`json_body`,
+which check them against this document, so what the document says is what the
+API accepts; the fuzz test sends requests generated from it. ``template.yaml`` declares the same
 routes (``tests/infra/test_template.py`` keeps the two in step).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from .core.records import CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT
+from .service import BadRequest, TooLarge, UnsupportedMediaType
 
 EXECUTION_STATUSES = [RUNNING, PAUSED, SUCCEEDED, FAILED, TIMED_OUT, CANCELLED]
 INQUIRY_STATUSES = ["pending", "answered", "timed_out", "cancelled", "failed"]
@@ -401,3 +406,130 @@ def check(schema: dict[str, Any], value: Any, where: str) -> list[str]:
         for i, item in enumerate(value):
             problems += check(schema["items"], item, f"{where}[{i}]")
     return problems
+
+
+# -- reading a request (an API Gateway REST proxy event) against the document ---------------
+def raw_body(event: dict[str, Any]) -> bytes:
+    body = event.get("body")
+    if body is None or body == "":
+        return b""
+    if not isinstance(body, str):
+        raise BadRequest("the body is not text")
+    if event.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("the body is not valid base64") from None
+    else:
+        try:
+            data = body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UnsupportedMediaType("the body is not UTF-8 text") from None
+    if len(data) > MAX_BODY:
+        raise TooLarge(f"the body is larger than {MAX_BODY} bytes")
+    return data
+
+
+def text_body(event: dict[str, Any]) -> str:
+    try:
+        return raw_body(event).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsupportedMediaType("the body is not UTF-8 text") from None
+
+
+def sane(value: Any, where: str) -> list[str]:
+    """JSON the rest of the system can store: bounded nesting, encodable strings."""
+    problems: list[str] = []
+    stack = [(value, where, 1)]
+    while stack and len(problems) < 20:
+        item, at, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            problems.append(f"{at}: nested deeper than {MAX_DEPTH} levels")
+            continue
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append(f"{at}: not valid Unicode (a lone surrogate)")
+        elif isinstance(item, float) and (item != item or item in (float("inf"), float("-inf"))):
+            problems.append(f"{at}: not a finite number")
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                stack.append((key, f"{at} (a key)", depth + 1))
+                stack.append((sub, f"{at}.{key}", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((sub, f"{at}[{i}]", depth + 1) for i, sub in enumerate(item))
+    return problems
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body(op: dict[str, Any], event: dict[str, Any]) -> Any:
+    """The body as JSON, checked against the operation's schema; None when absent and optional."""
+    text = text_body(event)
+    spec = op.get("requestBody")
+    if not text.strip():
+        if spec and spec.get("required"):
+            raise BadRequest("a JSON body is required", ["body: required"])
+        return None
+    if spec is None:
+        raise BadRequest("this operation takes no body", ["body: not allowed"])
+    try:
+        value = json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        raise BadRequest("the body is not valid JSON", [f"body: nested deeper than {MAX_DEPTH} levels"]) \
+            from None
+    except ValueError as exc:
+        raise BadRequest("the body is not valid JSON", [f"body: {exc}"]) from None
+    problems = sane(value, "body")
+    if not problems:
+        problems = check(spec["content"]["application/json"]["schema"], value, "body")
+    if problems:
+        raise BadRequest("the body is invalid", problems)
+    return value
+
+
+def params(op: dict[str, Any], event: dict[str, Any], raw_path: dict[str, str]) -> dict[str, Any]:
+    """Path, query and header parameters, decoded and checked; every problem reported at once."""
+    problems: list[str] = []
+    out: dict[str, Any] = {}
+    declared = {(p["in"], p["name"]): p for p in op.get("parameters", [])}
+    multi = event.get("multiValueQueryStringParameters") or {}
+    single = event.get("queryStringParameters") or {}
+    query = {k: list(v) for k, v in multi.items()} if multi else {k: [v] for k, v in single.items()}
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    for name in sorted(query):
+        if ("query", name) not in declared:
+            allowed = ", ".join(n for w, n in declared if w == "query") or "none"
+            problems.append(f"query parameter {name!r}: unknown (allowed: {allowed})")
+    for (where, name), p in declared.items():
+        schema, label = p["schema"], f"{where} parameter {name!r}"
+        if where == "path":
+            try:
+                value: Any = unquote(raw_path[name], errors="strict")
+            except UnicodeDecodeError:
+                problems.append(f"{label}: not valid UTF-8 once percent-decoded")
+                continue
+        elif where == "query":
+            if name not in query:
+                continue
+            if len(query[name]) > 1:
+                problems.append(f"{label}: given {len(query[name])} times")
+                continue
+            value = query[name][0]
+        else:
+            value = headers.get(name.lower())
+            if value is None:
+                continue
+        if schema.get("type") == "integer":
+            if not re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
+                problems.append(f"{label}: expected an integer, got {value[:40]!r}")
+                continue
+            value = int(value)
+        problems += sane(value, label) or check(schema, value, label)
+        out[name] = value
+    if problems:
+        raise BadRequest("the request's parameters are invalid", problems)
+    return out

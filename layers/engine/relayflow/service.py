@@ -71,6 +71,10 @@ class TooLarge(ServiceError):
     status, type = 413, "PayloadTooLarge"
 
 
+class UnsupportedMediaType(ServiceError):
+    status, type = 415, "UnsupportedMediaType"
+
+
 def _summary(head: Execution) -> dict[str, Any]:
     return {"execution_id": head.id, "workflow": head.workflow, "status": head.status,
             "created_at": head.created_at, "finished_at": head.finished_at, "error": head.error}
@@ -336,4 +340,5 @@ class Service:
         return {"token": token, "status": status}
 
 
-__all__ = ["Service", "ServiceError", "BadRequest", "NotFound", "Conflict", "TooLarge", "ValidationError"]
+__all__ = ["Service", "ServiceError", "BadRequest", "NotFound", "Conflict", "TooLarge", "UnsupportedMediaType",
+           "ValidationError"]
