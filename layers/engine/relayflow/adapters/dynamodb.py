@@ -29,7 +29,7 @@ from pynamodb.models import Model
 
 from ..core.errors import ConflictError
 from ..core.loader import load_text
-from ..core.records import Execution, TaskRun, TaskState, Unit, history, run_from_dict
+from ..core.records import Execution, TaskRun, TaskState, Unit, compact, history, run_from_dict
 from ..core.session import Changes
 from ..core.spec import WorkflowSpec
 from ..core.versioning import spec_version
@@ -123,7 +123,7 @@ class DynamoStore:
         return item
 
     def _head_item(self, execution: Execution) -> Any:
-        item = self.model(_exec_pk(execution.id), "HEAD", d=self._dump(execution.to_dict(), execution.id),
+        item = self.model(_exec_pk(execution.id), "HEAD", d=self._dump(compact(execution), execution.id),
                           v=execution.version, status=execution.status)
         if execution.final:
             item.expires_at = self._expiry()
@@ -230,16 +230,16 @@ class DynamoStore:
             if not state.arrivals and not state.join_done and priors.get(("s", state.task)) is None:
                 continue  # a run counter only: derived from the runs (see get_task_state)
             prior = priors.get(("s", state.task))
-            items.append(self._detail(eid, f"TASK#{state.task}", state.to_dict(),
-                                      prior.to_dict() if prior else None, version, changes.token))
+            items.append(self._detail(eid, f"TASK#{state.task}", compact(state),
+                                      compact(prior) if prior else None, version, changes.token))
         for run in changes.runs:
             prior = priors.get(("r", run.task, run.run))
-            items.append(self._detail(eid, run_sk(run.task, run.run), run.to_dict(),
-                                      prior.to_dict() if prior else None, version, changes.token))
+            items.append(self._detail(eid, run_sk(run.task, run.run), compact(run),
+                                      compact(prior) if prior else None, version, changes.token))
         for task, run_no, unit in changes.units:
             prior = priors.get(("u", task, run_no, unit.index))
-            items.append(self._detail(eid, unit_sk(task, run_no, unit.index), unit.to_dict(),
-                                      prior.to_dict() if prior else None, version, changes.token))
+            items.append(self._detail(eid, unit_sk(task, run_no, unit.index), compact(unit),
+                                      compact(prior) if prior else None, version, changes.token))
         for task, source in changes.arrivals:
             items.append(self._detail(eid, f"ARR#{task}#{source}", {"source": source}, None, version, changes.token))
         for name, value in changes.vars.items():

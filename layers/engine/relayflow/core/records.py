@@ -9,7 +9,7 @@ the execution, which keeps the work per task constant.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 # Workflow statuses.
@@ -147,6 +147,24 @@ class TaskState:
         return TaskState(self.task, self.runs, self.arrivals, self.join_done)
 
 
+def compact(record: Any) -> dict[str, Any]:
+    """The record's fields that differ from their defaults (nested records too): what a
+    store must keep to rebuild it, which is often half of ``to_dict``."""
+    out: dict[str, Any] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if f.default is not MISSING:
+            default: Any = f.default
+        elif f.default_factory is not MISSING:
+            default = f.default_factory()
+        else:
+            default = MISSING
+        if default is not MISSING and value == default:
+            continue
+        out[f.name] = compact(value) if is_dataclass(value) else value
+    return out
+
+
 def history(head: Execution, runs: list[TaskRun]) -> list[dict[str, Any]]:
     """Every lifecycle event of an execution, in order, from the records that keep them."""
     events = [dict(e) for e in head.events]
@@ -158,4 +176,4 @@ def history(head: Execution, runs: list[TaskRun]) -> list[dict[str, Any]]:
 def run_from_dict(d: dict[str, Any]) -> TaskRun:
     d = dict(d)
     unit = d.pop("unit", None)
-    return TaskRun(**d, unit=Unit(**unit) if unit else None)
+    return TaskRun(**d, unit=Unit(**unit) if unit is not None else None)
