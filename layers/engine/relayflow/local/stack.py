@@ -132,7 +132,7 @@ class LocalStack:
             table=R.TABLE, task_queue_url=self.queue_urls["task"], event_queue_url=self.queue_urls["event"],
             event_queue_arn=self.queue_arns["event"], event_bus=R.EVENT_BUS, schedule_group=R.SCHEDULE_GROUP,
             scheduler_role_arn=role_arn, payload_bucket=R.BUCKET, max_receive_count=R.MAX_RECEIVE_COUNT,
-            region=R.REGION,
+            region=R.REGION, lifecycle_events=os.environ.get("RELAYFLOW_LIFECYCLE_EVENTS", "all"),
         )
         for key, value in self.settings.to_env().items():
             os.environ[key] = value
