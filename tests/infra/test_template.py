@@ -26,6 +26,7 @@ SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
 
 FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction", "ApiFunction")
 ENV_VARS = {
+    "RELAYFLOW_LIFECYCLE_EVENTS",
     "RELAYFLOW_TABLE",
     "RELAYFLOW_TASK_QUEUE_URL",
     "RELAYFLOW_EVENT_QUEUE_URL",
@@ -258,6 +259,7 @@ class TestResources:
         assert env["POWERTOOLS_SERVICE_NAME"] == "relayflow"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Relayflow"
         assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+        assert env["RELAYFLOW_LIFECYCLE_EVENTS"] == {"Ref": "LifecycleEvents"}
 
     def test_source_layout(self, source):
         res = source["Resources"]
@@ -286,6 +288,7 @@ class TestResources:
             "AdvanceMaxConcurrency": 20,
             "MaxReceiveCount": 5,
             "TracingMode": "Active",
+            "LifecycleEvents": "all",
             "LogLevel": "INFO",
             "AlarmTopicArn": "",
             "ApiAuthType": "AWS_IAM",
