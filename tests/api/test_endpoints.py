@@ -90,6 +90,11 @@ def test_openapi_document_lists_every_operation(api):
     assert len({op["operationId"] for item in r.body["paths"].values() for op in item.values()}) == len(ops)
 
 
+def test_openapi_document_is_valid_openapi_3_1():
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(api_spec.document())
+
+
 def test_unknown_route_is_404_and_wrong_method_is_405_with_allow(api):
     assert error_of(api.get("/nothing/here"), 404)["type"] == "NotFound"
     r = api.call("DELETE", "/workflows/x")

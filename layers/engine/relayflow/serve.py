@@ -185,6 +185,8 @@ class ApiServer:
                     progressed = self._step(self.stack)
                 except Exception as exc:  # keep serving; settle() reports it
                     self.pump_errors.append(exc)
+                    if self.log is not None:
+                        print(f"relayflow serve: a pump step failed: {exc!r}", file=self.log, flush=True)
                     progressed = False
                 if not progressed:
                     self._idle_after = seen
