@@ -36,7 +36,7 @@ class Runtime:
         self.payloads = PayloadStore(self.s3, settings.payload_bucket)
         self.model = make_model(settings.table, settings.region)
         self.store = DynamoStore(self.model, self.payloads, self.clock.now, settings.retention_days)
-        self.workflows = DynamoWorkflows(self.model)
+        self.workflows = DynamoWorkflows(self.model, self.payloads)
         self.task_queue = SqsTaskQueue(self.sqs, settings.task_queue_url, self.payloads)
         self.event_queue = SqsEventQueue(self.sqs, settings.event_queue_url, self.payloads)
         self.timers = SchedulerTimers(self.scheduler, settings.schedule_group, settings.event_queue_arn,

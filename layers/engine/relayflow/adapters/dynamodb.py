@@ -363,14 +363,16 @@ class DynamoStore:
 class DynamoWorkflows:
     """Workflow definitions, kept as their YAML text by content version."""
 
-    def __init__(self, model: type[Model]):
+    def __init__(self, model: type[Model], payloads: PayloadStore):
         self.model = model
+        self.payloads = payloads
         self._cache: dict[tuple[str, str], WorkflowSpec] = {}
 
     def register(self, spec: WorkflowSpec) -> str:
         version = spec_version(spec)
+        text = self.payloads.dump({"text": spec.text, "source": spec.source}, ITEM_PART_LIMIT, "workflows")
         try:
-            self.model(f"WF#{spec.name}", f"V#{version}", d=json.dumps({"text": spec.text, "source": spec.source}),
+            self.model(f"WF#{spec.name}", f"V#{version}", d=text,
                        gsi1pk="WF", gsi1sk=spec.name).save(condition=self.model.pk.does_not_exist())
         except PutError as exc:
             if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
@@ -393,7 +395,7 @@ class DynamoWorkflows:
                 item = self.model.get(f"WF#{name}", f"V#{version}")
             except DoesNotExist:
                 raise KeyError(f"{name}@{version}") from None
-            data = json.loads(item.d)
+            data = self.payloads.load(item.d)
             spec = self._cache[key] = load_text(data["text"], data.get("source", name))
         return spec
 
