@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .actions.aws_lambda import LocalFunctions, register_lambda_action
 from .actions.builtin import default_registry
 from .actions.registry import ActionRegistry
 from .actions.worker import run_attempt
@@ -41,6 +42,8 @@ class MemoryStack:
                  faults: Faults | None = None, limits: templates.Limits | None = None,
                  seed: int | None = None, keep_events: bool = True):
         self.registry = registry or default_registry()
+        self.functions = LocalFunctions()  # what aws.lambda invokes here
+        register_lambda_action(self.registry, self.functions)
         self.store = MemoryStore()
         self.workflows = MemoryWorkflows()
         self.task_queue = MemoryQueue()

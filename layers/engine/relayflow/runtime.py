@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from .actions.aws_lambda import boto3_invoker, register_lambda_action
 from .actions.builtin import default_registry
 from .actions.registry import ActionRegistry
 from .adapters.dynamodb import DynamoStore, DynamoWorkflows, make_model
@@ -43,6 +44,8 @@ class Runtime:
                                       settings.scheduler_role_arn, self.payloads)
         self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads, settings.lifecycle_events)
         self.actions = registry or default_registry()
+        if "aws.lambda" not in self.actions.names():
+            register_lambda_action(self.actions, boto3_invoker(session.client("lambda", config=_BOTO_CONFIG)))
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
                              self.bus, self.clock, defer_start=True)
 

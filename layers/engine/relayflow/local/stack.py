@@ -79,6 +79,11 @@ class LocalStack:
         self.sqs = session.client("sqs")
         self._create_resources(session)
         from ..runtime import Runtime, set_runtime
+        from ..actions.aws_lambda import LocalFunctions, register_lambda_action
+        from ..actions.builtin import default_registry
+        self.functions = LocalFunctions()  # what aws.lambda invokes here
+        registry = registry or default_registry()
+        register_lambda_action(registry, self.functions)
         self.runtime = Runtime(self.settings, self.clock, registry, session=session)
         set_runtime(self.runtime)
         self.handlers = {route.queue: (_load(route.handler), route.batch_size) for route in R.ROUTES}
