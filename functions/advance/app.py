@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from relayflow.adapters.errors import MalformedMessage
 from relayflow.adapters.messaging import decode
-from relayflow.core.messages import Emit
+from relayflow.core.messages import ControlRequested, Emit
 from relayflow.engine import UnknownExecution
 from relayflow.runtime import Runtime, get_runtime
 
@@ -53,7 +53,15 @@ def _give_up(rt: Runtime, group: str, record: SQSRecord, exc: Exception) -> None
     if receives < rt.settings.max_receive_count:
         return
     reason = f"message {record.message_id} could not be processed after {receives} deliveries: {exc}"
-    if rt.store.mark_failed(group, {"task": None, "type": "PoisonMessage", "message": reason}):
+    try:
+        # Through the conductor, so runs end cancelled, timers go and a parent hears of it.
+        # This group's consumer is us, so applying it here keeps the one-writer rule.
+        rt.engine.handle(ControlRequested(group, "fail", reason))
+        failed = True
+    except Exception:  # the conductor itself may be what fails: fall back to the head alone
+        logger.exception("failing through the conductor did not work", extra={"execution_id": group})
+        failed = rt.store.mark_failed(group, {"task": None, "type": "PoisonMessage", "message": reason})
+    if failed:
         logger.error("execution failed by a poison message", extra={"execution_id": group, "reason": reason})
         metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
 

@@ -250,30 +250,53 @@ class DynamoStore:
         # crashed attempt: a concurrent step that started from the same head conflicts here,
         # before the head, instead of overwriting what the winner wrote.
         model = self.model
-        fresh = [item for item in items if item.pv == -1]
-        if fresh:  # new keys (new runs, items, variables): one batch request per 25
-            with model.batch_write() as batch:
-                for item in fresh:
-                    batch.save(item)
         guard = model.v.does_not_exist() | (model.v < version) | (model.s == changes.token)
-        for item in items:
-            if item.pv == -1:
-                continue
+        # New with_items units are keys nobody else can be writing (their run record is
+        # written conditionally first): they go in batches. Everything else is conditional.
+        bulk = [item for item in items if item.pv == -1 and item.sk.startswith("UNIT#")]
+        single = [item for item in items if not (item.pv == -1 and item.sk.startswith("UNIT#"))]
+        written: list[Any] = []
+        try:
+            for item in single:
+                try:
+                    item.save(condition=guard)
+                except PutError as exc:
+                    if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                        raise ConflictError(f"execution {eid}: {item.sk} written by a concurrent step") from None
+                    raise
+                written.append(item)
+            if bulk:
+                with model.batch_write() as batch:
+                    for item in bulk:
+                        written.append(item)
+                        batch.save(item)
             try:
-                item.save(condition=guard)
+                self._head_item(head).save(condition=model.v == changes.expected_version)
             except PutError as exc:
                 if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-                    raise ConflictError(f"execution {eid}: {item.sk} written by a concurrent step") from None
+                    raise ConflictError(f"execution {eid} changed since it was read") from None
                 raise
-        try:
-            self._head_item(head).save(condition=self.model.v == changes.expected_version)
-        except PutError as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-                raise ConflictError(f"execution {eid} changed since it was read") from None
+        except Exception:
+            self._undo(written, version, changes.token)
             raise
         self._head_version[eid] = version
         if head.status != changes.prior_status:
             self._write_index(head)
+
+    def _undo(self, written: list[Any], version: int, token: str) -> None:
+        """Put back what a step that did not commit wrote, so no other step can ever read it
+        as committed. Best effort: a process that dies here leaves records that only a redo of
+        the same step (same token) overwrites."""
+        model = self.model
+        mine = (model.v == version) & (model.s == token)
+        for item in reversed(written):
+            try:
+                if item.pv == -1:
+                    item.delete(condition=mine)
+                else:
+                    model(item.pk, item.sk, d=item.p, v=item.pv, expires_at=item.expires_at).save(condition=mine)
+            except Exception:  # already put back, overwritten by the winner, or the store is down
+                continue
 
     def mark_failed(self, execution_id: str, error: dict[str, Any]) -> bool:
         """Fail an execution outside the conductor (a poison message); keeps the version so

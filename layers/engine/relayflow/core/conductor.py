@@ -579,6 +579,8 @@ class Conductor:
         head = self.head
         if e.action == "cancel":
             self.stop(CANCELLED, None)
+        elif e.action == "fail":  # the transport gave up on one of this execution's messages
+            self.stop(FAILED, {"task": None, "type": "PoisonMessage", "message": e.reason or "poison message"})
         elif e.action == "pause" and head.status == RUNNING:
             head.status = PAUSED
             self.emit("workflow.paused")

@@ -6,11 +6,27 @@ what the execution holds.
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
+from .errors import RelayflowError
 from .records import FAILED, SKIPPED, SUCCEEDED, TIMED_OUT, TaskRun
 from .session import Session
+
+
+class StoreUnavailable(RelayflowError):
+    """A template's lazy read failed in the store: retry the step, do not blame the template."""
+
+
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    try:
+        yield
+    except RelayflowError:
+        raise
+    except Exception as exc:
+        raise StoreUnavailable(f"reading state for a template failed: {type(exc).__name__}: {exc}") from exc
 
 
 class VarsView(Mapping[str, Any]):
@@ -18,7 +34,8 @@ class VarsView(Mapping[str, Any]):
         self._session = session
 
     def __getitem__(self, name: str) -> Any:
-        found, value = self._session.var(name)
+        with _store_errors():
+            found, value = self._session.var(name)
         if not found:
             raise KeyError(name)
         return value
@@ -46,7 +63,8 @@ class TasksView(Mapping[str, Any]):
         self._names = names
 
     def __getitem__(self, name: str) -> dict[str, Any]:
-        run = self._session.latest_run(name) if name in self._names else None
+        with _store_errors():
+            run = self._session.latest_run(name) if name in self._names else None
         if run is None:
             raise KeyError(name)
         return run_view(run)
