@@ -39,6 +39,10 @@ def _count(events: list[Emit]) -> None:
         name = _METRICS.get(event.type)
         if name:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        duration = event.detail.get("duration")
+        if isinstance(duration, (int, float)) and event.type.split(".")[1] in ("succeeded", "failed", "timed_out"):
+            kind = "Execution" if event.type.startswith("workflow.") else "TaskRun"
+            metrics.add_metric(name=f"{kind}Duration", unit=MetricUnit.Seconds, value=duration)
 
 
 def _groups(records: list[SQSRecord]) -> dict[str, list[SQSRecord]]:

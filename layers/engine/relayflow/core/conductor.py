@@ -491,7 +491,8 @@ class Conductor:
         run.finished_at = self.now
         run.held = False
         self.head.active -= 1
-        self.emit(f"task.{status}", run, attempts=run.attempts, error=error)
+        self.emit(f"task.{status}", run, attempts=run.attempts, error=error,
+                  duration=round(self.now - (run.started_at or self.now), 6))
         if self.head.ending is None and not self.head.final:
             self.follow(run)
 
@@ -701,7 +702,8 @@ class Conductor:
         if self.spec.timeout:
             suffix = f".{head.redrives}" if head.redrives else ""
             self.commands.append(CancelTimer(timer_key(head.id, f"workflow_timeout{suffix}")))
-        self.emit(f"workflow.{status}", error=head.error, output=head.output)
+        self.emit(f"workflow.{status}", error=head.error, output=head.output,
+                  duration=round(self.now - head.created_at, 6))
         parent = head.parent
         if parent:
             if status == SUCCEEDED:

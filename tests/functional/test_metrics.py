@@ -1,0 +1,34 @@
+"""The advance handler publishes EMF metrics for executions and task runs."""
+import io
+import json
+
+from relayflow.core.loader import load_text
+
+WORKFLOW = """
+name: m.flow
+tasks:
+  - {name: a, action: core.echo, input: {x: 1}, on_success: b}
+  - {name: b, action: core.sleep, input: {seconds: 5}}
+"""
+
+
+def test_execution_and_task_run_metrics_are_emitted_as_emf():
+    from relayflow.local.stack import LocalStack
+
+    out = io.StringIO()
+    with LocalStack(handler_output=out) as stack:
+        stack.register(load_text(WORKFLOW))
+        result = stack.run("m.flow", {})
+    assert result["status"] == "succeeded"
+    blobs = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith('{"_aws"')]
+    totals: dict[str, float] = {}
+    for blob in blobs:
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == "Relayflow"
+            for metric in directive["Metrics"]:
+                values = blob[metric["Name"]]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values if isinstance(values, list) else [values])
+    assert totals["ExecutionsSucceeded"] == 1
+    assert totals["TaskRunsStarted"] == 2 and totals["TaskRunsSucceeded"] == 2
+    assert totals["ExecutionDuration"] >= 5  # the sleep, on the virtual clock
+    assert totals["TaskRunDuration"] >= 5
