@@ -360,12 +360,6 @@ class DynamoStore:
     def close_inquiry(self, inquiry_id: str, status: str) -> None:
         self._move_inquiry(inquiry_id, status=status)
 
-    def list_executions(self, workflow: str, limit: int = 50) -> list[Execution]:
-        out = []
-        for item in self.model.gsi1.query(f"WFX#{workflow}", scan_index_forward=False, limit=limit):
-            out.append(Execution(**self.payloads.load(item.d)))
-        return out
-
     def query_executions(self, workflow: str, status: str | None = None, limit: int = 50,
                          before: str | None = None) -> tuple[list[Execution], str | None]:
         """A page of ``workflow``'s executions (gsi1, newest first), optionally of one ``status``.
