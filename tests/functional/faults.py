@@ -379,12 +379,11 @@ def in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
 def fresh_case(stack: Any) -> None:
     """Start a case: the clock back at its epoch, the stack's lifecycle observer queue emptied.
 
-    The stack subscribes an observer queue to every lifecycle event and drains it only
-    when someone subscribed; left alone it grows by a few messages per task, and moto's
-    SQS costs O(queue depth) per call, so a long module slows down case after case.
+    Once someone subscribed, the stack has an observer queue on the bus; left unread it
+    grows by a few messages per task, and moto's SQS costs O(queue depth) per call.
     """
     stack.clock.t = VirtualClock().t
-    while True:
+    while stack.observer_url is not None:
         msgs = stack.sqs.receive_message(QueueUrl=stack.observer_url, MaxNumberOfMessages=10).get("Messages", [])
         if not msgs:
             return

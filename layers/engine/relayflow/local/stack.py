@@ -118,14 +118,9 @@ class LocalStack:
                 QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.arn_to_url = {arn: self.queue_urls[k] for k, arn in self.queue_arns.items()}
         session.client("s3").create_bucket(Bucket=R.BUCKET)
-        events = session.client("events")
-        events.create_event_bus(Name=R.EVENT_BUS)
-        # An observer queue subscribed to every lifecycle event: how the CLI shows progress.
-        self.observer_url = self.sqs.create_queue(QueueName=f"{R.STACK}-observer")["QueueUrl"]
-        observer_arn = self.sqs.get_queue_attributes(QueueUrl=self.observer_url,
-                                                     AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="observe", EventBusName=R.EVENT_BUS, EventPattern=json.dumps({"source": ["relayflow"]}))
-        events.put_targets(Rule="observe", EventBusName=R.EVENT_BUS, Targets=[{"Id": "observer", "Arn": observer_arn}])
+        self.events_client = session.client("events")
+        self.events_client.create_event_bus(Name=R.EVENT_BUS)
+        self.observer_url: str | None = None
         self.scheduler = session.client("scheduler")
         self.scheduler.create_schedule_group(Name=R.SCHEDULE_GROUP)
         role_arn = session.client("iam").create_role(
@@ -162,6 +157,16 @@ class LocalStack:
         return self.runtime.workflows.register(spec)
 
     def subscribe(self, fn: Callable[[Emit], None]) -> None:
+        """Call ``fn`` with every lifecycle event, read from the bus through an SQS queue
+        (created with the first subscriber: an unread queue would slow every SQS call)."""
+        if self.observer_url is None:
+            self.observer_url = self.sqs.create_queue(QueueName=f"{R.STACK}-observer")["QueueUrl"]
+            arn = self.sqs.get_queue_attributes(QueueUrl=self.observer_url,
+                                                AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.events_client.put_rule(Name="observe", EventBusName=R.EVENT_BUS,
+                                        EventPattern=json.dumps({"source": ["relayflow"]}))
+            self.events_client.put_targets(Rule="observe", EventBusName=R.EVENT_BUS,
+                                           Targets=[{"Id": "observer", "Arn": arn}])
         self.subscribers.append(fn)
 
     def start(self, workflow: str, input: Any = None, execution_id: str | None = None) -> str:
@@ -220,6 +225,8 @@ class LocalStack:
         return True
 
     def observe(self) -> None:
+        if self.observer_url is None:
+            return
         while True:
             msgs = self.sqs.receive_message(QueueUrl=self.observer_url, MaxNumberOfMessages=10).get("Messages", [])
             if not msgs:
