@@ -123,13 +123,15 @@ class Engine:
                 conductor.handle(event)
             return conductor.commands
 
-        self._step(eid, apply, message_ids=message_ids or [])
+        self._step(eid, apply, message_ids=message_ids or [], head=head)
 
     def _step(self, execution_id: str, action: Callable[[Conductor], list[Message]], created: bool = False,
-              message_ids: list[str] | None = None) -> None:
+              message_ids: list[str] | None = None, head: Execution | None = None) -> None:
+        """Run ``action`` and commit; ``head`` is the caller's fresh read, used for the first try."""
         message_ids = message_ids or []
         for _ in range(MAX_CONFLICT_RETRIES):
-            head = self.store.get_execution(execution_id)
+            if head is None:
+                head = self.store.get_execution(execution_id)
             if head is None:
                 raise UnknownExecution(f"no execution {execution_id!r}")
             if message_ids and set(message_ids) <= set(head.last_messages):
@@ -147,6 +149,7 @@ class Engine:
             try:
                 self.store.commit(changes)
             except ConflictError:
+                head = None  # read it again
                 continue
             self.carry_out(commands)
             for observer in self.observers:
