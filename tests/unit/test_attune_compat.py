@@ -530,13 +530,8 @@ def test_an_orquesta_file_says_what_to_change() -> None:
         (24, "fan", "input.host", "error", "'item' and 'index' exist only in the input of a with_items task"),
         (25, "fan", "input.prev", "error", "'task(...)' is not a function: write 'task.NAME.result' for a task's result"),
         (27, "fan", "retry.when", "error", "unknown field (did you mean 'on_error'?)"),
-        (32, "fan", "next[0].do", "error",
-         "unknown task 'fail': relayflow has no 'fail' command; route to a task with 'action: core.fail' and "
-         "'input: {message: ...}' to fail the workflow"),
         (33, "fan", "next[1].when", "error",
          "unknown name 'completed' in template: an entry without 'when' fires on every outcome (or use on_complete)"),
-        (34, "fan", "next[1].do", "error", "unknown task 'noop': relayflow has no 'noop' command; leave 'do' out "
-         "(an entry may only publish)"),
         (35, None, "output", "warning",
          "a list of {name: template} renders to a list; to get an object {name: value}, write a mapping "
          "(name: template)"),
@@ -574,10 +569,8 @@ def test_the_orquesta_file_rewritten_as_the_messages_say_runs() -> None:
               delay: 5
             next:
               - when: "{{ failed() }}"
-                do: stop
-          stop:
-            action: core.fail
-            input: {message: a host failed}
+                do: fail
+              - do: noop
         output:
           greeting: "{{ vars.greeting }}"
         """

@@ -72,7 +72,7 @@ from .core.errors import InputError
 from .core.loader import parse_file, read_file
 from .core.messages import AttemptFinished, DispatchAttempt, Message, StartChild, StartTimer
 from .core.records import RUNNING, TaskRun, Unit
-from .core.spec import TaskSpec, Transition, WorkflowSpec
+from .core.spec import Branch, TaskSpec, Transition, WorkflowSpec
 from .harness import MemoryStack
 
 # How a token-holding unit (approval, callback task) is answered, where the engine has it.
@@ -492,7 +492,7 @@ class _RecordingConductor(Conductor):
             self._frames[-1]["log"].append(value)
         return value
 
-    def decide(self, tr: Transition, ctx: dict[str, Any]) -> tuple[str, ...] | None:
+    def decide(self, tr: Transition, ctx: dict[str, Any]) -> Branch | None:
         self._deciding += 1
         try:
             chosen = super().decide(tr, ctx)
@@ -531,10 +531,8 @@ def _replay(task: TaskSpec, status: str, log: list[Any], targets: list[str]) -> 
                 break
             _, _, chosen = log[i]
             i += 1
-            if chosen is not None and chosen and all(t in targets for t in chosen):
-                index = next((k for k, b in enumerate(tr.decision) if b.do is chosen), None)
-                if index is None:
-                    index = next(k for k, b in enumerate(tr.decision) if b.do == chosen)
+            if chosen is not None and (chosen.do or chosen.commands) and all(t in targets for t in chosen.do):
+                index = next(k for k, b in enumerate(tr.decision) if b is chosen)
                 fired.append(f"decision[{index}]")
             continue
         if tr.when is not None:
@@ -544,7 +542,7 @@ def _replay(task: TaskSpec, status: str, log: list[Any], targets: list[str]) -> 
             i += 1
             if not value:
                 continue
-        if tr.do and all(t in targets for t in tr.do):
+        if tr.do and all(t in targets for t in tr.do) or not tr.do and tr.commands:  # do: noop / fail
             fired.append(tr.origin)
     return fired
 

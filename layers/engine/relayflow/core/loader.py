@@ -16,7 +16,7 @@ from jinja2 import nodes as jnodes
 from . import graph, templates, yamlpos
 from .errors import Problem, ValidationError
 from .spec import (
-    BACKOFFS, DEFAULT_MAX_TASK_RUNS, FAILED, INPUT_TYPES, SUCCEEDED, TIMED_OUT,
+    BACKOFFS, COMMANDS, DEFAULT_MAX_TASK_RUNS, FAIL, FAILED, INPUT_TYPES, NOOP, SUCCEEDED, TIMED_OUT,
     Branch, InputParam, RetrySpec, TaskSpec, Transition, WorkflowSpec,
 )
 
@@ -59,13 +59,14 @@ ATTUNE_TASK_FIELDS = {
     "with": "write the items as 'with_items: \"{{ ... }}\"' and the limit as 'concurrency: N' on the task "
             "(StackStorm's with: {items, concurrency}); 'item' is the current item",
 }
-# StackStorm Orquesta's engine commands in `do`, and what to write instead.
+# StackStorm Orquesta's engine commands in `do` that relayflow has no use for, and what to write
+# instead. (Its `noop` and `fail` are relayflow's too: spec.COMMANDS.)
 _ENGINE_COMMANDS = {
-    "fail": "relayflow has no 'fail' command; route to a task with 'action: core.fail' and "
-            "'input: {message: ...}' to fail the workflow",
-    "noop": "relayflow has no 'noop' command; leave 'do' out (an entry may only publish)",
-    "continue": "relayflow has no 'continue' command; leave 'do' out",
-    "retry": "relayflow has no 'retry' command; give the task a 'retry: {count, delay, on_error}'",
+    "continue": "relayflow has no 'continue' command; leave 'do' out (or write 'do: noop' to handle a "
+                "failure)",
+    "retry": "relayflow has no 'retry' command; give the task a 'retry: {count, delay, on_error}' (it retries "
+             "failed attempts only: Orquesta's do: retry also re-runs a task that succeeded while its 'when' "
+             "holds; for that, loop back to the task with 'do: TASK')",
 }
 BUILTIN_ACTIONS = {"core.noop", "core.echo", "core.fail", "core.sleep", "core.http", "core.ask"}
 BUILTIN_INPUTS = {"core.sleep": "seconds", "core.http": "url"}  # the input each cannot run without
@@ -207,6 +208,7 @@ _SYSTEM_KEYS = frozenset({"execution_id", "workflow", "started_at", "get", "keys
 # Fields rendered with no finished task in scope, where result() and the outcome functions are null.
 _NO_OUTCOME_FIELDS = {"input", "with_items", "concurrency", "timeout", "when", "output", "output_map", "vars"}
 _INPUT_SCOPES = ("input", "parameters")
+_NO_OUTCOME_FIELDS.add("parameters")
 _VAR_SCOPES = ("vars", "variables", "workflow")
 _MAPPING_METHODS = frozenset({"get", "keys", "values", "items"})
 
@@ -297,6 +299,21 @@ def _addressing(text: str, expression: bool) -> tuple[tuple[str, ...], ...]:
     return tuple(dict.fromkeys(found))
 
 
+def _has_template(value: Any) -> bool:
+    return any("{{" in t or "{%" in t for t in _strings(value))
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside ``value`` (dict values and list items, not keys)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 def _looks_like_schema(value: Any) -> bool:
     """Attune's ``output`` beside ``output_map`` is a JSON Schema of the result, not the result."""
     if not isinstance(value, dict) or not value:
@@ -343,6 +360,8 @@ class _Builder:
         self.var_names: set[str] = set()
         self.input_names: set[str] = set()
         self.published: set[str] = set()
+        # Input defaults and initial vars that are templates: (path, field, value, name), in order.
+        self.start_templates: list[tuple[tuple, str, Any, str]] = []
 
     # -- reporting -------------------------------------------------------
     def err(self, path: tuple, task: str | None, field: str, message: str, severity: str = "error") -> None:
@@ -453,6 +472,47 @@ class _Builder:
             for ref in sorted(templates.task_references(text, expression=bare) - self.task_names):
                 self.err(path, task, field, f"unknown task '{ref}' in template{_suggest(ref, self.task_names)}")
 
+    def check_start_templates(self, inputs: tuple[InputParam, ...], variables: dict[str, Any]) -> None:
+        """Templated input defaults and initial vars render at start, in declaration order: each
+        may read only what exists by then (LANGUAGE §1)."""
+        input_order = [p.name for p in inputs]
+        var_order = [k for k in variables if isinstance(k, str)]
+        for path, field, value, name in self.start_templates:
+            is_var = field.startswith("vars.")
+            allowed = {"input", "parameters"} | ({"vars", "variables", "workflow", "system"} if is_var else set())
+            sees = ("input, system and the vars declared before it" if is_var else
+                    "input: the inputs given and those declared before it")
+            for text in _strings(value):
+                if templates.check(text):
+                    continue  # reported by check_templates
+                outside = sorted((templates.referenced_names(text) & SCOPES) - allowed)
+                if outside:
+                    self.err(path, None, field, f"renders when the execution starts, before any task: it sees "
+                                                f"{sees}, not '{outside[0]}'")
+                if "defined" in text or "default" in text:
+                    continue  # a guarded read: it may be meant to fall back
+                for scope, key in _scope_keys(text, False):
+                    if is_var and scope == "vars":
+                        before = var_order[:var_order.index(name)] if name in var_order else var_order
+                        if key in before:
+                            continue
+                        if key == name:
+                            why = "reads itself"
+                        elif key in var_order:
+                            why = f"reads vars.{key}, declared after it: move {key} above {name}"
+                        else:
+                            why = f"reads vars.{key}, which nothing sets before the first task"
+                        self.err(path, None, field, f"{why} (vars render in declaration order when the "
+                                                    "execution starts)")
+                    elif not is_var and scope == "input" and key in input_order:
+                        if key == name:
+                            self.err(path, None, field, "a default cannot read its own input")
+                        elif input_order.index(key) > input_order.index(name):
+                            self.err(path, None, field,
+                                     f"reads input.{key}, declared after it: it renders only when {key} is "
+                                     f"given (defaults render in declaration order); move {key} above {name}",
+                                     severity="warning")
+
     # -- workflow level --------------------------------------------------
     def build(self, data: Any) -> WorkflowSpec | None:
         if not isinstance(data, dict):
@@ -477,6 +537,7 @@ class _Builder:
         vars_ = self.vars(data.get("vars"))
         self.input_names = {p.name for p in inputs}
         self.var_names = {k for k in vars_ if isinstance(k, str)}
+        self.check_start_templates(inputs, vars_)
         timeout = self.positive_number(data, "timeout", (), None)
         max_runs = data.get("max_task_runs", DEFAULT_MAX_TASK_RUNS)
         if not isinstance(max_runs, int) or isinstance(max_runs, bool) or max_runs < 1:
@@ -537,6 +598,7 @@ class _Builder:
                        else v) for k, v in raw["properties"].items()}
             path = path + ("properties",)
         items: list[tuple[str, Any, tuple]] = []
+        list_form = isinstance(raw, list)
         if isinstance(raw, dict):
             items = [(k, v, path + (k,)) for k, v in raw.items()]
         elif isinstance(raw, list):
@@ -597,7 +659,11 @@ class _Builder:
             kwargs: dict[str, Any] = {}
             if "default" in decl:
                 default = decl["default"]
-                if ptype and default is not None and not type_matches(ptype, default):
+                if _has_template(default):  # rendered at start; its type is checked then
+                    dpath = ppath + (pname,) if list_form else ppath + ("default",)
+                    self.start_templates.append((dpath, f"{field}.default", default, pname))
+                    self.template(default, dpath, None, f"{field}.default")
+                elif ptype and default is not None and not type_matches(ptype, default):
                     self.err(ppath + ("default",), None, f"{field}.default",
                              f"default {default!r} is not of type {ptype}")
                 elif enum is not None and default is not None and default not in enum:
@@ -611,6 +677,7 @@ class _Builder:
     def vars(self, raw: Any) -> dict[str, Any]:
         if raw is None:
             return {}
+        entries = raw if isinstance(raw, list) else None
         if isinstance(raw, list):  # the seed project's list-of-single-key-maps form
             merged: dict[str, Any] = {}
             for i, entry in enumerate(raw):
@@ -626,6 +693,14 @@ class _Builder:
             if not isinstance(k, str):
                 self.err(("vars", k), None, "vars", f"variable name {k!r} must be text")
         self.template(raw, ("vars",), None, "vars")
+        for k, v in raw.items():
+            if isinstance(k, str) and _has_template(v):
+                if entries is not None:
+                    where = [i for i, e in enumerate(entries) if isinstance(e, dict) and k in e]
+                    path = ("vars", where[-1], k)
+                else:
+                    path = ("vars", k)
+                self.start_templates.append((path, f"vars.{k}", v, k))
         return dict(raw)
 
     def positive_number(self, data: dict, key: str, path: tuple, task: str | None,
@@ -699,6 +774,10 @@ class _Builder:
         elif not valid_name:
             self.err(path + ("name",), parent, "name",
                      f"task name {name!r} must start with a letter or '_' and hold letters, digits, '_', '.', '-'")
+        elif name in COMMANDS and not sub:
+            meaning = "a failure is handled, nothing more to run" if name == NOOP else "fail the workflow"
+            self.err(path + ("name",), name, "name",
+                     f"'{name}' is reserved: 'do: {name}' is an engine command ({meaning}); rename the task")
         if sub:  # 'tasks' in a sub-task is reported below as a nested parallel task
             self.unknown_fields(t, SUBTASK_FIELDS | {"tasks"} | ATTUNE_IGNORED_TASK_FIELDS, path, label, not_here={
                 **{k: "a sub-task of a parallel task takes only "
@@ -919,19 +998,29 @@ class _Builder:
             out.append((k, v))
         return tuple(out)
 
-    def targets(self, raw: Any, path: tuple, task: str | None, field: str) -> tuple[str, ...]:
+    def targets(self, raw: Any, path: tuple, task: str | None, field: str
+                ) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The task names of a ``do`` and the engine commands (noop, fail) beside them."""
         names = _as_names(raw)
         if names is None:
             self.err(path, task, field, "must be a task name or a list of task names")
-            return ()
+            return (), frozenset()
+        commands = frozenset(n for n in names if n in COMMANDS)
         for n in names:
-            if n in self.task_names:
+            if n in self.task_names or n in COMMANDS:
                 continue
             if n in _ENGINE_COMMANDS:
                 self.err(path, task, field, f"unknown task '{n}': {_ENGINE_COMMANDS[n]}")
             else:
-                self.err(path, task, field, f"unknown task '{n}'{_suggest(n, self.task_names)}")
-        return tuple(n for n in names if n in self.task_names)
+                self.err(path, task, field, f"unknown task '{n}'{_suggest(n, self.task_names | set(COMMANDS))}")
+        if commands == {NOOP, FAIL}:
+            self.err(path, task, field, "'noop' (the failure is handled) and 'fail' (fail the workflow) "
+                                        "contradict each other; give one")
+        elif FAIL in commands and len(names) > 1:
+            others = ", ".join(n for n in names if n != FAIL)
+            self.err(path, task, field, f"'fail' fails the workflow fast: {others} will not start",
+                     severity="warning")
+        return tuple(n for n in names if n in self.task_names), commands
 
     def transitions(self, t: dict, path: tuple, task: str | None) -> tuple[Transition, ...]:
         out: list[Transition] = []
@@ -950,8 +1039,8 @@ class _Builder:
             if isinstance(raw, list) and any(isinstance(e, dict) for e in raw):
                 out.extend(self.conditional_legacy(raw, path + (key,), task, key, outcomes))
                 continue
-            do = self.targets(raw, path + (key,), task, key)
-            out.append(Transition(origin=key, line=line(key), outcomes=outcomes, do=do))
+            do, commands = self.targets(raw, path + (key,), task, key)
+            out.append(Transition(origin=key, line=line(key), outcomes=outcomes, do=do, commands=commands))
         if "decision" in t:
             out.append(self.decision(t["decision"], path + ("decision",), task))
         if "next" in t:
@@ -970,9 +1059,10 @@ class _Builder:
                     if when is not None:
                         self.condition(when, epath + ("when",), task, f"{field}.when")
                     publish = self.publish(entry.get("publish"), epath + ("publish",), task, f"{field}.publish")
-                    do = self.targets(entry["do"], epath + ("do",), task, f"{field}.do") if "do" in entry else ()
+                    do, commands = self.targets(entry["do"], epath + ("do",), task, f"{field}.do") \
+                        if "do" in entry else ((), frozenset())
                     out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath),
-                                          when=when, publish=publish, do=do))
+                                          when=when, publish=publish, do=do, commands=commands))
                 self.check_failed_and_timed_out(raw, path + ("next",), task)
         return tuple(out)
 
@@ -998,8 +1088,9 @@ class _Builder:
         for i, entry in enumerate(raw):
             epath, field = path + (i,), f"{key}[{i}]"
             if isinstance(entry, str):
-                do = self.targets(entry, epath, task, field)
-                out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath), outcomes=outcomes, do=do))
+                do, commands = self.targets(entry, epath, task, field)
+                out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath), outcomes=outcomes,
+                                      do=do, commands=commands))
                 continue
             if not isinstance(entry, dict):
                 self.err(epath, task, field, "must be a task name or {when, do}")
@@ -1017,9 +1108,9 @@ class _Builder:
             if raw_do is None:
                 self.err(epath, task, field, "needs 'do': the task(s) to run")
                 continue
-            do = self.targets(raw_do, epath + ("do",), task, f"{field}.do")
+            do, commands = self.targets(raw_do, epath + ("do",), task, f"{field}.do")
             out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath), outcomes=outcomes,
-                                  when=when, do=do))
+                                  when=when, do=do, commands=commands))
         return out
 
     def decision(self, raw: Any, path: tuple, task: str | None) -> Transition:
@@ -1040,7 +1131,7 @@ class _Builder:
             if target_key not in b:
                 self.err(bpath, task, field, "needs 'next': the task to run")
                 continue
-            do = self.targets(b[target_key], bpath + (target_key,), task, f"{field}.{target_key}")
+            do, commands = self.targets(b[target_key], bpath + (target_key,), task, f"{field}.{target_key}")
             default = b.get("default", False)
             if not isinstance(default, bool):
                 self.err(bpath + ("default",), task, f"{field}.default", "must be true or false")
@@ -1050,7 +1141,7 @@ class _Builder:
                 self.err(bpath, task, field, "needs 'when' (or 'default: true')")
             if when is not None:
                 self.condition(when, bpath + ("when",), task, f"{field}.when")
-            branches.append(Branch(when=when, do=do, default=default))
+            branches.append(Branch(when=when, do=do, default=default, commands=commands))
         if sum(b.default for b in branches) > 1:
             self.err(path, task, "decision", "only one branch may be the default")
         return Transition(origin="decision", line=yamlpos.line_of(self.lines, path),
@@ -1095,3 +1186,27 @@ class _Builder:
                 self.err(p, name, "join",
                          f"{len(inb[name])} tasks lead here ({', '.join(inb[name])}) and there is no 'join': "
                          "it runs once per arrival", severity="warning")
+        for name, task in tasks.items():
+            self.check_failure_into_joins(task, tasks, path_of.get(name, ("tasks",)))
+
+    def check_failure_into_joins(self, task: TaskSpec, tasks: dict[str, TaskSpec], path: tuple) -> None:
+        """A failure fed only into joins is unhandled when none of them is ever satisfied (LANGUAGE §3.5)."""
+        def on_failure(tr: Transition) -> bool:
+            if tr.outcomes is not None:
+                return bool(tr.outcomes & {FAILED, TIMED_OUT})
+            when = tr.when if isinstance(tr.when, str) else ""
+            return tr.when is None or bool(re.search(r"\b(failed|timed_out)\s*\(", when))
+
+        entries = [tr for tr in task.next if tr.decision is None and on_failure(tr)]
+        if not entries or any(NOOP in tr.commands or FAIL in tr.commands for tr in entries):
+            return
+        targets = [n for tr in entries for n in tr.do]
+        if not targets or any(tasks[n].join is None or tasks[n].join == 1 for n in targets):
+            return
+        joins = ", ".join(dict.fromkeys(targets))
+        key, _, index = entries[0].origin.rstrip("]").partition("[")
+        self.err(path + ((key, int(index)) if index else (key,)), task.name, entries[0].origin,
+                 f"a failure of {task.name} goes only into the join {joins}: if that join is never satisfied "
+                 f"(its other inbound tasks do not all fire into it), it ends skipped and this failure fails the "
+                 f"workflow; to handle the failure either way, add a task or 'noop' to the 'do'",
+                 severity="warning")
