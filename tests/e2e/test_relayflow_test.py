@@ -725,3 +725,56 @@ def test_a_workflow_left_waiting_fails_the_case_saying_on_what(tmp_path: Path,
     assert case["error"] == ("the workflow did not finish: it is still running, waiting on approve#1 "
                              "(nothing will answer it here: mock it, or give it a timeout)")
     assert case["execution"]["status"] == "running"
+
+
+# --- finding test files: folders, subfolders, workflows given by mistake ----------------------------------
+
+
+def test_a_folder_stands_for_the_test_files_named_so_in_it_and_its_subfolders(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "pipeline.yaml", PIPELINE)
+    case = "cases: [{name: ok, expect: {status: succeeded}}]\n"
+    first = write(tmp_path, "tests/pipeline_test.yaml", "workflow: ../pipeline.yaml\n" + case)
+    second = write(tmp_path, "tests/deep/test_again.yml", "workflow: ../../pipeline.yaml\n" + case)
+    write(tmp_path, "tests/notes.yaml", "not: a test file, and not named like one\n")
+    write(tmp_path, ".hidden/pipeline_test.yaml", "workflow: ../nope.yaml\n" + case)
+    impostor = write(tmp_path, "tests/impostor_test.yaml", PIPELINE)
+    code, out, _ = run(capsys, str(tmp_path))
+    assert code == 0, out
+    assert f"{first}: workflow demo.pipeline" in out and f"{second}: workflow demo.pipeline" in out
+    assert f"{impostor}: skipped: named like a test file, but it is a workflow (it has 'tasks', not 'cases')" in out
+    assert "notes.yaml" not in out and ".hidden" not in out
+    assert out.splitlines()[-1] == "2 cases: 2 passed, 0 failed"
+
+
+def test_a_workflow_file_given_runs_the_test_files_that_name_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = pipeline_test(tmp_path, "- {name: ok, expect: {status: succeeded}}\n")
+    write(tmp_path, "other.yaml", "name: demo.other\ntasks: [{name: a, action: core.noop}]\n")
+    write(tmp_path, "tests/other_test.yaml", "workflow: ../other.yaml\ncases: [{name: other, expect: {}}]\n")
+    code, out, _ = run(capsys, str(tmp_path / "pipeline.yaml"))
+    assert code == 0, out
+    assert f"{path}: workflow demo.pipeline" in out and "other" not in out
+    assert out.splitlines()[-1] == "1 case: 1 passed, 0 failed"
+
+
+def test_a_workflow_without_tests_or_a_folder_without_test_files_is_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workflow = write(tmp_path, "lonely/pipeline.yaml", PIPELINE)
+    code, out, _ = run(capsys, str(workflow))
+    assert code == 2
+    assert f"{workflow}:1: this is a workflow, not a test file, and no test file under {workflow.parent} names it" \
+        in out
+    code, out, _ = run(capsys, str(tmp_path / "lonely"))
+    assert code == 2
+    assert f"{tmp_path / 'lonely'}: no test files here or in its subfolders (test files are named *_test.yaml " \
+           "or test_*.yaml)" in out
+
+
+def test_relayflow_test_examples_runs_every_example_test_file(capsys: pytest.CaptureFixture[str]) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    code, out, _ = run(capsys, str(examples))
+    assert code == 0, out
+    ran = sorted(Path(line.split(":")[0]).name for line in out.splitlines() if ": workflow " in line)
+    assert ran == sorted(p.name for p in (examples / "tests").glob("*_test.yaml"))
+    assert "skipped" not in out

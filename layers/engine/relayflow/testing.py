@@ -57,12 +57,14 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import glob
+import fnmatch
 import json
 import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+
+import yaml
 
 from .actions.builtin import default_registry
 from .core import messages as _messages
@@ -966,20 +968,95 @@ class Report:
         return 2 if self.bad_files else 1 if self.failed else 0
 
 
-def expand(paths: list[str]) -> list[str]:
-    """Files as given; a directory stands for the .yaml/.yml files directly inside it."""
+# A folder given to ``relayflow test`` stands for the files in it and its subfolders named so.
+TEST_FILE_PATTERNS = ("*_test.yaml", "*_test.yml", "test_*.yaml", "test_*.yml")
+_SKIPPED_FOLDERS = {"node_modules", "__pycache__", "venv", "site-packages"}
+
+
+def is_test_file_name(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in TEST_FILE_PATTERNS)
+
+
+def _yaml_keys(path: str) -> set[str] | None:
+    """The top-level keys of a YAML mapping file; None when it is not one (or not readable)."""
+    text, _ = read_file(path)
+    if text is None:
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return {k for k in data if isinstance(k, str)} if isinstance(data, dict) else None
+
+
+def _is_workflow_file(path: str) -> bool:
+    keys = _yaml_keys(path)
+    return keys is not None and "tasks" in keys and "cases" not in keys
+
+
+def _walk_test_files(folder: str) -> Iterator[str]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_FOLDERS)
+        for name in sorted(files):
+            if is_test_file_name(name):
+                yield os.path.normpath(os.path.join(root, name))
+
+
+def _tests_of(workflow_path: str) -> list[str]:
+    """Test files under the workflow's folder whose ``workflow`` is that file."""
+    target = os.path.abspath(workflow_path)
+    found = []
+    for path in _walk_test_files(os.path.dirname(workflow_path) or "."):
+        text, _ = read_file(path)
+        try:
+            data = yaml.safe_load(text) if text is not None else None
+        except yaml.YAMLError:
+            continue
+        wf = data.get("workflow") if isinstance(data, dict) else None
+        if isinstance(wf, str) and os.path.abspath(os.path.join(os.path.dirname(path), wf)) == target:
+            found.append(path)
+    return found
+
+
+def expand(paths: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """The test files ``paths`` stand for, with problems and notes.
+
+    A file is taken as given, unless it is a workflow: then the test files naming it (in its
+    folder and below) run. A folder stands for the files in it and its subfolders named like
+    TEST_FILE_PATTERNS; one so named that holds a workflow is left out, with a note."""
     out: list[str] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    patterns = " or ".join(TEST_FILE_PATTERNS[::2])
     for path in paths:
         if os.path.isdir(path):
-            out.extend(sorted(glob.glob(os.path.join(path, "*.yaml")) + glob.glob(os.path.join(path, "*.yml"))))
+            found = []
+            for candidate in _walk_test_files(path):
+                if _is_workflow_file(candidate):
+                    notes.append(f"{candidate}: skipped: named like a test file, but it is a workflow "
+                                 f"(it has 'tasks', not 'cases')")
+                else:
+                    found.append(candidate)
+            if not found:
+                problems.append(f"{path}: no test files here or in its subfolders (test files are named "
+                                f"{patterns})")
+            out.extend(found)
+        elif os.path.isfile(path) and _is_workflow_file(path):
+            tests = _tests_of(path)
+            if not tests:
+                problems.append(f"{path}:1: this is a workflow, not a test file, and no test file under "
+                                f"{os.path.dirname(path) or '.'} names it; write one (named {patterns}) with "
+                                f"'workflow: <path to this file>' and 'cases'")
+            out.extend(tests)
         else:
             out.append(path)
-    return out
+    return list(dict.fromkeys(out)), problems, notes
 
 
 def run_files(paths: list[str]) -> Report:
     report = Report()
-    for path in expand(paths):
+    files, report.bad_files, report.warnings = expand(paths)
+    for path in files:
         try:
             tf = load_test_file(path)
         except TestFileError as exc:
