@@ -277,7 +277,8 @@ def test_failed_beside_timed_out_warns_that_failed_includes_timeouts() -> None:
 @pytest.mark.parametrize("expr, field, message", [
     ("{{ task.parse.rows }}", "input.x",
      "'task.parse.rows': task.parse holds status, result, error, attempts, run, started_at and finished_at; "
-     "write 'task.parse.result.rows'"),
+     "for a key of its result, write 'task.parse.result.rows'"),
+    ("{{ task.parse.attempt }}", "input.x", "did you mean 'task.parse.attempts'?"),
     ("{{ task.parse.data.rows[0] }}", "input.x", "write 'task.parse.result.data'"),
     ("{{ tasks['parse'].rows }}", "input.x", "write 'task.parse.result.rows'"),
     ("{{ system.workflow_start }}", "input.x",
@@ -386,7 +387,7 @@ def test_attune_helpers_that_exist_here_run_unchanged() -> None:
     ("{name: a, action: 'python:etl'}", "action", "error",
      "write a python action as python:<module>:<function> (e.g. python:etl:load_file), not 'python:etl'"),
     ("{name: a, action: 'python:etl:load-file'}", "action", "error", "python:<module>:<function>"),
-    ("{name: a, action: core.ecoh}", "action", "warning",
+    ("{name: a, action: core.ecoh}", "action", "error",
      "unknown built-in action 'core.ecoh' (did you mean 'core.echo'?); the core actions are"),
     ("{name: a, action: core.sleep, input: {secs: 3}}", "input", "error", "core.sleep needs input.seconds"),
     ("{name: a, action: core.sleep}", "input", "error", "core.sleep needs input.seconds"),
@@ -410,9 +411,11 @@ def test_the_fixture_that_uses_attunes_result_addressing_says_what_to_change() -
     assert spec is None
     assert [(p.line, p.task, p.field, p.message) for p in found] == [
         (20, "store", "input.rows", "'task.parse.rows': task.parse holds status, result, error, attempts, run, "
-                                    "started_at and finished_at; write 'task.parse.result.rows'"),
+                                    "started_at and finished_at; for a key of its result, write "
+                                    "'task.parse.result.rows'"),
         (22, None, "output_map.stored", "'task.store.count': task.store holds status, result, error, attempts, "
-                                        "run, started_at and finished_at; write 'task.store.result.count'"),
+                                        "run, started_at and finished_at; for a key of its result, write "
+                                        "'task.store.result.count'"),
     ]
 
 
@@ -520,7 +523,7 @@ def test_an_orquesta_file_says_what_to_change() -> None:
         (16, "greet", "next[0].publish.greeting", "error",
          "unknown name 'ctx' in template: StackStorm's ctx(); write 'vars.NAME' for a published variable or "
          "'input.NAME' for an input"),
-        (19, "fan", "action", "warning",
+        (19, "fan", "action", "error",
          "unknown built-in action 'core.local'; the core actions are core.ask, core.echo, core.fail, core.http, "
          "core.noop, core.sleep"),
         (20, "fan", "with", "error",

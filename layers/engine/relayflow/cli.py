@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from .client import ApiError
 from .core import graph
 from .core.errors import InputError, Problem
-from .core.loader import parse_file
+from .core.loader import parse_file, workflow_files
 from .core.messages import Emit
 
 EXIT_OK, EXIT_NOT_SUCCEEDED, EXIT_USAGE = 0, 1, 2
@@ -194,7 +194,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
-    for path in args.files:
+    files: list[str] = []
+    for path in args.files:  # a folder stands for the workflow files in it and its subfolders
+        if not os.path.isdir(path):
+            files.append(path)
+        elif found := workflow_files(path):
+            files.extend(found)
+        else:
+            print(f"{path}: no workflow files here or in its subfolders (YAML files with 'tasks')", file=sys.stderr)
+            failed = True
+    for path in files:
         spec, problems = parse_file(path)
         _print_problems(problems)
         if spec is None:
@@ -435,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "memory: in-process twins of every service, fastest")
     run.set_defaults(func=cmd_run)
     val = sub.add_parser("validate", help="check workflow files and report every problem")
-    val.add_argument("files", nargs="+")
+    val.add_argument("files", nargs="+", help="workflow files, or folders of them (searched with subfolders)")
     val.set_defaults(func=cmd_validate)
     gr = sub.add_parser("graph", help="draw a workflow's task graph, or an execution's with each task's status")
     gr.add_argument("workflow", nargs="?")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -69,6 +70,7 @@ _ENGINE_COMMANDS = {
              "holds; for that, loop back to the task with 'do: TASK')",
 }
 BUILTIN_ACTIONS = {"core.noop", "core.echo", "core.fail", "core.sleep", "core.http", "core.ask"}
+AWS_ACTIONS = {"aws.lambda"}
 BUILTIN_INPUTS = {"core.sleep": "seconds", "core.http": "url"}  # the input each cannot run without
 # JSON Schema keywords an input declaration may carry; relayflow checks only INPUT_FIELDS.
 SCHEMA_KEYWORDS = {"items", "minItems", "maxItems", "uniqueItems", "minimum", "maximum", "exclusiveMinimum",
@@ -102,6 +104,30 @@ def read_file(path: str) -> tuple[str | None, list[Problem]]:
         return None, [Problem(path, 0, None, "file", f"cannot read: {exc.strerror or exc}")]
     except UnicodeDecodeError as exc:
         return None, [Problem(path, 0, None, "file", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]
+
+
+_NOT_SEARCHED = {"node_modules", "__pycache__", "venv", "site-packages"}
+
+
+def workflow_files(folder: str) -> list[str]:
+    """The workflow files in ``folder`` and its subfolders: YAML mappings with ``tasks`` and no
+    ``cases`` (a test file's), hidden folders and virtualenvs left out."""
+    import yaml  # only here: the rest of the loader reads through yamlpos
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_SEARCHED)
+        for name in sorted(files):
+            if not name.endswith((".yaml", ".yml")):
+                continue
+            path = os.path.normpath(os.path.join(root, name))
+            text, _ = read_file(path)
+            try:
+                data = yaml.safe_load(text) if text is not None else None
+            except yaml.YAMLError:
+                data = None
+            if isinstance(data, dict) and "tasks" in data and "cases" not in data:
+                found.append(path)
+    return found
 
 
 def parse_file(path: str) -> tuple[WorkflowSpec | None, list[Problem]]:
@@ -202,6 +228,7 @@ _FUNCTION_HINTS = {
 }
 _RUN_VIEW_KEYS = frozenset({"status", "result", "error", "attempts", "run", "started_at", "finished_at",
                             "get", "keys", "values", "items"})
+_RUN_FIELDS = _RUN_VIEW_KEYS - {"get", "keys", "values", "items"}
 _SYSTEM_KEYS = frozenset({"execution_id", "workflow", "started_at", "get", "keys", "values", "items"})
 
 
@@ -312,6 +339,40 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+_FUNCTION_AS_VALUE = re.compile(r"\b(?:result|error|succeeded|failed|timed_out|skipped)\b(?!\s*\()")
+
+
+@functools.lru_cache(maxsize=4096)
+def _functions_as_values(text: str, expression: bool) -> tuple[tuple[str, str | None], ...]:
+    """(function, attribute or None) for each of result, error, succeeded... read without being called."""
+    try:
+        ast = templates._ast(text, expression)
+    except Exception:  # syntax errors are reported by the syntax check
+        return ()
+    called = {id(call.node) for call in ast.find_all(jnodes.Call)}
+    attrs = {id(node.node): _const_key(node) for node in ast.find_all((jnodes.Getattr, jnodes.Getitem))}
+    found = [(n.name, attrs.get(id(n))) for n in ast.find_all(jnodes.Name)
+             if n.name in FUNCTIONS and n.ctx == "load" and id(n) not in called]
+    return tuple(dict.fromkeys(found))
+
+
+def _cycle_through(succ: dict[str, tuple[str, ...]], start: str) -> list[str]:
+    """The shortest cycle from ``start`` back to it, as the tasks in order (``start`` first)."""
+    parent: dict[str, str] = {}
+    queue = [start]
+    for node in queue:
+        for nxt in succ[node]:
+            if nxt == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(parent[path[-1]])
+                return path[::-1]
+            if nxt not in parent:
+                parent[nxt] = node
+                queue.append(nxt)
+    return [start]
 
 
 def _looks_like_schema(value: Any) -> bool:
@@ -446,14 +507,22 @@ class _Builder:
                          f"{outcome[0]}() belongs to a finished task: it is set in that task's publish, next, "
                          f"decision and retry.on_error, and is null here; write 'task.NAME.result' (or "
                          f"task.NAME.status, task.NAME.error) to read another task")
+            if names & FUNCTIONS and _FUNCTION_AS_VALUE.search(text):
+                for fn, attr in _functions_as_values(text, bare):
+                    write = f"{fn}().{attr}" if attr else f"{fn}()"
+                    self.err(path, task, field, f"'{fn}' is a function: write '{write}'"
+                                                f"{' (with the parentheses)' if attr else ''}")
             if _may_read_unknown(text, self.input_names, self.var_names | self.published):
                 self.check_names_read(text, bare, path, task, field)
             for finding in (_addressing(text, bare) if _may_misaddress(text) else ()):
                 if finding[0] == "task" and finding[1] in self.task_names:
                     _, ref, key = finding
+                    close = difflib.get_close_matches(key, sorted(_RUN_FIELDS), n=1, cutoff=0.75)
+                    advice = f"did you mean 'task.{ref}.{close[0]}'?" if close else \
+                        f"for a key of its result, write 'task.{ref}.result.{key}'"
                     self.err(path, task, field,
                              f"'task.{ref}.{key}': task.{ref} holds status, result, error, attempts, run, "
-                             f"started_at and finished_at; write 'task.{ref}.result.{key}'")
+                             f"started_at and finished_at; {advice}")
                 elif finding[0] == "system":
                     tail = " (Attune's system.workflow_start is system.started_at)" \
                         if finding[1] == "workflow_start" else ""
@@ -921,9 +990,14 @@ class _Builder:
                          f"not {action!r}")
             return
         if action.startswith("core.") and action not in BUILTIN_ACTIONS:
+            # core.* names only the built-ins, so this one cannot exist: it would fail as UnknownAction.
             self.err(path + ("action",), task, "action",
                      f"unknown built-in action {action!r}{_suggest(action, BUILTIN_ACTIONS)}; the core actions "
-                     f"are {', '.join(sorted(BUILTIN_ACTIONS))}", severity="warning")
+                     f"are {', '.join(sorted(BUILTIN_ACTIONS))}")
+            return
+        if action.startswith("aws.") and action not in AWS_ACTIONS:
+            self.err(path + ("action",), task, "action",
+                     f"unknown built-in action {action!r}; the aws actions are {', '.join(sorted(AWS_ACTIONS))}")
             return
         needs = BUILTIN_INPUTS.get(action)
         if needs and isinstance(task_input, dict) and needs not in task_input:
@@ -1012,7 +1086,7 @@ class _Builder:
             if n in _ENGINE_COMMANDS:
                 self.err(path, task, field, f"unknown task '{n}': {_ENGINE_COMMANDS[n]}")
             else:
-                self.err(path, task, field, f"unknown task '{n}'{_suggest(n, self.task_names | set(COMMANDS))}")
+                self.err(path, task, field, f"unknown task '{n}'{_suggest(n, self.task_names)}")
         if commands == {NOOP, FAIL}:
             self.err(path, task, field, "'noop' (the failure is handled) and 'fail' (fail the workflow) "
                                         "contradict each other; give one")
@@ -1188,6 +1262,44 @@ class _Builder:
                          "it runs once per arrival", severity="warning")
         for name, task in tasks.items():
             self.check_failure_into_joins(task, tasks, path_of.get(name, ("tasks",)))
+        if cyclic:
+            self.check_endless_loops(tasks, path_of, data.get("max_task_runs", DEFAULT_MAX_TASK_RUNS))
+
+    def check_endless_loops(self, tasks: dict[str, TaskSpec], path_of: dict, max_runs: Any) -> None:
+        """Loops no 'when' can leave: each edge fires on every outcome (an error), or on success
+        with no condition (a warning: only a failure leaves it)."""
+        def edges(fires: Callable[[Transition], bool]) -> dict[str, tuple[str, ...]]:
+            out = {}
+            for name, task in tasks.items():
+                stops = any(FAIL in tr.commands for tr in task.next)  # 'do: fail' may end it
+                out[name] = () if stops else tuple(dict.fromkeys(
+                    t for tr in task.next if tr.decision is None and tr.when is None and fires(tr)
+                    for t in tr.do if t in tasks))
+            return out
+
+        always = edges(lambda tr: tr.outcomes is None)
+        on_success = edges(lambda tr: tr.outcomes is None or SUCCEEDED in tr.outcomes)
+        reported: set[str] = set()
+        for succ, severity in ((always, "error"), (on_success, "warning")):
+            cyclic = graph.in_cycles(succ)
+            for name in tasks:
+                if name not in cyclic or name in reported:
+                    continue
+                loop = _cycle_through(succ, name)
+                reported.update(loop)
+                path = " -> ".join(loop + [name])
+                origin = next(tr.origin for tr in tasks[name].next if tr.decision is None and loop[1 % len(loop)]
+                              in tr.do)
+                if severity == "error":
+                    message = (f"endless loop {path}: every transition on it fires on every outcome with no "
+                               f"'when', so nothing leaves it and it runs until max_task_runs ({max_runs}) fails "
+                               f"the workflow; give one of its transitions a 'when'")
+                else:
+                    message = (f"loop {path} has no 'when': only a failure leaves it; give one of its "
+                               f"transitions a 'when' that ends the loop")
+                key, _, index = origin.rstrip("]").partition("[")
+                self.err(path_of.get(name, ("tasks",)) + ((key, int(index)) if index else (key,)), name, origin,
+                         message, severity=severity)
 
     def check_failure_into_joins(self, task: TaskSpec, tasks: dict[str, TaskSpec], path: tuple) -> None:
         """A failure fed only into joins is unhandled when none of them is ever satisfied (LANGUAGE §3.5)."""
