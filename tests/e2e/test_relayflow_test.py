@@ -778,3 +778,98 @@ def test_relayflow_test_examples_runs_every_example_test_file(capsys: pytest.Cap
     ran = sorted(Path(line.split(":")[0]).name for line in out.splitlines() if ": workflow " in line)
     assert ran == sorted(p.name for p in (examples / "tests").glob("*_test.yaml"))
     assert "skipped" not in out
+
+
+# --- mocks are held to the rules of real runs --------------------------------------------------------------
+
+ASKING = """
+name: demo.asking
+input: [kind]
+tasks:
+  - name: approve
+    action: core.ask
+    input:
+      prompt: ship it?
+      schema: {type: object, properties: {approved: {type: boolean}}, required: [approved]}
+    timeout: 60
+    on_success: ask_more
+  - name: ask_more
+    action: core.ask
+    input:
+      schema: {type: object, properties: {n: {type: "{{ input.kind }}"}}, required: [n]}
+    timeout: 60
+  - name: checks
+    type: parallel
+    tasks:
+      - {name: lint, action: core.noop}
+      - {name: unit, action: core.noop}
+"""
+
+
+def test_a_mocked_answer_that_breaks_the_written_schema_is_a_file_problem(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "asking.yaml", ASKING)
+    text = """
+        workflow: asking.yaml
+        cases:
+          - name: a yes that is text
+            input: {kind: integer}
+            mocks:
+              approve: [{result: {approved: "yes"}}, {result: {approved: true}}]
+            expect: {statuses: {approve: succeeded}}
+        """
+    path = write(tmp_path, "asking_test.yaml", text)
+    code, out, _ = run(capsys, str(path))
+    assert code == 2, out
+    bad_line = line_of(text, '{approved: "yes"}')
+    assert f"{path}:{bad_line}: mock of approve: the answer does not match the task's " \
+           "schema (data.approved must be boolean); the approval API would refuse it" in out
+    fixed = write(tmp_path, "asking_test.yaml", text.replace('"yes"', "true"))
+    code, out, _ = run(capsys, str(fixed))
+    assert code == 0, out
+
+
+def test_a_mocked_answer_that_breaks_a_templated_schema_fails_the_case(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "asking.yaml", ASKING)
+    path = write(tmp_path, "asking_test.yaml", """
+        workflow: asking.yaml
+        cases:
+          - name: a number that is text
+            input: {kind: integer}
+            mocks:
+              approve: {result: {approved: true}}
+              ask_more: {result: {n: three}}
+            expect: {status: succeeded}
+          - name: a number
+            input: {kind: integer}
+            mocks:
+              approve: {result: {approved: true}}
+              ask_more: {result: {n: 3}}
+            expect: {status: succeeded, results: {ask_more: {n: 3}}}
+        """)
+    code, out, _ = run(capsys, str(path))
+    assert code == 1, out
+    assert "FAIL  a number that is text" in out and "PASS  a number" in out
+    assert "the mocked answer to ask_more does not match its schema (data.n must be integer); the approval API " \
+           "would refuse it" in out
+
+
+def test_a_mock_of_a_parallel_task_is_a_file_problem_naming_its_sub_tasks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "asking.yaml", ASKING)
+    text = """
+        workflow: asking.yaml
+        cases:
+          - name: parallel
+            input: {kind: integer}
+            mocks:
+              checks: {result: {}}
+              checks/lint: {fail: lint failed}
+            expect: {status: failed}
+        """
+    path = write(tmp_path, "asking_test.yaml", text)
+    code, out, _ = run(capsys, str(path))
+    assert code == 2, out
+    assert f"{path}:{line_of(text, 'checks: {result')}: mocks: checks is a parallel task: it runs no action of its " \
+           "own, so a mock of it would never be used; mock its sub-tasks (checks/lint, checks/unit)" in out

@@ -62,14 +62,15 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+import fastjsonschema
 import yaml
 
 from .actions.builtin import default_registry
 from .core import messages as _messages
 from .core import yamlpos
-from .core.conductor import Conductor
+from .core.conductor import ASK_ACTION, Conductor
 from .core.errors import InputError
 from .core.loader import parse_file, read_file
 from .core.messages import AttemptFinished, DispatchAttempt, Message, StartChild, StartTimer
@@ -168,6 +169,41 @@ def _suggest(word: str, choices: Any) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+def _mocked_task(spec: WorkflowSpec, label: str) -> TaskSpec:
+    """The task (or ``PARENT/SUB`` sub-task) a mock label names; the label is known to exist."""
+    name, _, sub = label.partition("/")
+    task = spec.tasks[name]
+    return next(t for t in task.subtasks if t.name == sub) if sub else task
+
+
+def _literal_ask_schema(task: TaskSpec) -> Callable[[Any], Any] | None:
+    """The validator of a core.ask task's schema when it is written out (no template), else None."""
+    schema = task.input.get("schema") if task.action == ASK_ACTION and isinstance(task.input, dict) else None
+    if not isinstance(schema, dict) or "{{" in json.dumps(schema) or "{%" in json.dumps(schema):
+        return None
+    return _schema_validator(schema)
+
+
+def _schema_validator(schema: Any) -> Callable[[Any], Any] | None:
+    try:
+        return fastjsonschema.compile(schema)
+    except fastjsonschema.JsonSchemaDefinitionException:
+        return None  # the approval itself reports a broken schema when it runs
+
+
+def _schema_problem(validate: Callable[[Any], Any], answer: Any) -> str | None:
+    """Why ``answer`` breaks the schema (as the approval API checks it), or None."""
+    try:
+        validate(answer)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        return exc.message
+    return None
+
+
+class MockRefused(Exception):
+    """A mocked outcome the real service would refuse (an approval answer breaking its schema)."""
+
+
 def _task_labels(spec: WorkflowSpec) -> set[str]:
     labels = set(spec.tasks)
     for task in spec.tasks.values():
@@ -182,6 +218,7 @@ class _FileReader:
         self.path = path
         self.lines = lines
         self.problems: list[str] = []
+        self.answer_schema: Callable[[Any], Any] | None = None  # the core.ask task's schema, while reading its mock
 
     def err(self, where: tuple, message: str) -> None:
         self.problems.append(f"{self.path}:{yamlpos.line_of(self.lines, where)}: {message}")
@@ -269,6 +306,11 @@ class _FileReader:
             self.err(where + ("after",), f"mock of {label}: after must be a number of seconds >= 0")
             after = 0
         if kind == "result":
+            if self.answer_schema is not None:
+                problem = _schema_problem(self.answer_schema, raw["result"])
+                if problem:
+                    self.err(where + ("result",), f"mock of {label}: the answer does not match the task's schema "
+                                                  f"({problem}); the approval API would refuse it")
             return Outcome("result", result=raw["result"], after=float(after))
         if kind in ("timeout", "real"):
             if raw[kind] is not True:
@@ -299,7 +341,17 @@ class _FileReader:
                 self.err(where + (name,), f"mocks: workflow {spec.name} has no task '{name}'"
                                           f"{_suggest(name, labels)}")
                 continue
-            mock = self.mock(value, where + (name,), str(name))
+            task = _mocked_task(spec, str(name))
+            if task.type == "parallel":
+                subs = ", ".join(f"{name}/{sub.name}" for sub in task.subtasks)
+                self.err(where + (name,), f"mocks: {name} is a parallel task: it runs no action of its own, so "
+                                          f"a mock of it would never be used; mock its sub-tasks ({subs})")
+                continue
+            self.answer_schema = _literal_ask_schema(task)
+            try:
+                mock = self.mock(value, where + (name,), str(name))
+            finally:
+                self.answer_schema = None
             if mock is not None:
                 out[str(name)] = mock
         return out
@@ -648,6 +700,8 @@ class _TestStack(MemoryStack):
                 "type": "Timeout", "message": f"attempt {attempt} timed out (mocked)"})
         elif token and _CALLBACK is not None:
             status = "failed" if outcome.kind == "fail" else "succeeded"
+            if status == "succeeded":
+                self._check_answer(eid, task, index, unit, outcome.result)
             message = _CALLBACK(eid, token, status, outcome.result,
                                 dict(outcome.error or {}) if outcome.kind == "fail" else None)
         elif outcome.kind == "fail":
@@ -659,6 +713,22 @@ class _TestStack(MemoryStack):
                                          self.clock.now() + outcome.after, message.to_dict()))
             return None
         return message
+
+    def _check_answer(self, eid: str, task: str, index: int, unit: Unit | None, answer: Any) -> None:
+        """A mocked core.ask answer is held to the schema the inquiry was opened with, as the API holds
+        a real one; the schema is the rendered input's, so a templated schema is checked too."""
+        spec = self._spec_of(eid)
+        if spec is None or task not in spec.tasks:
+            return
+        owner = spec.tasks[task]
+        action = owner.subtasks[index].action if owner.type == "parallel" else owner.action
+        schema = (unit.input or {}).get("schema") if action == ASK_ACTION and unit is not None and isinstance(
+            unit.input, dict) else None
+        validate = _schema_validator(schema) if isinstance(schema, dict) else None
+        problem = _schema_problem(validate, answer) if validate is not None else None
+        if problem:
+            raise MockRefused(f"the mocked answer to {task} does not match its schema ({problem}); the approval "
+                              "API would refuse it")
 
     def execute(self, cmd: DispatchAttempt) -> Message:
         key = (cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt)
@@ -776,6 +846,9 @@ def run_case(tf: TestFile, case: Case, sink: list[tuple[str, str, str]]) -> Case
             stack.pump(max_deliveries=MAX_DELIVERIES)
         except RuntimeError as exc:
             out.error = f"the workflow did not finish: {exc}"
+        except MockRefused as exc:
+            out.error = str(exc)
+            return out
     execution = contract_result(stack.describe(eid))
     out.execution = execution
     if out.error is None and execution["status"] not in STATUSES:
