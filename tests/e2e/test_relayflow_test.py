@@ -873,3 +873,33 @@ def test_a_mock_of_a_parallel_task_is_a_file_problem_naming_its_sub_tasks(
     assert code == 2, out
     assert f"{path}:{line_of(text, 'checks: {result')}: mocks: checks is a parallel task: it runs no action of its " \
            "own, so a mock of it would never be used; mock its sub-tasks (checks/lint, checks/unit)" in out
+
+
+def test_coverage_counts_do_noop_and_do_fail_entries(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "wf.yaml", """
+        name: demo.commands
+        input: [free]
+        tasks:
+          - name: check
+            action: core.echo
+            input: {free: "{{ input.free }}"}
+            next:
+              - when: "{{ result().free < 10 }}"
+                do: fail
+              - when: "{{ result().free >= 10 }}"
+                do: [deploy, noop]
+          - {name: deploy, action: core.fail, on_failure: noop}
+        """)
+    path = write(tmp_path, "wf_test.yaml", """
+        workflow: wf.yaml
+        cases:
+          - name: enough room
+            input: {free: 50}
+            expect: {status: succeeded, ran: {deploy: 1}}
+        """)
+    code, report = json_report(capsys, str(path))
+    assert code == 0
+    (cov,) = report["coverage"]
+    assert cov["transitions"]["total"] == 3
+    assert [(e["task"], e["entry"], e["targets"]) for e in cov["transitions"]["never_fired"]] == \
+        [("check", "next[0]", ["fail"])]

@@ -75,7 +75,7 @@ from .core.errors import InputError
 from .core.loader import parse_file, read_file
 from .core.messages import AttemptFinished, DispatchAttempt, Message, StartChild, StartTimer
 from .core.records import RUNNING, TaskRun, Unit
-from .core.spec import Branch, TaskSpec, Transition, WorkflowSpec
+from .core.spec import FAIL, Branch, TaskSpec, Transition, WorkflowSpec
 from .harness import MemoryStack
 
 # How a token-holding unit (approval, callback task) is answered, where the engine has it.
@@ -585,7 +585,7 @@ def _replay(task: TaskSpec, status: str, log: list[Any], targets: list[str]) -> 
                 break
             _, _, chosen = log[i]
             i += 1
-            if chosen is not None and (chosen.do or chosen.commands) and all(t in targets for t in chosen.do):
+            if chosen is not None and (_fires(chosen.do, chosen.commands, targets)):
                 index = next(k for k, b in enumerate(tr.decision) if b is chosen)
                 fired.append(f"decision[{index}]")
             continue
@@ -596,9 +596,17 @@ def _replay(task: TaskSpec, status: str, log: list[Any], targets: list[str]) -> 
             i += 1
             if not value:
                 continue
-        if tr.do and all(t in targets for t in tr.do) or not tr.do and tr.commands:  # do: noop / fail
+        if _fires(tr.do, tr.commands, targets):
             fired.append(tr.origin)
     return fired
+
+
+def _fires(do: tuple[str, ...], commands: frozenset[str], targets: list[str]) -> bool:
+    """An entry whose ``when`` held fired when its tasks were scheduled, or it said noop / fail
+    (after 'fail' nothing is scheduled: the workflow fails fast)."""
+    if FAIL in commands or (commands and not do):
+        return True
+    return bool(do) and all(t in targets for t in do)
 
 
 @contextlib.contextmanager
@@ -616,16 +624,17 @@ def _recording(sink: list[tuple[str, str, str]]) -> Iterator[None]:
 
 
 def transition_entries(spec: WorkflowSpec) -> list[tuple[str, str, tuple[str, ...], int]]:
-    """Every transition entry that schedules something: (task, entry, targets, line)."""
+    """Every transition entry that schedules something or says noop / fail: (task, entry, targets, line)."""
     out = []
     for task in spec.tasks.values():
         for tr in task.next:
             if tr.decision is not None:
                 for k, branch in enumerate(tr.decision):
-                    if branch.do:
-                        out.append((task.name, f"decision[{k}]", branch.do, tr.line))
-            elif tr.do:
-                out.append((task.name, tr.origin, tr.do, tr.line))
+                    if branch.do or branch.commands:
+                        out.append((task.name, f"decision[{k}]", branch.do + tuple(sorted(branch.commands)),
+                                    tr.line))
+            elif tr.do or tr.commands:
+                out.append((task.name, tr.origin, tr.do + tuple(sorted(tr.commands)), tr.line))
     return out
 
 
