@@ -492,6 +492,7 @@ class _Builder:
                 self.err(path, task, field, f"unknown variable '{key}'{hint}", severity="warning")
 
     def check_templates(self) -> None:
+        known_vars = self.var_names | self.published  # once: per template it made large files quadratic
         for path, task, field, text, expression, item_scope in self.template_uses:
             message = templates.check_expression(text) if expression and "{{" not in text else templates.check(text)
             if message:
@@ -512,7 +513,7 @@ class _Builder:
                     write = f"{fn}().{attr}" if attr else f"{fn}()"
                     self.err(path, task, field, f"'{fn}' is a function: write '{write}'"
                                                 f"{' (with the parentheses)' if attr else ''}")
-            if _may_read_unknown(text, self.input_names, self.var_names | self.published):
+            if _may_read_unknown(text, self.input_names, known_vars):
                 self.check_names_read(text, bare, path, task, field)
             for finding in (_addressing(text, bare) if _may_misaddress(text) else ()):
                 if finding[0] == "task" and finding[1] in self.task_names:
