@@ -568,7 +568,10 @@ def _check(compile_: Callable[[str], Any], text: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def _ast(text: str, expression: bool) -> nodes.Template:
+    # Cached: validation runs several read-only analyses on each template back to back
+    # (names read, task references, scope keys), and each used to parse it again.
     try:
         if expression:
             return nodes.Template([nodes.Output([_parse_expression(text)])], lineno=1).set_environment(_ENV)
