@@ -22,7 +22,7 @@ class Settings:
     retention_days: int = 30
     max_receive_count: int = 5
     region: str = "us-east-1"
-    lifecycle_events: str = "all"  # which events go to the bus: all | workflow | none
+    lifecycle_events: str = "workflow"  # which events go to the bus: workflow | all | none
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -40,7 +40,7 @@ class Settings:
             **{field: env[var] for field, var in names.items()},
             retention_days=int(env.get("RELAYFLOW_RETENTION_DAYS", "30")),
             max_receive_count=int(env.get("RELAYFLOW_MAX_RECEIVE_COUNT", "5")),
-            lifecycle_events=env.get("RELAYFLOW_LIFECYCLE_EVENTS", "all"),
+            lifecycle_events=env.get("RELAYFLOW_LIFECYCLE_EVENTS", "workflow"),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         )
 

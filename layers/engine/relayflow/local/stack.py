@@ -132,7 +132,7 @@ class LocalStack:
             table=R.TABLE, task_queue_url=self.queue_urls["task"], event_queue_url=self.queue_urls["event"],
             event_queue_arn=self.queue_arns["event"], event_bus=R.EVENT_BUS, schedule_group=R.SCHEDULE_GROUP,
             scheduler_role_arn=role_arn, payload_bucket=R.BUCKET, max_receive_count=R.MAX_RECEIVE_COUNT,
-            region=R.REGION, lifecycle_events=os.environ.get("RELAYFLOW_LIFECYCLE_EVENTS", "all"),
+            region=R.REGION, lifecycle_events=os.environ.get("RELAYFLOW_LIFECYCLE_EVENTS", "workflow"),
         )
         for key, value in self.settings.to_env().items():
             os.environ[key] = value
@@ -158,7 +158,12 @@ class LocalStack:
 
     def subscribe(self, fn: Callable[[Emit], None]) -> None:
         """Call ``fn`` with every lifecycle event, read from the bus through an SQS queue
-        (created with the first subscriber: an unread queue would slow every SQS call)."""
+        (created with the first subscriber: an unread queue would slow every SQS call).
+
+        A subscriber wants task events too, so the bus's default level (``workflow``, as
+        deployed) is raised to ``all``; ``none`` stays none."""
+        if self.runtime.bus.level == "workflow":
+            self.runtime.bus.level = "all"
         if self.observer_url is None:
             self.observer_url = self.sqs.create_queue(QueueName=f"{R.STACK}-observer")["QueueUrl"]
             arn = self.sqs.get_queue_attributes(QueueUrl=self.observer_url,
