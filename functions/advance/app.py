@@ -45,6 +45,16 @@ def _count(events: list[Emit]) -> None:
             metrics.add_metric(name=f"{kind}Duration", unit=MetricUnit.Seconds, value=duration)
 
 
+def _execution_id(rt: Runtime, record: SQSRecord, group: str) -> str:
+    """The execution a record is about, from its body (a long id's group is its hash);
+    the group itself for a body that is not a relayflow message."""
+    try:
+        eid = getattr(decode(record.body, rt.payloads), "execution_id", None)
+    except Exception:
+        return group
+    return eid if isinstance(eid, str) else group
+
+
 def _groups(records: list[SQSRecord]) -> dict[str, list[SQSRecord]]:
     groups: dict[str, list[SQSRecord]] = {}
     for record in records:
@@ -56,6 +66,7 @@ def _give_up(rt: Runtime, group: str, record: SQSRecord, exc: Exception) -> None
     receives = int(record.attributes.approximate_receive_count or 1)
     if receives < rt.settings.max_receive_count:
         return
+    group = _execution_id(rt, record, group)
     reason = f"message {record.message_id} could not be processed after {receives} deliveries: {exc}"
     try:
         # Through the conductor, so runs end cancelled, timers go and a parent hears of it.
