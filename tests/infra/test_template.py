@@ -692,8 +692,15 @@ class TestLocalStackMirrorsTemplate:
             p = m["Properties"]
             queue = QUEUE_KEYS[p["EventSourceArn"]["Fn::GetAtt"][0]]
             fn = p["FunctionName"]["Ref"]
-            deployed.add((queue, handler_path(source, fn), defaults[p["BatchSize"]["Ref"]]))
-        assert {(r.queue, r.handler, r.batch_size) for r in local.ROUTES} == deployed
+            deployed.add((queue, handler_path(source, fn), defaults[p["BatchSize"]["Ref"]],
+                          p.get("MaximumBatchingWindowInSeconds", 0)))
+        assert {(r.queue, r.handler, r.batch_size, r.batching_window) for r in local.ROUTES} == deployed
+
+    def test_function_timeout(self, local, source, resources):
+        # The pump cuts a handler off at this timeout, as Lambda does.
+        assert local.FUNCTION_TIMEOUT == source["Globals"]["Function"]["Timeout"]
+        for fn in FUNCTIONS:
+            assert props(resources, fn)["Timeout"] == local.FUNCTION_TIMEOUT
 
     def test_start_handler(self, local, source):
         assert local.START_HANDLER == handler_path(source, "StartFunction")
@@ -706,9 +713,12 @@ class TestLocalStackMirrorsTemplate:
             spec = specs[key]
             assert spec.fifo == bool(q.get("FifoQueue", False))
             assert spec.visibility_timeout == q["VisibilityTimeout"]
+            assert spec.content_dedup == bool(q.get("ContentBasedDeduplication", False))
             dlq = props(resources, q["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0])
             assert spec.dlq_name.endswith(".fifo") == bool(dlq.get("FifoQueue", False))
             if "QueueName" in q:  # named queues: same name once the stack name is filled in
                 assert q["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == spec.name
                 assert dlq["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == spec.dlq_name
         assert local.MAX_RECEIVE_COUNT == source["Parameters"]["MaxReceiveCount"]["Default"]
+        timer_dlq = props(resources, "TimerDLQ")
+        assert timer_dlq["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == local.TIMER_DLQ

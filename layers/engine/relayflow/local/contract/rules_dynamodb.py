@@ -49,10 +49,11 @@ def _number_breach(text: str, where: str) -> Breach | None:
         return Breach("dynamodb.number", f"{where}: {text[:40]!r} is not a number", TYPES)
     if not value.is_finite():
         return Breach("dynamodb.number", f"{where}: {text!r} is not a finite number", TYPES)
-    digits = len(value.normalize().as_tuple().digits) if value else 1
+    significant = "".join(map(str, value.as_tuple().digits)).strip("0")  # no normalize(): it rounds
+    digits = len(significant) or 1
     if digits > 38:
         return Breach("dynamodb.number", f"{where}: a number of {digits} significant digits (at most 38)", TYPES)
-    if value and not decimal.Decimal("1E-130") <= abs(value) < decimal.Decimal("1E126"):
+    if value and not decimal.Decimal("1E-130") <= abs(value) < decimal.Decimal("1E+126"):
         return Breach("dynamodb.number", f"{where}: {text[:40]} is outside 1E-130..9.99E+125", TYPES)
     return None
 
