@@ -51,6 +51,15 @@ def decode(body: str, payloads: PayloadStore) -> Message:
         raise MalformedMessage(f"bad message: {exc}") from None
 
 
+def execution_of(body: str, payloads: PayloadStore) -> str | None:
+    """The execution a queue message is about, read from its body (None if it names none)."""
+    try:
+        eid = getattr(decode(body, payloads), "execution_id", None)
+    except Exception:
+        return None
+    return eid if isinstance(eid, str) else None
+
+
 # SQS FIFO group and deduplication ids: at most 128 alphanumerics and punctuation
 # (SQS API Reference, SendMessage). Child execution ids grow with each nesting level.
 _FIFO_ID = re.compile(r"""^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$""")
