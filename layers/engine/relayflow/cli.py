@@ -424,6 +424,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+    report = doctor.run(_client(args), timeout=args.timeout, say=None if args.json else lambda line: say(line))
+    if args.json:
+        say(json.dumps(report.to_dict()))
+    return EXIT_OK if report.ok else EXIT_NOT_SUCCEEDED
+
+
 def _api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", help="the API's base URL (default: $RELAYFLOW_API or http://127.0.0.1:8080); "
                                       "requests to a non-loopback URL are signed with SigV4")
@@ -503,6 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--json", action="store_true", help="print JSON")
     _api_options(rs)
     rs.set_defaults(func=cmd_respond)
+    dr = sub.add_parser("doctor", help="smoke-test a deployed stack through its API (a timer, a retry, "
+                                       "with_items, a nested child, an approval)")
+    dr.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the workflow (default 300)")
+    dr.add_argument("--json", action="store_true", help="print one JSON report")
+    _api_options(dr)
+    dr.set_defaults(func=cmd_doctor)
     return parser
 
 

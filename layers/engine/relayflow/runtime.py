@@ -41,7 +41,7 @@ class Runtime:
         self.task_queue = SqsTaskQueue(self.sqs, settings.task_queue_url, self.payloads)
         self.event_queue = SqsEventQueue(self.sqs, settings.event_queue_url, self.payloads)
         self.timers = SchedulerTimers(self.scheduler, settings.schedule_group, settings.event_queue_arn,
-                                      settings.scheduler_role_arn, self.payloads)
+                                      settings.scheduler_role_arn, self.payloads, settings.timer_dlq_arn)
         self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads, settings.lifecycle_events)
         self.actions = registry or default_registry()
         if "aws.lambda" not in self.actions.names():

@@ -23,6 +23,7 @@ class Settings:
     max_receive_count: int = 5
     region: str = "us-east-1"
     lifecycle_events: str = "workflow"  # which events go to the bus: workflow | all | none
+    timer_dlq_arn: str = ""  # the schedules' dead-letter queue (a standard queue)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -41,6 +42,7 @@ class Settings:
             retention_days=int(env.get("RELAYFLOW_RETENTION_DAYS", "30")),
             max_receive_count=int(env.get("RELAYFLOW_MAX_RECEIVE_COUNT", "5")),
             lifecycle_events=env.get("RELAYFLOW_LIFECYCLE_EVENTS", "workflow"),
+            timer_dlq_arn=env.get("RELAYFLOW_TIMER_DLQ_ARN", ""),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         )
 
@@ -54,4 +56,5 @@ class Settings:
             "RELAYFLOW_RETENTION_DAYS": str(self.retention_days),
             "RELAYFLOW_MAX_RECEIVE_COUNT": str(self.max_receive_count), "AWS_DEFAULT_REGION": self.region,
             "RELAYFLOW_LIFECYCLE_EVENTS": self.lifecycle_events,
+            "RELAYFLOW_TIMER_DLQ_ARN": self.timer_dlq_arn,
         }

@@ -16,7 +16,7 @@ import random
 from typing import Any
 
 from . import context as ctxmod
-from . import templates
+from . import templates, values
 from .errors import InputError, TemplateError
 from .inputs import initial_vars
 from .messages import (
@@ -37,6 +37,13 @@ ASK_ACTION = "core.ask"
 
 def timer_key(execution_id: str, kind: str, task: str = "", run: int = 0, unit: int = 0, attempt: int = 0) -> str:
     return f"{execution_id}/{kind}/{task}/{run}/{unit}/{attempt}"
+
+
+def _json(value: Any) -> Any:
+    try:
+        return values.to_json(value)
+    except values.NotJSON as exc:
+        raise TemplateError(str(exc)) from None
 
 
 def child_id(execution_id: str, task: str, run: int, unit: int, attempt: int) -> str:
@@ -134,7 +141,8 @@ class Conductor:
                             current=current, **kw)
 
     def render(self, value: Any, ctx: dict[str, Any]) -> Any:
-        return templates.render(value, ctx, self.limits)
+        """A rendered value, as JSON will carry it (core/values.py): what every backend stores."""
+        return _json(templates.render(value, ctx, self.limits))
 
     def condition(self, expr: Any, ctx: dict[str, Any]) -> bool:
         return templates.truthy(templates.evaluate(expr, ctx, self.limits))
@@ -253,7 +261,7 @@ class Conductor:
             raise TemplateError(f"with_items: expected a list, got an object (use keys(...) or values(...))")
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
             raise TemplateError(f"with_items: expected a list, got {type(value).__name__}")
-        items = list(value)
+        items = _json(list(value))
         if task.batch_size:
             k = task.batch_size
             items = [items[i:i + k] for i in range(0, len(items), k)]
