@@ -23,6 +23,8 @@ class Settings:
     max_receive_count: int = 5
     region: str = "us-east-1"
     lifecycle_events: str = "all"  # which events go to the bus: all | workflow | none
+    action_modules: str = ""  # the python: action modules this deployment declares (comma separated)
+    lambda_prefix: str = ""  # aws.lambda invokes only functions whose names start with it
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -41,6 +43,8 @@ class Settings:
             retention_days=int(env.get("RELAYFLOW_RETENTION_DAYS", "30")),
             max_receive_count=int(env.get("RELAYFLOW_MAX_RECEIVE_COUNT", "5")),
             lifecycle_events=env.get("RELAYFLOW_LIFECYCLE_EVENTS", "all"),
+            action_modules=env.get("RELAYFLOW_ACTION_MODULES", ""),
+            lambda_prefix=env.get("RELAYFLOW_LAMBDA_PREFIX", ""),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         )
 
@@ -54,4 +58,5 @@ class Settings:
             "RELAYFLOW_RETENTION_DAYS": str(self.retention_days),
             "RELAYFLOW_MAX_RECEIVE_COUNT": str(self.max_receive_count), "AWS_DEFAULT_REGION": self.region,
             "RELAYFLOW_LIFECYCLE_EVENTS": self.lifecycle_events,
+            "RELAYFLOW_ACTION_MODULES": self.action_modules, "RELAYFLOW_LAMBDA_PREFIX": self.lambda_prefix,
         }

@@ -21,7 +21,7 @@ def run_attempt(registry: ActionRegistry, cmd: DispatchAttempt) -> AttemptFinish
     except ActionFailed as exc:
         return _failed(cmd, exc.type, str(exc), exc.result)
     except UnknownAction as exc:
-        return _failed(cmd, "UnknownAction", str(exc))
+        return _failed(cmd, type(exc).__name__, str(exc))
     except (TypeError, ValueError) as exc:
         if result is not None:
             return _failed(cmd, "InvalidResult", f"the action's result is not JSON: {exc}")
