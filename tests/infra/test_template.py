@@ -27,6 +27,8 @@ SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
 FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction", "ApiFunction")
 ENV_VARS = {
     "RELAYFLOW_LIFECYCLE_EVENTS",
+    "RELAYFLOW_ACTION_MODULES",
+    "RELAYFLOW_LAMBDA_PREFIX",
     "RELAYFLOW_TABLE",
     "RELAYFLOW_TASK_QUEUE_URL",
     "RELAYFLOW_EVENT_QUEUE_URL",
@@ -261,6 +263,9 @@ class TestResources:
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Relayflow"
         assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
         assert env["RELAYFLOW_LIFECYCLE_EVENTS"] == {"Ref": "LifecycleEvents"}
+        assert env["RELAYFLOW_ACTION_MODULES"] == {"Ref": "ActionModules"}
+        # aws.lambda's prefix in code is the one the worker's IAM allows (test_worker_grants).
+        assert env["RELAYFLOW_LAMBDA_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-action-"}
 
     def test_source_layout(self, source):
         res = source["Resources"]
@@ -292,6 +297,7 @@ class TestResources:
             "LifecycleEvents": "workflow",
             "LogLevel": "INFO",
             "AlarmTopicArn": "",
+            "ActionModules": "",
             "ApiAuthType": "AWS_IAM",
         }
         assert params["TracingMode"]["AllowedValues"] == ["Active", "PassThrough"]
@@ -477,7 +483,7 @@ class TestLeastPrivilege:
         events = json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})
         payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
         actions = json.dumps(
-            {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:relayflow-action-*"}
+            {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-action-*"}
         )
         assert grants(resources, "WorkerFunctionRole") == {
             ("sqs:SendMessage", events),

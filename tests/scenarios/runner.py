@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from relayflow.actions.allowlist import ActionModules
 from relayflow.actions.builtin import default_registry
 from relayflow.core.loader import load_text
 from relayflow.harness import Faults, MemoryStack
@@ -82,7 +83,8 @@ class ScriptedAction:
 
 
 def build_stack(case: dict[str, Any], faults: Faults | None = None) -> MemoryStack:
-    registry = default_registry()
+    # The scenarios' python: actions live in tests/scenarios/actions_module.py, the one declared module.
+    registry = default_registry(ActionModules(["tests.scenarios.actions_module"]))
     scripted = {}
     for name, script in (case.get("actions") or {}).items():
         scripted[name] = ScriptedAction(script)

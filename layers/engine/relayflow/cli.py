@@ -72,6 +72,34 @@ def _read_input(raw: str | None) -> Any:
         raise UsageError(f"{where}: not valid JSON: {exc}") from None
 
 
+def _action_modules(args: argparse.Namespace, folders: Sequence[str] = ()) -> Any:
+    """The declared action modules: ``--action-module`` (repeatable), $RELAYFLOW_ACTION_MODULES,
+    and the modules in ``folders`` (the workflow's own folder for run, validate and test)."""
+    from .actions.allowlist import ActionModules
+    names = list(getattr(args, "action_module", None) or [])
+    names += [n for n in os.environ.get("RELAYFLOW_ACTION_MODULES", "").replace(",", " ").split() if n]
+    try:
+        return ActionModules(names, folders)
+    except ValueError as exc:
+        raise UsageError(f"--action-module: {exc}") from None
+
+
+def _registry(args: argparse.Namespace, folders: Sequence[str] = ()) -> Any:
+    from .actions.builtin import default_registry
+    return default_registry(_action_modules(args, folders))
+
+
+def _refusals(spec: Any, registry: Any) -> list[Problem]:
+    from . import admission
+    return admission.problems(spec, registry)
+
+
+def _add_action_module(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--action-module", action="append", metavar="MODULE",
+                        help="a Python module (or package) python: actions may name; repeatable "
+                             "(modules beside the workflow count too, for run, validate and test)")
+
+
 def _siblings(path: str) -> list[str]:
     folder = os.path.dirname(os.path.abspath(path))
     own = os.path.abspath(path)
@@ -79,7 +107,7 @@ def _siblings(path: str) -> list[str]:
                   if f.endswith((".yaml", ".yml")) and os.path.join(folder, f) != own)
 
 
-def _register_siblings(stack: Any, path: str, quiet: bool) -> None:
+def _register_siblings(stack: Any, path: str, quiet: bool, registry: Any) -> None:
     """Register every workflow file beside ``path`` so ``workflow:`` tasks find their children.
 
     A sibling that does not load is skipped (it may not be a workflow at all);
@@ -88,7 +116,11 @@ def _register_siblings(stack: Any, path: str, quiet: bool) -> None:
     for sibling in _siblings(path):
         spec, problems = parse_file(sibling)
         if spec is not None:
-            stack.register(spec)
+            refused = _refusals(spec, registry)
+            if not refused:
+                stack.register(spec)
+            elif not quiet:
+                print(f"note: {os.path.basename(sibling)} is not registered: {refused[0]}", file=sys.stderr)
             continue
         errors = [p for p in problems if p.severity == "error"]
         looks_like_workflow = not any(
@@ -139,14 +171,14 @@ def contract_result(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _make_stack(backend: str, real_time: bool) -> Any:
+def _make_stack(backend: str, real_time: bool, registry: Any = None) -> Any:
     """``local``: the embedded AWS stack (moto + the Lambda handlers); ``memory``: in-process twins."""
     if backend == "memory":
         from .harness import MemoryStack
-        return MemoryStack(real_time=real_time)
+        return MemoryStack(registry=registry, real_time=real_time)
     try:
         from .local.stack import LocalStack
-        return LocalStack(real_time=real_time)
+        return LocalStack(registry=registry, real_time=real_time)
     except ModuleNotFoundError as exc:
         raise UsageError(f"the local backend needs {exc.name}: pip install 'relayflow[local]', "
                          "or run with --backend memory") from None
@@ -161,11 +193,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print_problems(problems)  # warnings
     payload = _read_input(args.input)
     folder = os.path.dirname(os.path.abspath(args.workflow))
+    registry = _registry(args, [folder])
+    refused = _refusals(spec, registry)
+    if refused:
+        _print_problems(refused)
+        return EXIT_USAGE
     if folder not in sys.path:  # python:<module>:<function> actions beside the workflow
         sys.path.insert(0, folder)
-    stack = _make_stack(args.backend, args.real_time)
+    stack = _make_stack(args.backend, args.real_time, registry)
     try:
-        _register_siblings(stack, args.workflow, quiet=args.json)
+        _register_siblings(stack, args.workflow, quiet=args.json, registry=registry)
         stack.register(spec)
         if not args.json:
             stack.subscribe(_Progress(None))  # None: whatever sys.stdout is when printing
@@ -205,8 +242,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failed = True
     for path in files:
         spec, problems = parse_file(path)
+        if spec is not None:
+            problems = problems + _refusals(spec, _registry(args, [os.path.dirname(os.path.abspath(path))]))
         _print_problems(problems)
-        if spec is None:
+        if spec is None or any(p.severity == "error" for p in problems):
             failed = True
         else:
             warnings = len(problems)
@@ -235,7 +274,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from . import testing
-    report = testing.run_files(args.files)
+    report = testing.run_files(args.files, _action_modules(args).modules)
     if args.json:
         say(json.dumps(testing.to_json(report), default=str))
     else:
@@ -265,6 +304,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import ApiServer, make_stack
     files = _workflow_files(args.workflows)
     specs = []
+    folders: list[str] = []
     for path in files:
         spec, problems = parse_file(path)
         if spec is None:
@@ -274,15 +314,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
             continue
         specs.append((path, spec))
         folder = os.path.dirname(os.path.abspath(path))
+        folders.append(folder)
         if folder not in sys.path:  # python:<module>:<function> actions beside the workflows
             sys.path.insert(0, folder)
+    registry = _registry(args, folders)
     try:
-        stack = make_stack(args.backend)
+        stack = make_stack(args.backend, registry=registry)
     except ModuleNotFoundError as exc:
         raise UsageError(f"the local backend needs {exc.name}: pip install 'relayflow[local]', "
                          "or serve with --backend memory") from None
     try:
         for path, spec in specs:
+            refused = _refusals(spec, registry)
+            if refused:
+                print(f"note: {path} is not registered: {refused[0]}", file=sys.stderr)
+                continue
             stack.register(spec)
             print(f"registered {spec.name} ({len(spec.tasks)} task{'s' if len(spec.tasks) != 1 else ''}) "
                   f"from {path}", file=sys.stderr)
@@ -444,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a workflow on this machine")
     run.add_argument("workflow", help="the workflow file")
+    _add_action_module(run)
     run.add_argument("--input", help="the input as JSON, or @file.json")
     run.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
     run.add_argument("--real-time", action="store_true", help="really wait for sleeps, retries and timeouts")
@@ -453,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     val = sub.add_parser("validate", help="check workflow files and report every problem")
     val.add_argument("files", nargs="+", help="workflow files, or folders of them (searched with subfolders)")
+    _add_action_module(val)
     val.set_defaults(func=cmd_validate)
     gr = sub.add_parser("graph", help="draw a workflow's task graph, or an execution's with each task's status")
     gr.add_argument("workflow", nargs="?")
@@ -462,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     gr.set_defaults(func=cmd_graph)
     te = sub.add_parser("test", help="run workflow tests (YAML files of cases with mocks and expectations)")
     te.add_argument("files", nargs="+", help="test files, or folders of them")
+    _add_action_module(te)
     te.add_argument("--json", action="store_true", help="print the report as one JSON object")
     te.set_defaults(func=cmd_test)
 
@@ -473,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--backend", choices=["local", "memory"], default="local",
                     help="local: the embedded AWS stack (default); memory: in-process twins")
     se.add_argument("--quiet", action="store_true", help="do not log requests")
+    _add_action_module(se)
     se.set_defaults(func=cmd_serve)
 
     st = sub.add_parser("start", help="start an execution through the API")

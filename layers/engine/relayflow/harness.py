@@ -60,7 +60,8 @@ class MemoryStack:
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
                              self.bus, self.clock, limits=limits, rng=random.Random(seed), new_id=new_id)
         self.deliveries = 0
-        self.service = Service(self.engine, self.store, self.workflows, self.event_queue, self.clock)
+        self.service = Service(self.engine, self.store, self.workflows, self.event_queue, self.clock,
+                               self.registry)
 
     # -- set-up ------------------------------------------------------------------
     def execute(self, cmd: DispatchAttempt) -> Message:

@@ -86,7 +86,7 @@ class LocalStack:
         self.start_handler = _load(R.START_HANDLER)
         from ..service import Service
         self.service = Service(self.runtime.engine, self.runtime.store, self.runtime.workflows,
-                               self.runtime.event_queue, self.clock)
+                               self.runtime.event_queue, self.clock, registry)
         # Powertools loggers hold the stream they were created with; point them at ours
         # so handler logs never mix with the CLI's output.
         for path in [R.START_HANDLER] + [route.handler for route in R.ROUTES]:
