@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+from relayflow import api_spec
+from relayflow.local import resources as local_resources
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
@@ -555,7 +558,6 @@ class TestApi:
     def test_routes_are_the_openapi_documents(self, body):
         # The routes API Gateway serves are exactly the operations relayflow.api_spec documents
         # (and the handler implements: tests/api checks every one over HTTP).
-        api_spec = pytest.importorskip("relayflow.api_spec")
         deployed = {(m.upper(), path) for path, item in body["paths"].items() for m in item}
         assert deployed == set(api_spec.routes())
 
@@ -675,7 +677,7 @@ class TestInfraFiles:
 # ------------------------------------------------------- local stack mirror --
 @pytest.fixture(scope="module")
 def local() -> ModuleType:
-    return pytest.importorskip("relayflow.local.resources")
+    return local_resources
 
 
 QUEUE_KEYS = {"TaskQueue": "task", "EventQueue": "event"}  # template logical id -> local key
