@@ -68,6 +68,8 @@ class LocalStack:
         import boto3
         import moto
 
+        from . import moto_tuning
+        moto_tuning.apply()
         self._mock = moto.mock_aws()
         self._mock.start()
         self.real_time = real_time
