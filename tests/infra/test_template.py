@@ -223,7 +223,7 @@ class TestResources:
             "AWS::Lambda::Function": 4,
             "AWS::IAM::Role": 5,  # one per function + the scheduler role
             "AWS::Lambda::EventSourceMapping": 2,
-            "AWS::Lambda::Permission": 19,  # API Gateway may invoke ApiFunction: one per route
+            "AWS::Lambda::Permission": 21,  # API Gateway may invoke ApiFunction: one per route
             "AWS::ApiGateway::RestApi": 1,
             "AWS::ApiGateway::Deployment": 1,
             "AWS::ApiGateway::Stage": 1,

@@ -55,6 +55,8 @@ class LocalStack:
         import boto3
         import moto
 
+        from . import moto_tuning
+        moto_tuning.apply()
         self._mock = moto.mock_aws()
         self._mock.start()
         # Every call from here on, the handlers' and the pump's, must be one AWS would take.
