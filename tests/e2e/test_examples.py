@@ -259,7 +259,8 @@ def test_every_workflow_example_in_the_docs_validates_cleanly(doc: str, line: in
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / f"{doc}-{line}.yaml"
     path.write_text(text, encoding="utf-8")
-    code = cli.main(["validate", str(path)])
+    # The python: example names examples/etl_actions.py: declare it, as a deployment would.
+    code = cli.main(["validate", "--action-module", "etl_actions", str(path)])
     out, err = capsys.readouterr()
     assert code == 0 and err == "", f"docs/{doc}:{line}:\n{err}"
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from relayflow.actions.allowlist import ActionModules
 from relayflow.actions.builtin import default_registry
 from relayflow.core.loader import load_text
 from relayflow.harness import Faults, MemoryStack
@@ -81,13 +82,14 @@ class ScriptedAction:
         return step
 
 
-def build_stack(case: dict[str, Any], faults: Faults | None = None) -> MemoryStack:
-    registry = default_registry()
+def build_stack(case: dict[str, Any], faults: Faults | None = None, defer_start: bool = False) -> MemoryStack:
+    # The scenarios' python: actions live in tests/scenarios/actions_module.py, the one declared module.
+    registry = default_registry(ActionModules(["tests.scenarios.actions_module"]))
     scripted = {}
     for name, script in (case.get("actions") or {}).items():
         scripted[name] = ScriptedAction(script)
         registry.register(name, scripted[name])
-    stack = MemoryStack(registry=registry, faults=faults, seed=0)
+    stack = MemoryStack(registry=registry, faults=faults, seed=0, defer_start=defer_start)
     stack.scripted = scripted  # type: ignore[attr-defined]
     for child in case.get("children") or []:
         stack.register(load_text(yaml.safe_dump(child, sort_keys=False), "child.yaml"))
@@ -120,8 +122,10 @@ def check_input_error(case: dict[str, Any]) -> None:
         and stack.timers.next_due() is None and not stack.bus.events, "something was written or sent"
 
 
-def run_case(case: dict[str, Any], faults: Faults | None = None) -> tuple[dict[str, Any], MemoryStack, float]:
-    stack = build_stack(case, faults)
+def run_case(case: dict[str, Any], faults: Faults | None = None,
+             defer_start: bool = False) -> tuple[dict[str, Any], MemoryStack, float]:
+    """``defer_start`` queues the start as a message (as deployed), so it can be duplicated too."""
+    stack = build_stack(case, faults, defer_start)
     t0 = stack.clock.now()
     result = stack.run(case["workflow"]["name"], case.get("input"), max_deliveries=200_000)
     return result, stack, stack.clock.now() - t0

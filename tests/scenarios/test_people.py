@@ -2,6 +2,8 @@
 import pytest
 import yaml
 
+from relayflow.actions.allowlist import ActionModules
+from relayflow.actions.builtin import default_registry
 from relayflow.core.loader import load_text
 from relayflow.harness import MemoryStack
 from relayflow.service import BadRequest, Conflict, NotFound
@@ -46,7 +48,7 @@ tasks:
 
 
 def stack_with(*texts):
-    stack = MemoryStack(seed=0)
+    stack = MemoryStack(default_registry(ActionModules(["tests.scenarios.test_people"])), seed=0)
     for text in texts:
         stack.register(load_text(text))
     return stack

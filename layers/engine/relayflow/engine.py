@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Callable
 
 from . import ports
-from .core import templates
+from .core import templates, values
 from .core.conductor import Conductor
 from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input, initial_vars
@@ -78,6 +78,10 @@ class Engine:
         written in either case.
         """
         spec = self.workflows.get(workflow, version)
+        try:  # the input as JSON carries it, whatever the caller passed (core/values.py)
+            input = values.to_json(input, "input")
+        except values.NotJSON as exc:
+            raise InputError([str(exc)]) from None
         checked = check_input(spec, input, self.limits)
         version = self._version_of(spec, version)
         eid = execution_id or self.new_id()

@@ -67,6 +67,7 @@ from typing import Any, Callable, Iterator
 import fastjsonschema
 import yaml
 
+from .actions.allowlist import ActionModules
 from .actions.builtin import default_registry
 from .core import messages as _messages
 from .core import yamlpos
@@ -644,8 +645,8 @@ class _TestStack(MemoryStack):
     """The memory stack with mocked tasks: ``execute`` answers dispatched attempts, and a scan
     before every step answers attempts that never reach a worker (sleeps, child workflows, waits)."""
 
-    def __init__(self, mocks: dict[str, dict[str, Mock]]):
-        super().__init__(registry=default_registry(), seed=0)
+    def __init__(self, mocks: dict[str, dict[str, Mock]], modules: ActionModules | None = None):
+        super().__init__(registry=default_registry(modules), seed=0)
         self.mocks = mocks
         self.answered: set[tuple[str, str, int, int, int]] = set()
         queue = self.event_queue
@@ -836,13 +837,15 @@ def _register_all(stack: MemoryStack, tf: TestFile) -> None:
     stack.register(tf.spec)
 
 
-def run_case(tf: TestFile, case: Case, sink: list[tuple[str, str, str]]) -> CaseResult:
+def run_case(tf: TestFile, case: Case, sink: list[tuple[str, str, str]],
+             action_modules: tuple[str, ...] = ()) -> CaseResult:
+    """Run one case; ``python:`` actions come from the workflow's folder and ``action_modules``."""
     from .cli import contract_result
     out = CaseResult(tf.path, case.name, case.line)
     mocks = {tf.spec.name: case.mocks, **case.child_mocks} if case.mocks or case.child_mocks else {}
-    stack = _TestStack({k: v for k, v in mocks.items() if v})
-    _register_all(stack, tf)
     folder = os.path.dirname(os.path.abspath(tf.workflow_path))
+    stack = _TestStack({k: v for k, v in mocks.items() if v}, ActionModules(action_modules, [folder]))
+    _register_all(stack, tf)
     if folder not in sys.path:  # python:<module>:<function> actions beside the workflow
         sys.path.insert(0, folder)
     with _recording(sink):
@@ -1135,7 +1138,7 @@ def expand(paths: list[str]) -> tuple[list[str], list[str], list[str]]:
     return list(dict.fromkeys(out)), problems, notes
 
 
-def run_files(paths: list[str]) -> Report:
+def run_files(paths: list[str], action_modules: tuple[str, ...] = ()) -> Report:
     report = Report()
     files, report.bad_files, report.warnings = expand(paths)
     for path in files:
@@ -1152,7 +1155,7 @@ def run_files(paths: list[str]) -> Report:
                 tf.spec.name, tf.workflow_path, list(tf.spec.tasks), entries=transition_entries(tf.spec))
         for case in tf.cases:
             sink: list[tuple[str, str, str]] = []
-            result = run_case(tf, case, sink)
+            result = run_case(tf, case, sink, action_modules)
             report.results.append(result)
             cov.cases += 1
             for workflow, task, entry in sink:

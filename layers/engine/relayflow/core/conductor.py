@@ -16,7 +16,7 @@ import random
 from typing import Any
 
 from . import context as ctxmod
-from . import templates
+from . import templates, values
 from .errors import InputError, TemplateError
 from .inputs import initial_vars
 from .messages import (
@@ -37,6 +37,17 @@ ASK_ACTION = "core.ask"
 
 def timer_key(execution_id: str, kind: str, task: str = "", run: int = 0, unit: int = 0, attempt: int = 0) -> str:
     return f"{execution_id}/{kind}/{task}/{run}/{unit}/{attempt}"
+
+
+def _json(value: Any) -> Any:
+    try:
+        return values.to_json(value)
+    except values.NotJSON as exc:
+        raise TemplateError(str(exc)) from None
+
+
+# What the history keeps of an event's detail (its record holds the rest: input, output).
+HISTORY_FIELDS = ("error", "attempt", "attempts", "delay", "unit", "inquiry", "reason", "redrive")
 
 
 def child_id(execution_id: str, task: str, run: int, unit: int, attempt: int) -> str:
@@ -62,6 +73,7 @@ class Conductor:
         self.rng = rng or random.Random()
         self.commands: list[Message] = []
         self._launching: set[tuple[str, int]] = set()
+        self.reason: str | None = None  # a cancel request's reason, for workflow.cancelled
 
     # -- entry points --------------------------------------------------------
     def start(self) -> list[Message]:
@@ -69,7 +81,7 @@ class Conductor:
         if head.started or head.final:
             return self.commands
         head.started = True
-        self.emit("workflow.started", input=head.input)
+        self.emit("workflow.started", input=head.input, **({"parent": head.parent} if head.parent else {}))
         if self.spec.timeout:
             self.timer(timer_key(head.id, "workflow_timeout"), self.spec.timeout,
                        TimerFired(head.id, "workflow_timeout"))
@@ -114,7 +126,7 @@ class Conductor:
         head = self.head
         head.events_seen += 1
         entry = {"n": head.events_seen, "type": type_, "at": self.now,
-                 **{k: v for k, v in detail.items() if k in ("error", "attempt", "delay", "unit", "inquiry")}}
+                 **{k: v for k, v in detail.items() if k in HISTORY_FIELDS}}
         if run is not None:
             run.events.append(entry)
             detail = {"task": run.task, "run": run.run, **detail}
@@ -134,7 +146,8 @@ class Conductor:
                             current=current, **kw)
 
     def render(self, value: Any, ctx: dict[str, Any]) -> Any:
-        return templates.render(value, ctx, self.limits)
+        """A rendered value, as JSON will carry it (core/values.py): what every backend stores."""
+        return _json(templates.render(value, ctx, self.limits))
 
     def condition(self, expr: Any, ctx: dict[str, Any]) -> bool:
         return templates.truthy(templates.evaluate(expr, ctx, self.limits))
@@ -253,7 +266,7 @@ class Conductor:
             raise TemplateError(f"with_items: expected a list, got an object (use keys(...) or values(...))")
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
             raise TemplateError(f"with_items: expected a list, got {type(value).__name__}")
-        items = list(value)
+        items = _json(list(value))
         if task.batch_size:
             k = task.batch_size
             items = [items[i:i + k] for i in range(0, len(items), k)]
@@ -637,16 +650,17 @@ class Conductor:
     def on_control(self, e: ControlRequested) -> None:
         head = self.head
         if e.action == "cancel":
+            self.reason = e.reason
             self.stop(CANCELLED, None)
         elif e.action == "fail":  # the transport gave up on one of this execution's messages
             self.stop(FAILED, {"task": None, "type": "PoisonMessage", "message": e.reason or "poison message"})
         elif e.action == "pause" and head.status == RUNNING:
             head.status = PAUSED
-            self.emit("workflow.paused")
+            self.emit("workflow.paused", **({"reason": e.reason} if e.reason else {}))
             self.signal_children("pause")
         elif e.action == "resume" and head.status == PAUSED:
             head.status = RUNNING
-            self.emit("workflow.resumed")
+            self.emit("workflow.resumed", **({"reason": e.reason} if e.reason else {}))
             self.signal_children("resume")
             for run in self.session.all_runs():
                 if not run.held or run.final:
@@ -764,8 +778,9 @@ class Conductor:
         if self.spec.timeout:
             suffix = f".{head.redrives}" if head.redrives else ""
             self.commands.append(CancelTimer(timer_key(head.id, f"workflow_timeout{suffix}")))
+        reason = self.reason if status == CANCELLED else None
         self.emit(f"workflow.{status}", error=head.error, output=head.output,
-                  duration=round(self.now - head.created_at, 6))
+                  duration=round(self.now - head.created_at, 6), **({"reason": reason} if reason else {}))
         parent = head.parent
         if parent:
             if status == SUCCEEDED:

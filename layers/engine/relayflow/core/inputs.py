@@ -11,7 +11,7 @@ import copy
 import json
 from typing import Any, Mapping
 
-from . import templates
+from . import templates, values
 from .errors import InputError, TemplateError
 from .loader import type_matches
 from .spec import WorkflowSpec
@@ -40,8 +40,8 @@ def check_input(spec: WorkflowSpec, given: Any, limits: templates.Limits | None 
             if _has_template(value):
                 seen = {**{k: v for k, v in given.items() if k in declared}, **out}
                 try:
-                    value = templates.render(value, {"input": seen, "parameters": seen}, limits)
-                except TemplateError as exc:
+                    value = values.to_json(templates.render(value, {"input": seen, "parameters": seen}, limits))
+                except (TemplateError, values.NotJSON) as exc:
                     problems.append(f"input '{p.name}': its default {_show(p.default)} does not render: {exc}")
                     continue
         elif p.required:
@@ -77,8 +77,8 @@ def initial_vars(spec: WorkflowSpec, input: Mapping[str, Any], system: Mapping[s
         ctx = {"input": input, "parameters": input, "vars": out, "variables": out, "workflow": out,
                "system": system}
         try:
-            out[name] = templates.render(raw, ctx, limits)
-        except TemplateError as exc:
+            out[name] = values.to_json(templates.render(raw, ctx, limits))
+        except (TemplateError, values.NotJSON) as exc:
             raise InputError([f"vars.{name}: {_show(raw)} does not render: {exc}"]) from None
     return out
 

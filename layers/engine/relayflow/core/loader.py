@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import gc
 import os
 import re
 from collections.abc import Callable
@@ -161,7 +162,15 @@ def parse(text: str, source: str = "<string>") -> tuple[WorkflowSpec | None, lis
     except yamlpos.YamlSyntaxError as exc:
         return None, [Problem(source, exc.line, None, "yaml", str(exc))]
     builder = _Builder(source, lines, text)
-    spec = builder.build(data)
+    # Validation builds many small objects and no garbage cycles; the cyclic collector would
+    # rescan the growing document again and again (as in yamlpos.load).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        spec = builder.build(data)
+    finally:
+        if was_enabled:
+            gc.enable()
     problems = sorted(builder.problems, key=lambda p: (p.line, p.severity != "error"))
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -430,6 +439,7 @@ class _Builder:
         self.published: set[str] = set()
         # Input defaults and initial vars that are templates: (path, field, value, name), in order.
         self.start_templates: list[tuple[tuple, str, Any, str]] = []
+        self.known_vars: set[str] = set()
 
     # -- reporting -------------------------------------------------------
     def err(self, path: tuple, task: str | None, field: str, message: str, severity: str = "error") -> None:
@@ -491,15 +501,17 @@ class _Builder:
                 self.err(path, task, field, f"unknown input '{key}'{_suggest(key, self.input_names)}: the "
                                             f"workflow declares {', '.join(sorted(self.input_names))}",
                          severity="warning")
-            elif scope == "vars" and key not in self.var_names and key not in self.published:
-                known = self.var_names | self.published
+            elif scope == "vars" and key not in self.known_vars:
+                known = self.known_vars
                 hint = _suggest(key, known) or (
                     "; set it in 'vars' or with 'publish'" if not known else
                     f"; set it in 'vars' or with 'publish' (known: {', '.join(sorted(known))})")
                 self.err(path, task, field, f"unknown variable '{key}'{hint}", severity="warning")
 
     def check_templates(self) -> None:
-        known_vars = self.var_names | self.published  # once: per template it made large files quadratic
+        # Every name a template may read as a variable, built once: rebuilding it per template
+        # made validating a workflow quadratic in its published variables.
+        self.known_vars = self.var_names | self.published
         for path, task, field, text, expression, item_scope in self.template_uses:
             message = templates.check_expression(text) if expression and "{{" not in text else templates.check(text)
             if message:
@@ -520,7 +532,7 @@ class _Builder:
                     write = f"{fn}().{attr}" if attr else f"{fn}()"
                     self.err(path, task, field, f"'{fn}' is a function: write '{write}'"
                                                 f"{' (with the parentheses)' if attr else ''}")
-            if _may_read_unknown(text, self.input_names, known_vars):
+            if _may_read_unknown(text, self.input_names, self.known_vars):
                 self.check_names_read(text, bare, path, task, field)
             for finding in (_addressing(text, bare) if _may_misaddress(text) else ()):
                 if finding[0] == "task" and finding[1] in self.task_names:

@@ -175,6 +175,13 @@ def compact(record: Any) -> dict[str, Any]:
 def history(head: Execution, runs: list[TaskRun]) -> list[dict[str, Any]]:
     """Every lifecycle event of an execution, in order, from the records that keep them."""
     events = [dict(e) for e in head.events]
+    # The input and the output live once, on the head; the events that docs/events.md
+    # gives them get them back here rather than a second copy in the record.
+    for e in events:
+        if e["type"] == "workflow.started":
+            e["input"] = head.input
+        elif e["type"] == "workflow.succeeded":  # final: there is at most one
+            e["output"] = head.output
     for run in runs:
         events += [{**e, "task": run.task, "run": run.run} for e in run.events]
     return sorted(events, key=lambda e: e["n"])
