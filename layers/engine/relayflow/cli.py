@@ -243,7 +243,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         elif found := workflow_files(path):
             files.extend(found)
         else:
-            print(f"{path}: no workflow files here or in its subfolders (YAML files with 'tasks')", file=sys.stderr)
+            message = "no workflow files here or in its subfolders (YAML files with 'tasks')"
+            if args.json:
+                report.append({"file": path, "ok": False, "workflow": None, "problems": [
+                    {"line": 0, "task": None, "field": "file", "message": message, "severity": "error",
+                     "text": f"{path}: {message}"}]})
+            else:
+                print(f"{path}: {message}", file=sys.stderr)
             failed = True
     for path in files:
         spec, problems = parse_file(path)
