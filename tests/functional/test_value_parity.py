@@ -140,3 +140,26 @@ EXPECT = {
     "items_huge_int": refused("TemplateError", "more than 4300 digits"),
     "big_int_ok": ok(lambda out: out["n"] == 2 ** 1000 + 1),
 }
+
+
+def test_nesting_deeper_than_any_key_allows_runs_alike_on_both_backends(local):
+    # 32 levels of a child task with a 60-character name: the child ids would outgrow
+    # DynamoDB's 2,048-byte partition key (and SQS's 128-character group ids long before).
+    name = "t" * 60
+    levels = 32
+    workflows = [{"name": f"deep.{i}", "tasks": [
+        {"name": name, "workflow": f"deep.{i + 1}", "input": {}} if i < levels else
+        {"name": "leaf", "action": "core.echo", "input": {"depth": i}}],
+        "output": {"depth": f"{{{{ task['{name if i < levels else 'leaf'}'].result.depth }}}}"}}
+        for i in range(levels + 1)]
+    specs = [load_text(yaml.safe_dump(w, sort_keys=False), f"{w['name']}.yaml") for w in workflows]
+    memory = MemoryStack()
+    for spec in specs:
+        memory.register(spec)
+        local.register(spec)
+    expected = memory.run("deep.0", max_deliveries=5000)
+    local.clock.t = VirtualClock().t
+    got = local.run("deep.0", max_deliveries=5000)
+    assert got["status"] == expected["status"] == "succeeded", got["error"]
+    assert got["output"] == expected["output"] == {"depth": levels}
+    assert local.contract.take_breaches() == []
