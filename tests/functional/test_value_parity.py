@@ -163,3 +163,29 @@ def test_nesting_deeper_than_any_key_allows_runs_alike_on_both_backends(local):
     assert got["status"] == expected["status"] == "succeeded", got["error"]
     assert got["output"] == expected["output"] == {"depth": levels}
     assert local.contract.take_breaches() == []
+
+
+@pytest.mark.parametrize("request_mb,response_mb,error", [
+    (7, 0, "RequestEntityTooLargeException"), (0, 7, "Function.ResponseSizeTooLarge"), (5, 5, None)])
+def test_lambda_payload_limits_alike_on_both_backends(local, request_mb, response_mb, error):
+    wf = load_text(yaml.safe_dump({"name": "edge.lambda", "tasks": [{
+        "name": "call", "action": "aws.lambda",
+        "input": {"function": "sized", "payload": {"blob": "{{ 'x' * %d }}" % (request_mb * 1024 * 1024)}}}]}),
+        "lambda.yaml")
+
+    def sized(payload: Any) -> Any:
+        return {"blob": "y" * (response_mb * 1024 * 1024)}
+
+    memory = MemoryStack()
+    memory.functions.register("sized", sized)
+    memory.register(wf)
+    local.functions.register("sized", sized)
+    local.register(wf)
+    expected = memory.run("edge.lambda")
+    local.clock.t = VirtualClock().t
+    got = local.run("edge.lambda")
+    assert _normal(got) == _normal(expected)
+    if error is None:
+        assert got["status"] == "succeeded"
+    else:
+        assert got["tasks"][0]["error"]["type"] == error
