@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+from relayflow import api_spec
+from relayflow.local import resources as local_resources
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
@@ -27,6 +30,8 @@ SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
 FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction", "ApiFunction")
 ENV_VARS = {
     "RELAYFLOW_LIFECYCLE_EVENTS",
+    "RELAYFLOW_ACTION_MODULES",
+    "RELAYFLOW_LAMBDA_PREFIX",
     "RELAYFLOW_TABLE",
     "RELAYFLOW_TASK_QUEUE_URL",
     "RELAYFLOW_EVENT_QUEUE_URL",
@@ -218,7 +223,7 @@ class TestResources:
             "AWS::Lambda::Function": 4,
             "AWS::IAM::Role": 5,  # one per function + the scheduler role
             "AWS::Lambda::EventSourceMapping": 2,
-            "AWS::Lambda::Permission": 19,  # API Gateway may invoke ApiFunction: one per route
+            "AWS::Lambda::Permission": 21,  # API Gateway may invoke ApiFunction: one per route
             "AWS::ApiGateway::RestApi": 1,
             "AWS::ApiGateway::Deployment": 1,
             "AWS::ApiGateway::Stage": 1,
@@ -261,6 +266,9 @@ class TestResources:
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Relayflow"
         assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
         assert env["RELAYFLOW_LIFECYCLE_EVENTS"] == {"Ref": "LifecycleEvents"}
+        assert env["RELAYFLOW_ACTION_MODULES"] == {"Ref": "ActionModules"}
+        # aws.lambda's prefix in code is the one the worker's IAM allows (test_worker_grants).
+        assert env["RELAYFLOW_LAMBDA_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-action-"}
 
     def test_source_layout(self, source):
         res = source["Resources"]
@@ -288,10 +296,11 @@ class TestResources:
             "WorkerMaxConcurrency": 50,
             "AdvanceMaxConcurrency": 20,
             "MaxReceiveCount": 5,
-            "TracingMode": "Active",
-            "LifecycleEvents": "all",
+            "TracingMode": "PassThrough",
+            "LifecycleEvents": "workflow",
             "LogLevel": "INFO",
             "AlarmTopicArn": "",
+            "ActionModules": "",
             "ApiAuthType": "AWS_IAM",
         }
         assert params["TracingMode"]["AllowedValues"] == ["Active", "PassThrough"]
@@ -477,7 +486,7 @@ class TestLeastPrivilege:
         events = json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})
         payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
         actions = json.dumps(
-            {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:relayflow-action-*"}
+            {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-action-*"}
         )
         assert grants(resources, "WorkerFunctionRole") == {
             ("sqs:SendMessage", events),
@@ -549,7 +558,6 @@ class TestApi:
     def test_routes_are_the_openapi_documents(self, body):
         # The routes API Gateway serves are exactly the operations relayflow.api_spec documents
         # (and the handler implements: tests/api checks every one over HTTP).
-        api_spec = pytest.importorskip("relayflow.api_spec")
         deployed = {(m.upper(), path) for path, item in body["paths"].items() for m in item}
         assert deployed == set(api_spec.routes())
 
@@ -669,7 +677,7 @@ class TestInfraFiles:
 # ------------------------------------------------------- local stack mirror --
 @pytest.fixture(scope="module")
 def local() -> ModuleType:
-    return pytest.importorskip("relayflow.local.resources")
+    return local_resources
 
 
 QUEUE_KEYS = {"TaskQueue": "task", "EventQueue": "event"}  # template logical id -> local key

@@ -23,7 +23,7 @@ def run_attempt(registry: ActionRegistry, cmd: DispatchAttempt) -> AttemptFinish
         except values.NotJSON as bad:
             return _failed(cmd, "InvalidResult", str(bad))
     except UnknownAction as exc:
-        return _failed(cmd, "UnknownAction", str(exc))
+        return _failed(cmd, type(exc).__name__, str(exc))
     except Exception as exc:  # an action's bug must fail its task, not the worker
         return _failed(cmd, type(exc).__name__, str(exc) or type(exc).__name__)
     try:  # the result as JSON carries it, on every backend (core/values.py)

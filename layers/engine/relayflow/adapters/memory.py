@@ -27,7 +27,8 @@ class MemoryStore:
         self.units: dict[tuple[str, str, int], dict[int, Unit]] = {}
         self.vars: dict[str, dict[str, Any]] = {}
         self.inquiries: dict[str, dict[str, Any]] = {}
-        self.arrivals: dict[tuple[str, str], list[str]] = {}
+        # join arrivals in order of arrival; a dict so a lookup stays O(1) in wide fan-outs
+        self.arrivals: dict[tuple[str, str], dict[str, None]] = {}
         self.commits = 0
 
     def create_execution(self, execution: Execution) -> bool:
@@ -89,7 +90,7 @@ class MemoryStore:
             self.units.setdefault((eid, task, run_no), {})[unit.index] = unit
         self.vars[eid].update(changes.vars)
         for task, source in changes.arrivals:
-            self.arrivals.setdefault((eid, task), []).append(source)
+            self.arrivals.setdefault((eid, task), {})[source] = None
         self.commits += 1
 
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:

@@ -167,12 +167,12 @@ class SchedulerTimers:
 class EventBridgeBus:
     """Lifecycle events: source ``relayflow``, detail-type the event's type (``task.succeeded``).
 
-    ``level`` picks what is published: ``all``, ``workflow`` (workflow events only: one
-    event per execution end instead of two or three per task) or ``none``. The history
-    API keeps every event whatever the level.
+    ``level`` picks what is published: ``workflow`` (the default: workflow events only,
+    one event per execution start and end instead of two or three per task), ``all`` or
+    ``none``. The history API keeps every event whatever the level.
     """
 
-    def __init__(self, events: Any, bus: str, payloads: PayloadStore, level: str = "all"):
+    def __init__(self, events: Any, bus: str, payloads: PayloadStore, level: str = "workflow"):
         self.events, self.bus, self.payloads, self.level = events, bus, payloads, level
 
     def emit_all(self, events: list[Emit]) -> None:

@@ -55,6 +55,8 @@ class LocalStack:
         import boto3
         import moto
 
+        from . import moto_tuning
+        moto_tuning.apply()
         self._mock = moto.mock_aws()
         self._mock.start()
         # Every call from here on, the handlers' and the pump's, must be one AWS would take.
@@ -87,7 +89,7 @@ class LocalStack:
         self.start_handler = _load(R.START_HANDLER)
         from ..service import Service
         self.service = Service(self.runtime.engine, self.runtime.store, self.runtime.workflows,
-                               self.runtime.event_queue, self.clock)
+                               self.runtime.event_queue, self.clock, registry)
         # Powertools loggers hold the stream they were created with; point them at ours
         # so handler logs never mix with the CLI's output.
         for path in [R.START_HANDLER] + [route.handler for route in R.ROUTES]:
@@ -135,7 +137,7 @@ class LocalStack:
             table=R.TABLE, task_queue_url=self.queue_urls["task"], event_queue_url=self.queue_urls["event"],
             event_queue_arn=self.queue_arns["event"], event_bus=R.EVENT_BUS, schedule_group=R.SCHEDULE_GROUP,
             scheduler_role_arn=role_arn, payload_bucket=R.BUCKET, max_receive_count=R.MAX_RECEIVE_COUNT,
-            region=R.REGION, lifecycle_events=os.environ.get("RELAYFLOW_LIFECYCLE_EVENTS", "all"),
+            region=R.REGION, lifecycle_events=os.environ.get("RELAYFLOW_LIFECYCLE_EVENTS", "workflow"),
             timer_dlq_arn=timer_dlq_arn,
         )
         for key, value in self.settings.to_env().items():
@@ -165,7 +167,12 @@ class LocalStack:
 
     def subscribe(self, fn: Callable[[Emit], None]) -> None:
         """Call ``fn`` with every lifecycle event, read from the bus through an SQS queue
-        (created with the first subscriber: an unread queue would slow every SQS call)."""
+        (created with the first subscriber: an unread queue would slow every SQS call).
+
+        A subscriber wants task events too, so the bus's default level (``workflow``, as
+        deployed) is raised to ``all``; ``none`` stays none."""
+        if self.runtime.bus.level == "workflow":
+            self.runtime.bus.level = "all"
         if self.observer_url is None:
             self.observer_url = self.sqs.create_queue(QueueName=f"{R.STACK}-observer")["QueueUrl"]
             arn = self.sqs.get_queue_attributes(QueueUrl=self.observer_url,
