@@ -203,6 +203,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if folder not in sys.path:  # python:<module>:<function> actions beside the workflow
         sys.path.insert(0, folder)
     stack = _make_stack(args.backend, args.real_time, registry)
+    breached: tuple[type[BaseException], ...] = ()
+    if args.backend == "local":  # a call AWS would refuse (moto took it) fails the run loudly
+        from .local.contract import ContractBreached
+        breached = (ContractBreached,)
     try:
         _register_siblings(stack, args.workflow, quiet=args.json, registry=registry)
         stack.register(spec)
@@ -218,6 +222,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(f"  {problem}", file=sys.stderr)
             return EXIT_USAGE
+        except breached as exc:
+            print(f"relayflow: {exc}", file=sys.stderr)
+            return EXIT_NOT_SUCCEEDED
     finally:
         close = getattr(stack, "close", None)
         if close is not None:
