@@ -24,6 +24,42 @@ metrics = Metrics()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
+# Outcomes of short actions are held to leave together in one SendMessageBatch (one SQS
+# request for up to ten outcomes instead of ten). They leave as soon as an action runs this
+# long or the oldest has waited this long, and always before the invocation returns: its
+# dispatches are deleted only after that, so a crash before the send loses nothing (the
+# batch comes back and runs again, as after a crash between an action and its send).
+HOLD_S = 0.1
+
+
+class _Outcomes:
+    def __init__(self) -> None:
+        self.pending: list[AttemptFinished] = []
+        self.since = 0.0
+
+    def add(self, outcome: AttemptFinished, action_s: float) -> None:
+        now = time.monotonic()
+        if not self.pending:
+            self.since = now
+        self.pending.append(outcome)
+        if action_s >= HOLD_S or now - self.since >= HOLD_S:
+            try:
+                self.flush()
+            except Exception as exc:  # noqa: BLE001 - not this record's failure: they stay pending,
+                # and the invocation's last flush sends them again or fails the whole batch
+                logger.warning("outcomes not sent yet", extra={"reason": str(exc), "pending": len(self.pending)})
+
+    def flush(self) -> None:
+        if self.pending:
+            get_runtime().event_queue.send_all(self.pending)  # deduplication ids make a re-send safe
+            self.pending = []
+
+    def clear(self) -> None:  # what a failed earlier invocation left behind never leaves
+        self.pending = []
+
+
+outcomes = _Outcomes()
+
 
 def _give_up(record: SQSRecord, exc: Exception) -> None:
     """On a dispatch's last delivery, fail its attempt so the workflow sees a task failure
@@ -62,7 +98,7 @@ def handle_dispatch(record: SQSRecord) -> None:
     started = time.perf_counter()
     outcome = run_attempt(rt.actions, command)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    rt.event_queue.send(outcome)
+    outcomes.add(outcome, elapsed_ms / 1000)
     logger.info("attempt ran", extra={"action": command.action, "status": outcome.status,
                                       "duration_ms": round(elapsed_ms, 1)})
     metrics.add_metric(name="AttemptsSucceeded" if outcome.status == "succeeded" else "AttemptsFailed",
@@ -74,5 +110,8 @@ def handle_dispatch(record: SQSRecord) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    outcomes.clear()
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    outcomes.flush()  # raising here fails the whole batch: every dispatch comes back
+    return response
