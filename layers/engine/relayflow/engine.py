@@ -12,7 +12,7 @@ import random
 import uuid
 from typing import Any, Callable
 
-from . import ports
+from . import ports, usage
 from .core import templates
 from .core.conductor import Conductor
 from .core.errors import ConflictError, InputError, RelayflowError
@@ -83,6 +83,10 @@ class Engine:
         eid = execution_id or self.new_id()
         head = Execution(id=eid, workflow=spec.name, spec_version=version, input=checked,
                          created_at=self.clock.now(), parent=parent)
+        # the start itself: the head and its index entry, the start event, the start invocation
+        usage.add_writes(head.usage, [head.to_dict(), head.to_dict()])
+        usage.add_commands(head.usage, 0, 0, 0, 0, 1 if self.defer_start else 0)
+        usage.add(head.usage, "l", 1)
         created = self.store.create_execution(head)
         if self.defer_start:
             self.events.send(StartRequested(eid))
@@ -104,6 +108,11 @@ class Engine:
         if len(eids) != 1 or None in eids:
             raise ValueError("handle_batch takes events of exactly one execution")
         eid = eids.pop()
+        with usage.counting() as reads:
+            self._handle_batch(eid, events, message_ids, reads)
+
+    def _handle_batch(self, eid: str, events: list[Message], message_ids: list[str] | None,
+                      reads: dict[str, float]) -> None:
         head = self.store.get_execution(eid)
         if head is None:
             raise UnknownExecution(f"no execution {eid!r}")
@@ -123,10 +132,12 @@ class Engine:
                 conductor.handle(event)
             return conductor.commands
 
-        self._step(eid, apply, message_ids=message_ids or [], head=head)
+        carried = [e.usage for e in events if isinstance(e, AttemptFinished) and e.usage]
+        self._step(eid, apply, message_ids=message_ids or [], head=head, reads=reads, carried=carried)
 
     def _step(self, execution_id: str, action: Callable[[Conductor], list[Message]], created: bool = False,
-              message_ids: list[str] | None = None, head: Execution | None = None) -> None:
+              message_ids: list[str] | None = None, head: Execution | None = None,
+              reads: dict[str, float] | None = None, carried: list[dict[str, float]] | None = None) -> None:
         """Run ``action`` and commit; ``head`` is the caller's fresh read, used for the first try."""
         message_ids = message_ids or []
         for _ in range(MAX_CONFLICT_RETRIES):
@@ -146,6 +157,7 @@ class Engine:
             changes.token = step_token(message_ids)
             changes.execution.outbox = [c.to_dict() for c in commands] if message_ids else []
             changes.execution.last_messages = list(message_ids)
+            changes.execution.usage = self._usage(head, changes, commands, reads, carried)
             try:
                 self.store.commit(changes)
             except ConflictError:
@@ -156,6 +168,26 @@ class Engine:
                 observer([c for c in commands if isinstance(c, Emit)])
             return
         raise ConflictError(f"execution {execution_id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
+
+    def _usage(self, head: Execution, changes: Any, commands: list[Message], reads: dict[str, float] | None,
+               carried: list[dict[str, float]] | None) -> dict[str, float]:
+        """The head's usage after this step: before it, plus this step's reads, its commit and
+        commands (predicted from them), its share of the invocation, and what workers reported."""
+        step = usage.merge(reads, *(carried or []))
+        records: list[Any] = [s.to_dict() for s in changes.task_states] + [r.to_dict() for r in changes.runs]
+        records += [u.to_dict() for _, _, u in changes.units] + list(changes.vars.values()) + list(changes.arrivals)
+        records.append(changes.execution.to_dict())
+        usage.add_writes(step, records)
+        emits = [c for c in commands if isinstance(c, Emit)]
+        level = getattr(self.bus, "level", "all")
+        published = 0 if level == "none" else len(emits) if level == "all" else \
+            sum(1 for e in emits if e.type.startswith("workflow."))
+        usage.add_commands(step, sum(1 for c in commands if isinstance(c, DispatchAttempt)), published,
+                           sum(1 for c in commands if isinstance(c, StartTimer)),
+                           sum(1 for c in commands if isinstance(c, CancelTimer)),
+                           sum(1 for c in commands if isinstance(c, SendEvent)))
+        usage.add_invocation(step, usage.current_share())
+        return usage.merge(head.usage, step)
 
     def carry_out(self, commands: list[Message]) -> None:
         """Send a step's commands; dispatches and lifecycle events go out in batches."""
@@ -202,3 +234,10 @@ class Engine:
             "tasks": [{"name": r.task, "run": r.run, "status": r.status, "attempts": r.attempts,
                        "result": r.result, "error": r.error} for r in self.store.list_runs(execution_id)],
         }
+
+    def cost(self, execution_id: str) -> dict[str, Any]:
+        """The execution's AWS requests by service and their dollar estimate (relayflow.usage)."""
+        head = self.store.get_execution(execution_id)
+        if head is None:
+            raise UnknownExecution(f"no execution {execution_id!r}")
+        return usage.report(head.usage)

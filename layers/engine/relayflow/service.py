@@ -16,6 +16,7 @@ from typing import Any
 
 import fastjsonschema
 
+from . import usage
 from .core import graph
 from .core.conductor import parse_token
 from .core.errors import InputError, RelayflowError, ValidationError
@@ -267,10 +268,14 @@ class Service:
                 "tasks": tasks, "edges": self._edges(spec), "inquiries": inquiries,
                 "mermaid": graph.to_mermaid(spec, statuses)}
 
-    def describe(self, execution_id: str) -> dict[str, Any]:
-        if self.store.get_execution(execution_id) is None:
+    def describe(self, execution_id: str, cost: bool = False) -> dict[str, Any]:
+        """The execution as ``run --json`` prints it; with ``cost``, also its AWS requests by
+        service and their dollar estimate so far (relayflow.usage)."""
+        head = self.store.get_execution(execution_id)
+        if head is None:
             raise NotFound(f"no execution {execution_id!r}")
-        return self.engine.describe(execution_id)
+        view = self.engine.describe(execution_id)
+        return {**view, "cost": usage.report(head.usage)} if cost else view
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         if self.store.get_execution(execution_id) is None:

@@ -55,7 +55,9 @@ def _group(key: str) -> str:
 
 
 def dedup_id(message: Message) -> str:
-    return hashlib.sha256(json.dumps(message.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+    data = message.to_dict()
+    data.pop("usage", None)  # a re-sent outcome's share of its batch may differ: still the same outcome
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 # SendMessageBatch takes at most 10 entries and 262,144 bytes (256 KiB) of message bodies in
