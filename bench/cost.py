@@ -612,6 +612,7 @@ class Meter:
             "result_copies_sent_per_task": {k: v * per for k, v in sorted(self.result_copies.items()) if v},
             "lambda": {"invocations_per_task": invocations * per,
                        "modelled_billed_ms_per_task": sum(self.modelled_ms.values()) * per,
+                       "modelled_ms_per_invocation": {n: self.modelled_ms[n] / c for n, c in self.invocations.items()},
                        "own_cpu_ms_per_task": self.own_cpu_s * 1000 * per,
                        "in_process_ms_per_task": sum(self.billed_ms.values()) * per,
                        "in_process_duration_per_million_tasks": in_process_duration * per * 1e6,
@@ -762,6 +763,8 @@ def print_shape(label: str, r: dict[str, Any]) -> None:
           f"billed ms modelled ({lam['own_cpu_ms_per_task']:.2f} ms own CPU here x {CPU_SCALE:.1f} + request "
           f"latencies); {lam['in_process_ms_per_task']:.1f} ms in-process on moto "
           f"({lam['share_of_time_in_aws_calls']:.0%} inside moto calls)")
+    each = ", ".join(f"{n} {ms:.0f} ms" for n, ms in sorted(lam["modelled_ms_per_invocation"].items()))
+    print(f"  modelled duration per invocation: {each}")
     print(f"  CloudWatch Logs per task: {logs['handler_bytes_per_task']:,.0f} B in {logs['handler_lines_per_task']:.2f} "
           f"lines by the handlers at INFO + Lambda's START/END/REPORT = {logs['ingested_bytes_per_task']:,.0f} B ingested")
     ignored = ", ".join(f"{k} {v}" for k, v in r["not_counted_pump_calls"].items()) or "none"

@@ -19,7 +19,7 @@ from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input
 from .core.messages import (
     AttemptFinished, CancelTimer, CloseInquiry, DispatchAttempt, Emit, Message, OpenInquiry, SendEvent,
-    StartChild, StartRequested, StartTimer,
+    StartChild, StartRequested, StartTimer, TimerFired,
 )
 from .core.records import Execution
 from .core.session import Session
@@ -133,6 +133,9 @@ class Engine:
             return conductor.commands
 
         carried = [e.usage for e in events if isinstance(e, AttemptFinished) and e.usage]
+        fired = sum(1 for e in events if isinstance(e, TimerFired))
+        if fired:  # the Scheduler's invocations that delivered them, and their SQS sends
+            carried.append({"si": fired, "q": fired})
         self._step(eid, apply, message_ids=message_ids or [], head=head, reads=reads, carried=carried)
 
     def _step(self, execution_id: str, action: Callable[[Conductor], list[Message]], created: bool = False,
@@ -182,8 +185,11 @@ class Engine:
         level = getattr(self.bus, "level", "all")
         published = 0 if level == "none" else len(emits) if level == "all" else \
             sum(1 for e in emits if e.type.startswith("workflow."))
+        # a timer is counted when it fires (most timeouts are cancelled first); a sleep's
+        # schedule delivers its outcome, not a TimerFired, so it is counted when created
         usage.add_commands(step, sum(1 for c in commands if isinstance(c, DispatchAttempt)), published,
-                           sum(1 for c in commands if isinstance(c, StartTimer)),
+                           sum(1 for c in commands if isinstance(c, StartTimer)
+                               and c.event.get("kind") != TimerFired.kind),
                            sum(1 for c in commands if isinstance(c, CancelTimer)),
                            sum(1 for c in commands if isinstance(c, SendEvent)))
         usage.add_invocation(step, usage.current_share())

@@ -8,7 +8,8 @@ which the step writes anyway (so the count costs no request of its own):
 * what its commit and its commands will make, from the records and commands themselves:
   one write per changed record and one for the head (a write unit per started KB of the
   record's data), one SendMessageBatch per 10 dispatches, one PutEvents entry per
-  lifecycle event the bus publishes, one Scheduler invocation and its SQS send per timer;
+  lifecycle event the bus publishes, one Scheduler invocation and its SQS send per timer
+  that fires (counted when it is applied; a sleep's when it is created);
 * its share of the advance invocation, of the event source's receive and delete, and
   what a worker reported on the outcome it sent (its invocation, receive, delete and
   outcome send, shared among the records of its batch).
