@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from relayflow import usage
+from relayflow.actions.outcomes import HeldOutcomes
 from relayflow.actions.worker import run_attempt
 from relayflow.adapters.errors import MalformedMessage
 from relayflow.adapters.messaging import decode
@@ -25,47 +25,7 @@ metrics = Metrics()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-# Outcomes of short actions are held to leave together in one SendMessageBatch (one SQS
-# request for up to ten outcomes instead of ten). They leave as soon as an action runs this
-# long or the oldest has waited this long, and always before the invocation returns: its
-# dispatches are deleted only after that, so a crash before the send loses nothing (the
-# batch comes back and runs again, as after a crash between an action and its send).
-HOLD_S = 0.1
-
-
-class _Outcomes:
-    def __init__(self) -> None:
-        self.pending: list[AttemptFinished] = []
-        self.since = 0.0
-        self.share = 1.0  # of this invocation, its receive and its delete, per record
-
-    def add(self, outcome: AttemptFinished, action_s: float) -> None:
-        now = time.monotonic()
-        if not self.pending:
-            self.since = now
-        outcome.usage = {}
-        usage.add_invocation(outcome.usage, self.share)
-        self.pending.append(outcome)
-        if action_s >= HOLD_S or now - self.since >= HOLD_S:
-            try:
-                self.flush()
-            except Exception as exc:  # noqa: BLE001 - not this record's failure: they stay pending,
-                # and the invocation's last flush sends them again or fails the whole batch
-                logger.warning("outcomes not sent yet", extra={"reason": str(exc), "pending": len(self.pending)})
-
-    def flush(self) -> None:
-        if self.pending:
-            for outcome in self.pending:  # its share of the send, for the execution's cost report
-                usage.add(outcome.usage, "q", 1 / min(len(self.pending), 10))
-            get_runtime().event_queue.send_all(self.pending)  # deduplication ids make a re-send safe
-            self.pending = []
-
-    def clear(self, records: int = 1) -> None:  # what a failed earlier invocation left behind never leaves
-        self.pending = []
-        self.share = 1 / max(1, records)
-
-
-outcomes = _Outcomes()
+outcomes = HeldOutcomes(lambda held: get_runtime().event_queue.send_all(held))
 
 
 def _give_up(record: SQSRecord, exc: Exception) -> None:
@@ -117,7 +77,7 @@ def handle_dispatch(record: SQSRecord) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    outcomes.clear(len(event.get("Records") or []))
+    outcomes.start(len(event.get("Records") or []))
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
     outcomes.flush()  # raising here fails the whole batch: every dispatch comes back

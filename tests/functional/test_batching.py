@@ -99,9 +99,9 @@ def test_a_batch_of_ten_outcomes_leaves_in_one_request(stack) -> None:
 
 
 def test_without_the_hold_each_outcome_leaves_alone(stack, monkeypatch) -> None:
-    import functions.worker.app as worker
+    from relayflow.actions import outcomes
 
-    monkeypatch.setattr(worker, "HOLD_S", 0.0)
+    monkeypatch.setattr(outcomes, "HOLD_S", 0.0)
     with SendLog(stack) as log:
         result = stack.run("t.batched_items", None)
     assert result["status"] == "succeeded"

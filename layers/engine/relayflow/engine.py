@@ -158,7 +158,9 @@ class Engine:
             commands = action(conductor)
             changes = session.changes()
             changes.token = step_token(message_ids)
-            changes.execution.outbox = [c.to_dict() for c in commands] if message_ids else []
+            # what a redelivery must re-send; lifecycle events the bus does not publish never leave
+            changes.execution.outbox = [c.to_dict() for c in commands if not isinstance(c, Emit)
+                                        or self._published(c)] if message_ids else []
             changes.execution.last_messages = list(message_ids)
             changes.execution.usage = self._usage(head, changes, commands, reads, carried)
             try:
@@ -172,6 +174,11 @@ class Engine:
             return
         raise ConflictError(f"execution {execution_id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
 
+    def _published(self, event: Emit) -> bool:
+        """Whether the bus puts ``event`` on EventBridge (its ``level``: all, workflow or none)."""
+        level = getattr(self.bus, "level", "all")
+        return level == "all" or (level == "workflow" and event.type.startswith("workflow."))
+
     def _usage(self, head: Execution, changes: Any, commands: list[Message], reads: dict[str, float] | None,
                carried: list[dict[str, float]] | None) -> dict[str, float]:
         """The head's usage after this step: before it, plus this step's reads, its commit and
@@ -181,10 +188,7 @@ class Engine:
         records += [u.to_dict() for _, _, u in changes.units] + list(changes.vars.values()) + list(changes.arrivals)
         records.append(changes.execution.to_dict())
         usage.add_writes(step, records)
-        emits = [c for c in commands if isinstance(c, Emit)]
-        level = getattr(self.bus, "level", "all")
-        published = 0 if level == "none" else len(emits) if level == "all" else \
-            sum(1 for e in emits if e.type.startswith("workflow."))
+        published = sum(1 for c in commands if isinstance(c, Emit) and self._published(c))
         # a timer is counted when it fires (most timeouts are cancelled first); a sleep's
         # schedule delivers its outcome, not a TimerFired, so it is counted when created
         usage.add_commands(step, sum(1 for c in commands if isinstance(c, DispatchAttempt)), published,
