@@ -84,7 +84,7 @@ class Engine:
         head = Execution(id=eid, workflow=spec.name, spec_version=version, input=checked,
                          created_at=self.clock.now(), parent=parent)
         # the start itself: the head and its index entry, the start event, the start invocation
-        usage.add_writes(head.usage, [head.to_dict(), head.to_dict()])
+        usage.add_writes(head.usage, [usage.payload_size(checked)] * 2)
         usage.add_commands(head.usage, 0, 0, 0, 0, 1 if self.defer_start else 0)
         usage.add(head.usage, "l", 1)
         created = self.store.create_execution(head)
@@ -184,10 +184,13 @@ class Engine:
         """The head's usage after this step: before it, plus this step's reads, its commit and
         commands (predicted from them), its share of the invocation, and what workers reported."""
         step = usage.merge(reads, *(carried or []))
-        records: list[Any] = [s.to_dict() for s in changes.task_states] + [r.to_dict() for r in changes.runs]
-        records += [u.to_dict() for _, _, u in changes.units] + list(changes.vars.values()) + list(changes.arrivals)
-        records.append(changes.execution.to_dict())
-        usage.add_writes(step, records)
+        # sizes, cheaply: a record's fixed part plus the payloads that make it large
+        sizes = [0] * (len(changes.task_states) + len(changes.arrivals))
+        sizes += [usage.payload_size(r.result) for r in changes.runs]
+        sizes += [usage.payload_size(u.result) + usage.payload_size(u.input) for _, _, u in changes.units]
+        sizes += [usage.payload_size(v) for v in changes.vars.values()]
+        sizes.append(usage.payload_size(changes.execution.outbox))
+        usage.add_writes(step, sizes)
         published = sum(1 for c in commands if isinstance(c, Emit) and self._published(c))
         # a timer is counted when it fires (most timeouts are cancelled first); a sleep's
         # schedule delivers its outcome, not a TimerFired, so it is counted when created

@@ -7,7 +7,7 @@ which the step writes anyway (so the count costs no request of its own):
   botocore hook on the runtime's clients while the step runs;
 * what its commit and its commands will make, from the records and commands themselves:
   one write per changed record and one for the head (a write unit per started KB of the
-  record's data), one SendMessageBatch per 10 dispatches, one PutEvents entry per
+  record's payloads and a fixed part), one SendMessageBatch per 10 dispatches, one PutEvents entry per
   lifecycle event the bus publishes, one Scheduler invocation and its SQS send per timer
   that fires (counted when it is applied; a sleep's when it is created);
 * its share of the advance invocation, of the event source's receive and delete, and
@@ -143,18 +143,23 @@ def current_share() -> float:
 
 # -- predicting what a step's commit and commands make ------------------------------------------
 
-def write_units(record: Any) -> int:
-    """Write units of one record: 1 per started KB of its data (an estimate of the item)."""
+RECORD_BYTES = 500  # keys, ids, status, times, the version fields: a record without its payloads
+
+
+def payload_size(value: Any) -> int:
+    """Bytes of a payload (a result, an input, a variable, the outbox) as JSON; 0 for none."""
+    if value is None or value == [] or value == {}:
+        return 0
     try:
-        size = len(json.dumps(record, default=str, separators=(",", ":")))
+        return len(json.dumps(value, default=str, separators=(",", ":")))
     except (TypeError, ValueError):
-        size = KB
-    return max(1, math.ceil(size / KB))
+        return KB
 
 
-def add_writes(usage: dict[str, float], records: list[Any]) -> None:
-    add(usage, "dw", len(records))
-    add(usage, "dwu", sum(write_units(r) for r in records))
+def add_writes(usage: dict[str, float], payload_sizes: list[int]) -> None:
+    """One write per record; a write unit per started KB of the record's fixed part and payloads."""
+    add(usage, "dw", len(payload_sizes))
+    add(usage, "dwu", sum(max(1, math.ceil((RECORD_BYTES + size) / KB)) for size in payload_sizes))
 
 
 def add_commands(usage: dict[str, float], dispatches: int, published_events: int, timers: int,
