@@ -626,6 +626,22 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cost(args: argparse.Namespace) -> int:
+    view = _client(args).cost(args.execution)
+    cost = view.get("cost") or {}
+    if args.json:
+        say(json.dumps({"execution_id": view["execution_id"], "status": view["status"], **cost}, default=str))
+        return EXIT_OK
+    say(f"{view['workflow']} {view['status']} (execution {view['execution_id']}): AWS requests so far, "
+        f"estimated at us-east-1 list prices")
+    dollars = cost.get("dollars") or {}
+    for service, counts in (cost.get("requests") or {}).items():
+        what = ", ".join(f"{n:g} {label}" for label, n in counts.items())
+        say(f"  {service:<10}{'$' + format(dollars.get(service, 0.0), '.6f'):>12}  {what}")
+    say(f"  {'total':<10}{'$' + format(cost.get('total_dollars', 0.0), '.6f'):>12}")
+    return EXIT_OK
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from . import doctor
     report = doctor.run(_client(args), timeout=args.timeout, say=None if args.json else lambda line: say(line))
@@ -695,14 +711,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, helptext in (("status", "show an execution (--json: as run --json prints it)"),
                            ("watch", "follow an execution's task runs until it ends"),
-                           ("history", "list an execution's lifecycle events in order")):
+                           ("history", "list an execution's lifecycle events in order"),
+                           ("cost", "an execution's AWS requests by service and their cost (an estimate)")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("execution", help="an execution id")
         p.add_argument("--json", action="store_true", help="print JSON")
         if name == "watch":
             p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
         _api_options(p)
-        p.set_defaults(func={"status": cmd_status, "watch": cmd_watch, "history": cmd_history}[name])
+        p.set_defaults(func={"status": cmd_status, "watch": cmd_watch, "history": cmd_history,
+                             "cost": cmd_cost}[name])
 
     for name, helptext in (("pause", "pause an execution"), ("resume", "resume a paused execution"),
                            ("cancel", "cancel an execution"),
