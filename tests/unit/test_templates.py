@@ -727,11 +727,11 @@ def test_given_lazy_mapping_as_whole_context_when_rendered_then_names_resolve() 
 # --- caching ---------------------------------------------------------------------------------------
 
 
-def test_given_cached_template_when_rendered_repeatedly_then_each_render_is_fast() -> None:
-    context = {"vars": {"x": 1}}
-    render("{{ vars.x }}", context)
-    runs = 2000
-    started = time.perf_counter()
-    for _ in range(runs):
-        render("{{ vars.x }}", context)
-    assert (time.perf_counter() - started) / runs < 50e-6
+def test_given_template_when_rendered_repeatedly_then_it_is_compiled_once() -> None:
+    # Speed belongs in bench/, not in a timed assertion; this checks its reason: one compile per text.
+    text = f"{{{{ vars.x }}}} {secrets.token_hex(4)}"
+    before = templates_module._compile.cache_info()
+    for x in range(3):
+        assert render(text, {"vars": {"x": x}}).startswith(f"{x} ")
+    after = templates_module._compile.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
