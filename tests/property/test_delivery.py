@@ -220,7 +220,6 @@ def fan_out(n: int) -> dict[str, Any]:
 
 def test_fifty_branch_join_fires_once_under_faults() -> None:
     spec = load(fan_out(50))
-    _, clean_stack = run(spec)
     for seed in range(5):
         result, stack = run(spec, Faults(reorder=True, duplicate=0.3, seed=seed))
         assert result["status"] == "succeeded", result["error"]
@@ -231,4 +230,4 @@ def test_fifty_branch_join_fires_once_under_faults() -> None:
         assert result["output"] == {"joined": 50, "branches": {f"b{i}": f"b{i}" for i in range(50)}}
         assert sorted(t["name"] for t in result["tasks"] if t["name"].startswith("b")) == \
             sorted(f"b{i}" for i in range(50))
-        assert stack.deliveries > clean_stack.deliveries  # some messages were delivered twice
+        assert stack.duplicates > 0, f"seed {seed}: no message was delivered twice"
