@@ -24,6 +24,8 @@ A scenario file holds a list of cases:
         run_errors: {"task#2": {...}}     # the error of one given run, subset match
         units: {task: [[index, status, attempts], ...]}   # the latest run's units (with_items, parallel)
         invalid: "message"       # instead of the above: loading the workflow fails validation with this message
+        input_error: "message"   # instead of the above: starting is refused with an InputError holding this
+                                 # message, and nothing is written or sent
       order_free: false          # the run order depends on delivery order: skipped under duplicate delivery
       xfail: "BUG: ..."          # a known engine bug: the case is expected to fail (strict)
 
@@ -38,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from relayflow.actions.allowlist import ActionModules
 from relayflow.actions.builtin import default_registry
 from relayflow.core.loader import load_text
 from relayflow.harness import Faults, MemoryStack
@@ -80,7 +83,8 @@ class ScriptedAction:
 
 
 def build_stack(case: dict[str, Any], faults: Faults | None = None, defer_start: bool = False) -> MemoryStack:
-    registry = default_registry()
+    # The scenarios' python: actions live in tests/scenarios/actions_module.py, the one declared module.
+    registry = default_registry(ActionModules(["tests.scenarios.actions_module"]))
     scripted = {}
     for name, script in (case.get("actions") or {}).items():
         scripted[name] = ScriptedAction(script)
@@ -102,6 +106,20 @@ def check_invalid(case: dict[str, Any]) -> None:
         assert case["expect"]["invalid"] in str(exc), str(exc)
     else:
         raise AssertionError("the workflow loaded, expected a validation error")
+
+
+def check_input_error(case: dict[str, Any]) -> None:
+    """For ``expect: {input_error: text}``: starting is refused before anything is written."""
+    from relayflow.core.errors import InputError
+    stack = build_stack(case)
+    try:
+        stack.start(case["workflow"]["name"], case.get("input"))
+    except InputError as exc:
+        assert case["expect"]["input_error"] in str(exc), str(exc)
+    else:
+        raise AssertionError("the execution started, expected an input error")
+    assert not stack.store.executions and not stack.task_queue.messages and not stack.event_queue.messages \
+        and stack.timers.next_due() is None and not stack.bus.events, "something was written or sent"
 
 
 def run_case(case: dict[str, Any], faults: Faults | None = None,

@@ -2,7 +2,7 @@
 import pytest
 
 from relayflow.harness import Faults
-from tests.scenarios.runner import check, check_invalid, load_cases, run_case
+from tests.scenarios.runner import check, check_input_error, check_invalid, load_cases, run_case
 
 CASES = load_cases()
 
@@ -16,13 +16,15 @@ def _param(name, case):
 def test_scenario(case):
     if "invalid" in case["expect"]:
         return check_invalid(case)
+    if "input_error" in case["expect"]:
+        return check_input_error(case)
     result, stack, elapsed = run_case(case)
     check(case, result, elapsed, stack)
 
 
 # Known bugs (xfail) are left out here: the clean run itself is wrong.
 ORDER_FREE = [(n, c) for n, c in CASES if c.get("order_free", True) and not c.get("xfail")
-              and "invalid" not in c["expect"]]
+              and "invalid" not in c["expect"] and "input_error" not in c["expect"]]
 
 
 @pytest.mark.parametrize("case", [c for _, c in ORDER_FREE], ids=[n for n, _ in ORDER_FREE])

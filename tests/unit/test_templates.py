@@ -727,11 +727,15 @@ def test_given_lazy_mapping_as_whole_context_when_rendered_then_names_resolve() 
 # --- caching ---------------------------------------------------------------------------------------
 
 
-def test_given_template_when_rendered_repeatedly_then_it_is_compiled_once() -> None:
-    # Speed belongs in bench/, not in a timed assertion; this checks its reason: one compile per text.
-    text = f"{{{{ vars.x }}}} {secrets.token_hex(4)}"
+def test_given_cached_template_when_rendered_repeatedly_then_it_is_compiled_once() -> None:
+    from relayflow.core import templates as templates_module
+
+    context = {"vars": {"x": 1}}
+    text = "{{ vars.x }} cached-once"
+    render(text, context)
     before = templates_module._compile.cache_info()
-    for x in range(3):
-        assert render(text, {"vars": {"x": x}}).startswith(f"{x} ")
+    for _ in range(50):
+        assert render(text, context) == "1 cached-once"
     after = templates_module._compile.cache_info()
-    assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
+    assert after.misses == before.misses
+    assert after.hits >= before.hits + 50

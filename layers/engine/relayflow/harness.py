@@ -78,7 +78,8 @@ class MemoryStack:
         self.batches = 0  # steps that handed the engine more than one event
         self.timer_races = 0  # timers fired while messages were still queued
         self._sent_at: dict[int, tuple[float, Message]] = {}  # queued message -> (sent at, the message)
-        self.service = Service(self.engine, self.store, self.workflows, self.event_queue, self.clock)
+        self.service = Service(self.engine, self.store, self.workflows, self.event_queue, self.clock,
+                               self.registry)
 
     # -- set-up ------------------------------------------------------------------
     def execute(self, cmd: DispatchAttempt) -> Message:
