@@ -315,6 +315,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    from .console_proxy import serve
+    return serve(_client(args), args.port, args.json)
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     client = _client(args)
     out = client.start(args.workflow, _read_input(args.input) if args.input is not None else None,
@@ -357,9 +362,9 @@ def run_line(name: str, run: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _headline(view: dict[str, Any]) -> str:
+def _headline(view: dict[str, Any], prefix: str = "workflow ") -> str:
     reason = f": {view['reason']}" if view.get("reason") else ""
-    return f"workflow {view['workflow']} {view['status']}{reason} (execution {view['execution_id']})"
+    return f"{prefix}{view['workflow']} {view['status']}{reason} (execution {view['execution_id']})"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -430,7 +435,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         final = view["status"] in FINAL_STATUSES
         if not args.json:
             if view["status"] != status and not final:  # a final status comes after the last task runs
-                say(_headline(view), flush=True)
+                say(_headline(view, ""), flush=True)
                 status = view["status"]
             runs = sorted(((run.get("started_at") or 0, task["name"], run) for task in view["tasks"]
                            for run in task["runs"]), key=lambda r: (r[0], r[1], r[2]["run"]))
@@ -454,7 +459,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if args.json:
         say(json.dumps(contract_result(client.describe(args.execution)), default=str))
     else:
-        say(_headline(view))
+        say(_headline(view, ""))
         if view["error"]:
             say(f"error: {json.dumps(view['error'], default=str)}")
     return EXIT_OK if view["status"] == "succeeded" else EXIT_NOT_SUCCEEDED
@@ -648,6 +653,13 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--json", action="store_true", help="print what was registered as JSON")
     _api_options(rg)
     rg.set_defaults(func=cmd_register)
+
+    co = sub.add_parser("console", help="open the console of a deployed stack through a local proxy that signs "
+                                        "requests with your AWS credentials")
+    co.add_argument("--port", type=int, default=8081, help="local port (default 8081; 0: any free port)")
+    co.add_argument("--json", action="store_true", help="print where the console is as one JSON line")
+    _api_options(co)
+    co.set_defaults(func=cmd_console)
 
     rs = sub.add_parser("respond", help="answer an approval (core.ask); without an id, list the pending ones")
     rs.add_argument("inquiry", nargs="?", help="the inquiry id")
