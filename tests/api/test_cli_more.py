@@ -201,3 +201,11 @@ def test_history_events_carry_input_output_attempts(api, capsys):
     assert events["workflow.started"]["input"] == {}
     assert events["workflow.succeeded"]["output"] is None  # m.child declares no output
     assert events["task.succeeded"]["attempts"] == 1
+
+
+def test_a_timeout_from_a_template_is_reported_with_its_number(tmp_path, capsys):
+    wf = write(tmp_path, "budget.yaml", "name: m.budget\ninput:\n  budget: {type: integer, default: 2}\ntasks:\n"
+               "  - {name: slow, action: core.sleep, input: {seconds: 10}, timeout: \"{{ input.budget }}\"}\n")
+    code, out, _ = run(capsys, "run", str(wf), "--backend", "memory", "--json")
+    assert code == 1
+    assert json.loads(out)["error"]["message"] == "attempt 1 timed out after 2 s"
