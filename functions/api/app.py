@@ -41,7 +41,7 @@ def get_service() -> Service:
     if _service is None:
         from relayflow.runtime import get_runtime
         rt = get_runtime()
-        _service = Service(rt.engine, rt.store, rt.workflows, rt.event_queue, rt.clock)
+        _service = Service(rt.engine, rt.store, rt.workflows, rt.event_queue, rt.clock, rt.actions)
     return _service
 
 

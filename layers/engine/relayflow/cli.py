@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from .client import ApiError
 from .core import graph
 from .core.errors import InputError, Problem
-from .core.loader import parse_file
+from .core.loader import parse_file, workflow_files
 from .progress import Printer, items_text
 
 EXIT_OK, EXIT_NOT_SUCCEEDED, EXIT_USAGE = 0, 1, 2
@@ -73,6 +73,34 @@ def _read_input(raw: str | None) -> Any:
         raise UsageError(f"{where}: not valid JSON: {exc}") from None
 
 
+def _action_modules(args: argparse.Namespace, folders: Sequence[str] = ()) -> Any:
+    """The declared action modules: ``--action-module`` (repeatable), $RELAYFLOW_ACTION_MODULES,
+    and the modules in ``folders`` (the workflow's own folder for run, validate and test)."""
+    from .actions.allowlist import ActionModules
+    names = list(getattr(args, "action_module", None) or [])
+    names += [n for n in os.environ.get("RELAYFLOW_ACTION_MODULES", "").replace(",", " ").split() if n]
+    try:
+        return ActionModules(names, folders)
+    except ValueError as exc:
+        raise UsageError(f"--action-module: {exc}") from None
+
+
+def _registry(args: argparse.Namespace, folders: Sequence[str] = ()) -> Any:
+    from .actions.builtin import default_registry
+    return default_registry(_action_modules(args, folders))
+
+
+def _refusals(spec: Any, registry: Any) -> list[Problem]:
+    from . import admission
+    return admission.problems(spec, registry)
+
+
+def _add_action_module(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--action-module", action="append", metavar="MODULE",
+                        help="a Python module (or package) python: actions may name; repeatable "
+                             "(modules beside the workflow count too, for run, validate and test)")
+
+
 def _siblings(path: str) -> list[str]:
     folder = os.path.dirname(os.path.abspath(path))
     own = os.path.abspath(path)
@@ -80,7 +108,7 @@ def _siblings(path: str) -> list[str]:
                   if f.endswith((".yaml", ".yml")) and os.path.join(folder, f) != own)
 
 
-def _register_siblings(stack: Any, path: str, quiet: bool) -> None:
+def _register_siblings(stack: Any, path: str, quiet: bool, registry: Any) -> None:
     """Register every workflow file beside ``path`` so ``workflow:`` tasks find their children.
 
     A sibling that does not load is skipped (it may not be a workflow at all);
@@ -89,7 +117,11 @@ def _register_siblings(stack: Any, path: str, quiet: bool) -> None:
     for sibling in _siblings(path):
         spec, problems = parse_file(sibling)
         if spec is not None:
-            stack.register(spec)
+            refused = _refusals(spec, registry)
+            if not refused:
+                stack.register(spec)
+            elif not quiet:
+                print(f"note: {os.path.basename(sibling)} is not registered: {refused[0]}", file=sys.stderr)
             continue
         errors = [p for p in problems if p.severity == "error"]
         looks_like_workflow = not any(
@@ -107,14 +139,14 @@ def contract_result(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _make_stack(backend: str, real_time: bool) -> Any:
+def _make_stack(backend: str, real_time: bool, registry: Any = None) -> Any:
     """``local``: the embedded AWS stack (moto + the Lambda handlers); ``memory``: in-process twins."""
     if backend == "memory":
         from .harness import MemoryStack
-        return MemoryStack(real_time=real_time)
+        return MemoryStack(registry=registry, real_time=real_time)
     try:
         from .local.stack import LocalStack
-        return LocalStack(real_time=real_time)
+        return LocalStack(registry=registry, real_time=real_time)
     except ModuleNotFoundError as exc:
         raise UsageError(f"the local backend needs {exc.name}: pip install 'relayflow[local]', "
                          "or run with --backend memory") from None
@@ -163,11 +195,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print_problems(problems)  # warnings
     payload = _read_input(args.input)
     folder = os.path.dirname(os.path.abspath(args.workflow))
+    registry = _registry(args, [folder])
+    refused = _refusals(spec, registry)
+    if refused:
+        _print_problems(refused)
+        return EXIT_USAGE
     if folder not in sys.path:  # python:<module>:<function> actions beside the workflow
         sys.path.insert(0, folder)
-    stack = _make_stack(args.backend, args.real_time)
+    stack = _make_stack(args.backend, args.real_time, registry)
     try:
-        _register_siblings(stack, args.workflow, quiet=args.json)
+        _register_siblings(stack, args.workflow, quiet=args.json, registry=registry)
         stack.register(spec)
         printer = None
         if not args.json:
@@ -199,16 +236,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     report = []
-    for path in args.files:
+    files: list[str] = []
+    for path in args.files:  # a folder stands for the workflow files in it and its subfolders
+        if not os.path.isdir(path):
+            files.append(path)
+        elif found := workflow_files(path):
+            files.extend(found)
+        else:
+            print(f"{path}: no workflow files here or in its subfolders (YAML files with 'tasks')", file=sys.stderr)
+            failed = True
+    for path in files:
         spec, problems = parse_file(path)
+        if spec is not None:
+            problems = problems + _refusals(spec, _registry(args, [os.path.dirname(os.path.abspath(path))]))
         if args.json:
             report.append({"file": path, "ok": spec is not None, "workflow": spec.name if spec else None,
                            "problems": [{"line": p.line, "task": p.task, "field": p.field, "message": p.message,
                                          "severity": p.severity, "text": str(p)} for p in problems]})
-            failed = failed or spec is None
+            failed = failed or spec is None or any(p.severity == "error" for p in problems)
             continue
         _print_problems(problems)
-        if spec is None:
+        if spec is None or any(p.severity == "error" for p in problems):
             failed = True
         else:
             warnings = len(problems)
@@ -244,7 +292,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from . import testing
-    report = testing.run_files(args.files)
+    report = testing.run_files(args.files, _action_modules(args).modules)
     if args.json:
         say(json.dumps(testing.to_json(report), default=str))
     else:
@@ -274,6 +322,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import ApiServer, make_stack
     files = _workflow_files(args.workflows)
     specs = []
+    folders: list[str] = []
     for path in files:
         spec, problems = parse_file(path)
         if spec is None:
@@ -283,15 +332,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
             continue
         specs.append((path, spec))
         folder = os.path.dirname(os.path.abspath(path))
+        folders.append(folder)
         if folder not in sys.path:  # python:<module>:<function> actions beside the workflows
             sys.path.insert(0, folder)
+    registry = _registry(args, folders)
     try:
-        stack = make_stack(args.backend)
+        stack = make_stack(args.backend, registry=registry)
     except ModuleNotFoundError as exc:
         raise UsageError(f"the local backend needs {exc.name}: pip install 'relayflow[local]', "
                          "or serve with --backend memory") from None
     try:
         for path, spec in specs:
+            refused = _refusals(spec, registry)
+            if refused:
+                print(f"note: {path} is not registered: {refused[0]}", file=sys.stderr)
+                continue
             stack.register(spec)
             print(f"registered {spec.name} ({len(spec.tasks)} task{'s' if len(spec.tasks) != 1 else ''}) "
                   f"from {path}", file=sys.stderr)
@@ -563,6 +618,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+    report = doctor.run(_client(args), timeout=args.timeout, say=None if args.json else lambda line: say(line))
+    if args.json:
+        say(json.dumps(report.to_dict()))
+    return EXIT_OK if report.ok else EXIT_NOT_SUCCEEDED
+
+
 def _api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", help="the API's base URL (default: $RELAYFLOW_API or http://127.0.0.1:8080); "
                                       "requests to a non-loopback URL are signed with SigV4")
@@ -575,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a workflow on this machine")
     run.add_argument("workflow", help="the workflow file")
+    _add_action_module(run)
     run.add_argument("--input", help="the input as JSON, or @file.json")
     run.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
     run.add_argument("--real-time", action="store_true", help="really wait for sleeps, retries and timeouts")
@@ -583,7 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "memory: in-process twins of every service, fastest")
     run.set_defaults(func=cmd_run)
     val = sub.add_parser("validate", help="check workflow files and report every problem")
-    val.add_argument("files", nargs="+")
+    val.add_argument("files", nargs="+", help="workflow files, or folders of them (searched with subfolders)")
+    _add_action_module(val)
     val.add_argument("--json", action="store_true", help="print every file's problems as one JSON object")
     val.set_defaults(func=cmd_validate)
     gr = sub.add_parser("graph", help="draw a workflow's task graph, or an execution's with each task's status")
@@ -595,6 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
     gr.set_defaults(func=cmd_graph)
     te = sub.add_parser("test", help="run workflow tests (YAML files of cases with mocks and expectations)")
     te.add_argument("files", nargs="+", help="test files, or folders of them")
+    _add_action_module(te)
     te.add_argument("--json", action="store_true", help="print the report as one JSON object")
     te.set_defaults(func=cmd_test)
 
@@ -606,6 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--backend", choices=["local", "memory"], default="local",
                     help="local: the embedded AWS stack (default); memory: in-process twins")
     se.add_argument("--quiet", action="store_true", help="do not log requests")
+    _add_action_module(se)
     se.add_argument("--json", action="store_true", help="print where it listens as one JSON line")
     se.set_defaults(func=cmd_serve)
 
@@ -667,6 +734,12 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--json", action="store_true", help="print JSON")
     _api_options(rs)
     rs.set_defaults(func=cmd_respond)
+    dr = sub.add_parser("doctor", help="smoke-test a deployed stack through its API (a timer, a retry, "
+                                       "with_items, a nested child, an approval)")
+    dr.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the workflow (default 300)")
+    dr.add_argument("--json", action="store_true", help="print one JSON report")
+    _api_options(dr)
+    dr.set_defaults(func=cmd_doctor)
     return parser
 
 

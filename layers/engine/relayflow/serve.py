@@ -295,11 +295,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._reply(int(resp.get("statusCode", 500)), out, headers)
 
 
-def make_stack(backend: str, handler_output: Any = None) -> Any:
+def make_stack(backend: str, handler_output: Any = None, registry: Any = None) -> Any:
     """A real-time embedded stack: ``local`` (moto + the Lambda handlers) or ``memory``."""
     if backend == "memory":
         from .harness import MemoryStack
-        return MemoryStack(real_time=True)
+        return MemoryStack(registry=registry, real_time=True)
     from .local.stack import LocalStack
-    return LocalStack(real_time=True, handler_output=handler_output if handler_output is not None
+    return LocalStack(registry=registry, real_time=True, handler_output=handler_output if handler_output is not None
                       else open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the stack

@@ -14,8 +14,8 @@ import json
 import uuid
 from typing import Any
 
-import fastjsonschema
-
+from . import admission, schemas
+from .actions.registry import ActionRegistry
 from .core import graph
 from .core.conductor import parse_token
 from .core.errors import InputError, RelayflowError, ValidationError
@@ -136,8 +136,11 @@ def task_kind(task: Any) -> str:
 
 
 class Service:
-    def __init__(self, engine: Engine, store: StateStore, workflows: Any, events: EventQueue, clock: Clock):
+    def __init__(self, engine: Engine, store: StateStore, workflows: Any, events: EventQueue, clock: Clock,
+                 actions: ActionRegistry | None = None):
         self.engine, self.store, self.workflows, self.events, self.clock = engine, store, workflows, events, clock
+        # What this deployment admits: python: actions from its declared modules only (none if not given).
+        self.actions = actions or ActionRegistry()
 
     # -- workflows -------------------------------------------------------------
     def register_text(self, text: str, name: str | None = None, source: str = "<request>") -> dict[str, Any]:
@@ -149,6 +152,12 @@ class Service:
                              [_problem(p) for p in problems])
         if name is not None and spec.name != name:
             raise BadRequest(f"the workflow's name is {spec.name!r}, not {name!r} (the name in the path)")
+        refused = admission.problems(spec, self.actions)
+        if refused:
+            first = refused[0]
+            raise BadRequest(f"the workflow is not allowed here: task {first.task}: {first.message}"
+                             + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""),
+                             [_problem(p) for p in refused])
         if len(json.dumps({"text": spec.text, "source": spec.source})) > MAX_STORED_DEFINITION:
             raise TooLarge(f"the definition is too large to store (at most about {MAX_STORED_DEFINITION} bytes)")
         version = self.workflows.register(spec)
@@ -368,10 +377,10 @@ class Service:
         schema = inquiry.get("schema")
         if schema:
             try:
-                fastjsonschema.compile(schema)(response)
-            except fastjsonschema.JsonSchemaValueException as exc:
-                raise BadRequest(f"the response does not match the inquiry's schema: {exc.message}") from None
-            except fastjsonschema.JsonSchemaDefinitionException as exc:
+                schemas.check(schema, response)
+            except schemas.SchemaMismatch as exc:
+                raise BadRequest(f"the response does not match the inquiry's schema: {exc}") from None
+            except schemas.SchemaError as exc:
                 raise BadRequest(f"the inquiry's schema is invalid: {exc}") from None
         if not self.store.answer_inquiry(inquiry_id, response, self.clock.now()):
             raise Conflict(f"inquiry {inquiry_id} was answered already")
