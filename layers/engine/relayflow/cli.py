@@ -153,7 +153,7 @@ def _make_stack(backend: str, real_time: bool, registry: Any = None) -> Any:
 
 
 def _spec_of(stack: Any, name: str) -> Any:
-    registry = getattr(stack, "workflows", None) or stack.runtime.workflows
+    registry = stack.runtime.workflows if hasattr(stack, "runtime") else stack.workflows
     try:
         return registry.get(name)
     except KeyError:
@@ -164,7 +164,7 @@ def _run_with_progress(stack: Any, workflow: str, payload: Any, printer: Printer
     """Start ``workflow`` and pump the stack until nothing is left to do, telling ``printer``
     between steps how far each running with_items / parallel run is."""
     eid = stack.start(workflow, payload)
-    store = getattr(stack, "store", None) or stack.runtime.store
+    store = stack.runtime.store if hasattr(stack, "runtime") else stack.store
     last_read = 0.0
     while stack.step():
         now = time.monotonic()
