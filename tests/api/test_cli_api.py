@@ -162,7 +162,11 @@ def test_history_and_graph_of_an_execution(served, capsys):
     assert "style t0 fill:#c8f7c5" in out and "style t1 fill:#c5daf7" in out
     assert run(capsys, "graph", "--api", api.url)[0] == 2
     assert run(capsys, "graph", "x.yaml", "--execution", eid)[0] == 2
-    assert run(capsys, "graph", "--execution", eid, "--format", "dot", "--api", api.url)[0] == 2
+    code, out, _ = run(capsys, "graph", "--execution", eid, "--format", "dot", "--api", api.url)
+    assert code == 0 and out.startswith('digraph "')
+    assert '"build" [label="build\\ncore.echo\\nsucceeded", fillcolor="#c8f7c5"];' in out
+    assert '"approve" [label="approve\\ncore.ask\\nrunning", fillcolor="#c5daf7"];' in out
+    assert '"build" -> "approve"' in out
 
 
 def test_watch_follows_an_execution_until_it_ends(served, capsys):

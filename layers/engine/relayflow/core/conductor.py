@@ -48,7 +48,7 @@ def _json(value: Any) -> Any:
 
 
 # What the history keeps of an event's detail (its record holds the rest: input, output).
-HISTORY_FIELDS = ("error", "attempt", "attempts", "delay", "unit", "inquiry", "reason", "redrive")
+HISTORY_FIELDS = ("error", "attempt", "attempts", "delay", "unit", "inquiry", "reason", "redrive", "parent")
 CHILD_ID_MAX = 200
 
 
@@ -654,6 +654,11 @@ class Conductor:
         elif e.timer == "timeout" and unit.status == RUNNING and unit.timeout_timer:
             unit.timeout_timer = None
             seconds = self.unit_spec(run, unit).timeout
+            if isinstance(seconds, str):  # a template: say the number it gave when the attempt started
+                try:
+                    seconds = self.render(seconds, self.context())
+                except TemplateError:
+                    pass
             self.attempt_ended(run, unit, TIMED_OUT, None, {
                 "type": "Timeout", "message": f"attempt {unit.attempt} timed out after {seconds} s"})
 
