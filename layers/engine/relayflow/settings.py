@@ -25,6 +25,7 @@ class Settings:
     lifecycle_events: str = "all"  # which events go to the bus: all | workflow | none
     action_modules: str = ""  # the python: action modules this deployment declares (comma separated)
     lambda_prefix: str = ""  # aws.lambda invokes only functions whose names start with it
+    http_allowed_networks: str = ""  # CIDRs core.http may reach besides public addresses (comma separated)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -45,6 +46,7 @@ class Settings:
             lifecycle_events=env.get("RELAYFLOW_LIFECYCLE_EVENTS", "all"),
             action_modules=env.get("RELAYFLOW_ACTION_MODULES", ""),
             lambda_prefix=env.get("RELAYFLOW_LAMBDA_PREFIX", ""),
+            http_allowed_networks=env.get("RELAYFLOW_HTTP_ALLOWED_NETWORKS", ""),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         )
 
@@ -59,4 +61,5 @@ class Settings:
             "RELAYFLOW_MAX_RECEIVE_COUNT": str(self.max_receive_count), "AWS_DEFAULT_REGION": self.region,
             "RELAYFLOW_LIFECYCLE_EVENTS": self.lifecycle_events,
             "RELAYFLOW_ACTION_MODULES": self.action_modules, "RELAYFLOW_LAMBDA_PREFIX": self.lambda_prefix,
+            "RELAYFLOW_HTTP_ALLOWED_NETWORKS": self.http_allowed_networks,
         }
