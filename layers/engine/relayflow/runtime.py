@@ -44,7 +44,8 @@ class Runtime:
         self.event_queue = SqsEventQueue(self.sqs, settings.event_queue_url, self.payloads)
         self.timers = SchedulerTimers(self.scheduler, settings.schedule_group, settings.event_queue_arn,
                                       settings.scheduler_role_arn, self.payloads)
-        self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads, settings.lifecycle_events)
+        self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads, settings.lifecycle_events,
+                                  settings.events_include_input)
         # On AWS core.http reaches public addresses and the listed networks only (no loopback,
         # private ranges or metadata: the worker runs inside the account's network).
         self.actions = registry or default_registry(ActionModules.from_setting(settings.action_modules),

@@ -10,6 +10,7 @@ threads at once.
 from __future__ import annotations
 
 import base64
+import getpass
 import hmac
 import json
 import os
@@ -26,6 +27,13 @@ from . import api_spec
 SAFE_PATH = "/%!$&'()*+,;=:@-._~"  # kept as sent; anything else is percent-encoded, like API Gateway sees it
 IDLE_POLL = 0.1  # seconds the pump waits when nothing is due
 DRAIN_LIMIT = 16 * api_spec.MAX_BODY  # an oversized body up to this is read before the 413
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
 class _Context:
@@ -102,7 +110,9 @@ def to_event(method: str, target: str, headers: list[tuple[str, str]], body: byt
             "resourcePath": "/{proxy+}", "httpMethod": method, "path": path, "stage": "local",
             "requestId": str(uuid.uuid4()), "accountId": "123456789012", "apiId": "local",
             "protocol": "HTTP/1.1", "requestTimeEpoch": int(now * 1000),
-            "identity": {"sourceIp": client, "userAgent": (multi_h.get("User-Agent") or [""])[-1]},
+            # The answerer's identity: on AWS, the IAM principal; here, the user running serve.
+            "identity": {"sourceIp": client, "userAgent": (multi_h.get("User-Agent") or [""])[-1],
+                         "user": f"local:{_local_user()}"},
         },
         "body": text if body else None, "isBase64Encoded": b64,
     }

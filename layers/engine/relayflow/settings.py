@@ -25,6 +25,7 @@ class Settings:
     lifecycle_events: str = "all"  # which events go to the bus: all | workflow | none
     action_modules: str = ""  # the python: action modules this deployment declares (comma separated)
     lambda_prefix: str = ""  # aws.lambda invokes only functions whose names start with it
+    events_include_input: bool = False  # lifecycle events on the bus carry the workflow's input
     http_allowed_networks: str = ""  # CIDRs core.http may reach besides public addresses (comma separated)
 
     @classmethod
@@ -47,6 +48,7 @@ class Settings:
             action_modules=env.get("RELAYFLOW_ACTION_MODULES", ""),
             lambda_prefix=env.get("RELAYFLOW_LAMBDA_PREFIX", ""),
             http_allowed_networks=env.get("RELAYFLOW_HTTP_ALLOWED_NETWORKS", ""),
+            events_include_input=env.get("RELAYFLOW_EVENTS_INCLUDE_INPUT", "false").lower() == "true",
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         )
 
@@ -62,4 +64,5 @@ class Settings:
             "RELAYFLOW_LIFECYCLE_EVENTS": self.lifecycle_events,
             "RELAYFLOW_ACTION_MODULES": self.action_modules, "RELAYFLOW_LAMBDA_PREFIX": self.lambda_prefix,
             "RELAYFLOW_HTTP_ALLOWED_NETWORKS": self.http_allowed_networks,
+            "RELAYFLOW_EVENTS_INCLUDE_INPUT": "true" if self.events_include_input else "false",
         }

@@ -13,6 +13,7 @@ plain task, one per item for ``with_items``, one per sub-task for
 from __future__ import annotations
 
 import random
+import secrets
 from typing import Any
 
 from . import context as ctxmod
@@ -113,7 +114,7 @@ class Conductor:
         head = self.head
         head.events_seen += 1
         entry = {"n": head.events_seen, "type": type_, "at": self.now,
-                 **{k: v for k, v in detail.items() if k in ("error", "attempt", "delay", "unit", "inquiry")}}
+                 **{k: v for k, v in detail.items() if k in ("error", "attempt", "delay", "unit", "inquiry", "by")}}
         if run is not None:
             run.events.append(entry)
             detail = {"task": run.task, "run": run.run, **detail}
@@ -294,8 +295,9 @@ class Conductor:
         spec = self.unit_spec(run, unit)
         extra: dict[str, Any] = {"item": unit.item, "index": unit.index} if run.kind == "items" else {}
         if spec.callback or spec.action == ASK_ACTION:
-            unit.token = "~".join([self.head.id, run.task, str(run.run), str(unit.index),
-                                   f"{self.rng.getrandbits(64):016x}"])
+            # 128 random bits from the OS (never the seeded rng): the token is the only proof a caller
+            # may end this unit. Made once per unit; a step that is retried makes a new one, unsent.
+            unit.token = "~".join([self.head.id, run.task, str(run.run), str(unit.index), secrets.token_hex(16)])
             extra["callback"] = {"token": unit.token}
         try:
             rendered = self.render(spec.input, self.context(extra=extra)) if spec.input is not None else {}
@@ -359,6 +361,8 @@ class Conductor:
         unit = self.session.unit(run, e.unit)
         if unit is None or unit.status != RUNNING or unit.attempt != e.attempt:
             return  # duplicate, late (timed out, cancelled) or reordered
+        if self.unit_spec(run, unit).action == ASK_ACTION:
+            return  # never dispatched: only its inquiry's answer ends it (on_callback, via "inquiry")
         status = e.status if e.status in (SUCCEEDED, FAILED, TIMED_OUT) else FAILED
         if status == SUCCEEDED and self.unit_spec(run, unit).callback:
             unit.acked = True  # the action handed the token out; the callback ends the attempt
@@ -375,6 +379,11 @@ class Conductor:
         unit = self.session.unit(run, where[3])
         if unit is None or unit.status != RUNNING or unit.token != e.token:
             return
+        asks = self.unit_spec(run, unit).action == ASK_ACTION
+        if asks != (e.via == "inquiry"):
+            return  # an inquiry is answered only through the inquiry API, a callback only through its own
+        self.emit("inquiry.answered" if asks else "task.callback", run, unit=unit.index,
+                  **({"inquiry": unit.token} if asks else {}), status=e.status, by=e.by)
         status = SUCCEEDED if e.status == SUCCEEDED else FAILED
         error = e.error or ({"type": "CallbackFailed", "message": "the callback reported a failure"}
                             if status == FAILED else None)
