@@ -282,6 +282,15 @@ def test_the_language_guide_shows_every_field_and_every_built_in_action() -> Non
     assert {t.get("join") for t in tasks} >= {"all", 1}
 
 
+def test_the_language_guide_shows_do_noop_and_do_fail_and_templated_defaults_and_vars() -> None:
+    from relayflow.core.loader import load_text
+    specs = [load_text(text) for doc, _, text in doc_blocks("workflow") if doc == "language.md"]
+    commands = {c for spec in specs for task in spec.tasks.values() for tr in task.next for c in tr.commands}
+    assert commands == {"noop", "fail"}
+    assert any("{{" in str(p.default) for spec in specs for p in spec.inputs if p.has_default)
+    assert any("vars." in str(v) for spec in specs for v in spec.vars.values())
+
+
 @pytest.mark.parametrize("doc, line, text", doc_blocks("relayflow-test"), ids=lambda v: str(v)[:40])
 def test_every_test_file_example_in_the_docs_passes(doc: str, line: int, text: str, tmp_path: Path) -> None:
     data = yaml.safe_load(text)

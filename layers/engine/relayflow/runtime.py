@@ -43,7 +43,7 @@ class Runtime:
         self.task_queue = SqsTaskQueue(self.sqs, settings.task_queue_url, self.payloads)
         self.event_queue = SqsEventQueue(self.sqs, settings.event_queue_url, self.payloads)
         self.timers = SchedulerTimers(self.scheduler, settings.schedule_group, settings.event_queue_arn,
-                                      settings.scheduler_role_arn, self.payloads)
+                                      settings.scheduler_role_arn, self.payloads, settings.timer_dlq_arn)
         self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads, settings.lifecycle_events,
                                   settings.events_include_input)
         # On AWS core.http reaches public addresses and the listed networks only (no loopback,
