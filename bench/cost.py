@@ -43,12 +43,29 @@ reference/peers.md §3 (us-east-1):
 * EventBridge: each PutEvents entry is one event per 64 KB, $1 per million.
 * S3: PUT $5 per million, GET $0.40 per million; storage is not counted.
 * Lambda: one request per handler invocation (start, worker, advance), $0.20
-  per million. Duration: each invocation's wall time, measured in-process and
-  rounded up to the millisecond, priced at 128 MB arm64 ($0.0000133334 per
-  GB-s), as template.yaml deploys them. In-process time on moto is a proxy
-  for Lambda's, not a measurement of it: moto answers in ~1-5 ms where
-  DynamoDB and SQS take ~5-20 ms over the network, and there are no cold
-  starts. "TOTAL without Lambda duration" is the part that does not depend on it.
+  per million. Duration, priced at 128 MB arm64 ($0.0000133334 per GB-s) as
+  template.yaml deploys them, is modelled per invocation and rounded up to the
+  millisecond: the handler's own CPU time, measured here outside its AWS calls
+  (moto's work inside them is not the handler's), times 1769/128 (Lambda gives
+  one vCPU at 1,769 MB and CPU in proportion to memory below that), plus a
+  typical in-region latency per AWS request (LATENCY_MS: DynamoDB 5 ms, SQS
+  8 ms, EventBridge 15 ms, Scheduler 20 ms, S3 15 ms; assumptions, not
+  measurements). Cold starts are not counted. "TOTAL without Lambda duration"
+  is the part that does not depend on the model; the in-process time on moto
+  is printed beside it.
+* CloudWatch Logs: $0.50 per GB ingested. The bytes are what the handlers
+  really write at the deployed default LogLevel INFO (the embedded stack logs
+  at WARNING; the bench raises its loggers to INFO), Powertools' metric lines
+  included, plus Lambda's START/END/REPORT lines (about 280 bytes per
+  invocation) and 26 bytes per log event.
+* X-Ray: off by default (TracingMode=PassThrough), so $0; the bench prints
+  what TracingMode=Active would add: X-Ray's default sampling rule records
+  the first request each second and 5% of the rest, at $5 per million traces.
+* Fixed per month, whatever runs: the SQS event sources' idle long polls (2
+  queues, 5 pollers each, one 20-second poll at a time: an assumption), the
+  CloudWatch alarms template.yaml declares ($0.10 each) and the custom metrics
+  the handlers' embedded-metric lines define ($0.30 each; one per workflow
+  name for the per-workflow ones), before free tiers.
 
 Beside it: Step Functions Standard at $25 per million state transitions; a
 task there is at least 1 transition (a Task state), typically 2 (Task + Choice).
@@ -85,7 +102,31 @@ EVENTS_EVENT = 1.00e-6
 S3_PUT = 5.00e-6
 S3_GET = 0.40e-6
 SFN_TRANSITION = 25.0e-6
+LOGS_INGEST_GB = 0.50  # CloudWatch Logs, standard class, per GB ingested
+LOG_EVENT_OVERHEAD = 26  # bytes CloudWatch Logs adds to each log event's size (PutLogEvents quota)
+# Lambda's own lines per invocation (START, END, REPORT in the text format), about this many bytes:
+PLATFORM_LOG_BYTES = 280
+PLATFORM_LOG_EVENTS = 3
+XRAY_TRACE = 5.00e-6  # per trace recorded
+XRAY_SAMPLED = 0.05  # X-Ray's default rule: the first request each second, then 5%
+METRIC_MONTH = 0.30  # CloudWatch custom metric (EMF), per metric and month
+ALARM_MONTH = 0.10  # CloudWatch standard-resolution alarm, per alarm and month
 TARGET_PER_MILLION = 4.00
+
+# Lambda duration is modelled, not taken from moto's wall clock: the handler's own CPU time
+# (measured, outside AWS calls) scaled to the CPU share a 128 MB function gets (Lambda gives
+# one vCPU at 1,769 MB, in proportion below), plus a typical in-region latency per request
+# (assumptions: DynamoDB answers in single-digit milliseconds; the others are typical).
+LAMBDA_MB = 128
+CPU_SCALE = 1769 / LAMBDA_MB
+LATENCY_MS = {"dynamodb": 5.0, "sqs": 8.0, "events": 15.0, "scheduler": 20.0, "s3": 15.0}
+# Idle polling: Lambda's SQS event source keeps long-polling each queue it reads (the worker's
+# task queue, advance's event queue) even when they are empty. Assumed: 5 pollers per queue,
+# each a 20-second long poll, a FIFO request each.
+POLLERS_PER_QUEUE = 5
+LONG_POLL_S = 20
+POLLED_QUEUES = 2
+MONTH_S = 30 * 86_400
 
 KB = 1024
 SQS_CHUNK = 64 * KB
@@ -279,6 +320,10 @@ class Meter:
         self.handler_s = 0.0
         self.aws_call_s = 0.0  # time inside botocore calls made by handlers
         self.fired = 0
+        self.own_cpu_s = 0.0  # handlers' CPU time outside AWS calls
+        self.modelled_ms: dict[str, int] = defaultdict(int)  # Lambda-billed ms, modelled
+        self.calls_in_invocation: dict[str, int] = defaultdict(int)
+        self.call_cpu_s = 0.0  # CPU inside AWS calls of the current invocation (moto's work)
 
     # -- installing ---------------------------------------------------------------------
     def install(self) -> None:
@@ -288,7 +333,7 @@ class Meter:
 
         def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
             service = client.meta.service_model.service_name
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 response = original(client, operation, params)
             except Exception as exc:
@@ -297,6 +342,8 @@ class Meter:
             finally:
                 if meter.phase == "handler":
                     meter.aws_call_s += time.perf_counter() - started
+                    meter.call_cpu_s += time.thread_time() - cpu
+                    meter.calls_in_invocation[service] += 1
             meter.record(service, operation, params, response)
             return response
 
@@ -320,11 +367,16 @@ class Meter:
             outer = meter.phase, meter.function
             meter.phase, meter.function, meter.sends_in_invocation = "handler", name, 0
             meter.writes_in_invocation = 0
-            started = time.perf_counter()
+            meter.calls_in_invocation, meter.call_cpu_s = defaultdict(int), 0.0
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 return fn(event, context)
             finally:
                 elapsed = time.perf_counter() - started
+                own = max(0.0, time.thread_time() - cpu - meter.call_cpu_s)
+                waits = sum(LATENCY_MS.get(svc, 10.0) * n for svc, n in meter.calls_in_invocation.items())
+                meter.own_cpu_s += own
+                meter.modelled_ms[name] += max(1, math.ceil(own * 1000 * CPU_SCALE + waits))  # whole ms
                 meter.phase, meter.function = outer
                 meter.invocations[name] += 1
                 meter.billed_ms[name] += max(1, math.ceil(elapsed * 1000))  # Lambda bills whole ms
@@ -514,11 +566,18 @@ class Meter:
             self._count("dynamodb", operation, rcu, DDB_RRU)  # control-plane calls: 0 units
 
     # -- results ------------------------------------------------------------------------
-    def summary(self, tasks: int) -> dict[str, Any]:
+    def summary(self, tasks: int, log_bytes: int = 0, log_lines: int = 0, tracing: str = "PassThrough") -> dict[str, Any]:
         per = 1.0 / tasks
-        lambda_requests = sum(self.invocations.values()) * LAMBDA_REQUEST
-        lambda_duration = sum(self.billed_ms.values()) / 1000 * LAMBDA_MEMORY_GB * LAMBDA_GB_S
-        dollars = {**self.dollars, "lambda requests": lambda_requests, "lambda duration": lambda_duration}
+        invocations = sum(self.invocations.values())
+        lambda_requests = invocations * LAMBDA_REQUEST
+        lambda_duration = sum(self.modelled_ms.values()) / 1000 * LAMBDA_MEMORY_GB * LAMBDA_GB_S
+        in_process_duration = sum(self.billed_ms.values()) / 1000 * LAMBDA_MEMORY_GB * LAMBDA_GB_S
+        ingested = (log_bytes + LOG_EVENT_OVERHEAD * log_lines
+                    + invocations * (PLATFORM_LOG_BYTES + LOG_EVENT_OVERHEAD * PLATFORM_LOG_EVENTS))
+        logs = ingested / 2**30 * LOGS_INGEST_GB
+        xray_active = invocations * XRAY_SAMPLED * XRAY_TRACE
+        dollars = {**self.dollars, "lambda requests": lambda_requests, "lambda duration": lambda_duration,
+                   "cloudwatch logs": logs, "x-ray": xray_active if tracing == "Active" else 0.0}
         per_million = {k: v * per * 1e6 for k, v in sorted(dollars.items(), key=lambda kv: -kv[1]) if v}
         total = sum(per_million.values())
         ops = {f"{s}:{o}": {"requests": n * per, "billed_units": self.billed[(s, o)] * per}
@@ -535,6 +594,8 @@ class Meter:
             self.unbatched_sends_saved * SQS_FIFO * per * 1e6
         everything = what_if[ALL_DDB] + sum(v for k, v in what_if.items() if k not in self.wcu_if)
         what_if["all of the above"] = everything
+        if tracing != "Active":  # a cost the default does not pay: shown as what turning it on adds
+            what_if["(adds) TracingMode=Active: X-Ray traces 5% of invocations"] = -xray_active * per * 1e6
         return {
             "tasks": tasks,
             "requests_per_task": ops,
@@ -549,9 +610,15 @@ class Meter:
                                          "wcu_per_task": v[2] * per, "gsi_wcu_per_task": v[3] * per}
                                      for k, v in sorted(self.by_record.items())}},
             "result_copies_sent_per_task": {k: v * per for k, v in sorted(self.result_copies.items()) if v},
-            "lambda": {"invocations_per_task": sum(self.invocations.values()) * per,
-                       "billed_ms_per_task": sum(self.billed_ms.values()) * per,
+            "lambda": {"invocations_per_task": invocations * per,
+                       "modelled_billed_ms_per_task": sum(self.modelled_ms.values()) * per,
+                       "modelled_ms_per_invocation": {n: self.modelled_ms[n] / c for n, c in self.invocations.items()},
+                       "own_cpu_ms_per_task": self.own_cpu_s * 1000 * per,
+                       "in_process_ms_per_task": sum(self.billed_ms.values()) * per,
+                       "in_process_duration_per_million_tasks": in_process_duration * per * 1e6,
                        "share_of_time_in_aws_calls": self.aws_call_s / self.handler_s if self.handler_s else 0.0},
+            "logs": {"handler_bytes_per_task": log_bytes * per, "handler_lines_per_task": log_lines * per,
+                     "ingested_bytes_per_task": ingested * per},
             "schedules_fired": self.fired,
             "dollars_per_million_tasks": per_million,
             "total_per_million_tasks": total,
@@ -575,6 +642,34 @@ def _sqs_chunks(messages: list[dict[str, Any]]) -> int:
             size += len(name.encode()) + len(attr.get("DataType", "").encode())
             size += len(str(attr.get("StringValue", "")).encode()) + len(attr.get("BinaryValue", b"") or b"")
     return _units(size, SQS_CHUNK)
+
+
+def emf_metrics(line: str) -> set[tuple]:
+    """The CloudWatch metrics one embedded-metric-format log line defines: (name, dimensions)."""
+    try:
+        doc = json.loads(line)
+        directives = doc["_aws"]["CloudWatchMetrics"]
+    except (ValueError, KeyError, TypeError):
+        return set()
+    out = set()
+    for d in directives:
+        for dims in d.get("Dimensions", []):
+            key = tuple((name, str(doc.get(name))) for name in dims)
+            out |= {(d.get("Namespace"), m["Name"], key) for m in d.get("Metrics", [])}
+    return out
+
+
+def fixed_monthly(metrics: int) -> dict[str, float]:
+    """What a deployed stack costs per month whatever runs on it (us-east-1, before free tiers)."""
+    import re
+    from pathlib import Path
+    template = (Path(__file__).resolve().parents[1] / "template.yaml").read_text()
+    alarms = len(re.findall(r"Type:\s*AWS::CloudWatch::Alarm\b", template))
+    polls = POLLED_QUEUES * POLLERS_PER_QUEUE * MONTH_S / LONG_POLL_S
+    return {f"idle polling: {POLLED_QUEUES} queues x {POLLERS_PER_QUEUE} pollers, {polls / 1e6:.2f} M FIFO receives":
+            polls * SQS_FIFO,
+            f"CloudWatch alarms in template.yaml: {alarms}": alarms * ALARM_MONTH,
+            f"custom metrics (EMF) seen in this bench: {metrics}": metrics * METRIC_MONTH}
 
 
 # -- running ----------------------------------------------------------------------------------------
@@ -601,6 +696,14 @@ class Bench:
                 meter.phase = outer
 
         stack.fire_due = metered_fire_due  # type: ignore[method-assign]
+        # The embedded stack logs at WARNING; a deployed stack's LogLevel is INFO by default,
+        # and CloudWatch Logs ingests what INFO writes.
+        import importlib
+        for path in [resources.START_HANDLER] + [route.handler for route in resources.ROUTES]:
+            logger = getattr(importlib.import_module(path.split(":")[0]), "logger", None)
+            if logger is not None:
+                logger.setLevel("INFO")
+        self.metrics: set[tuple] = set()  # distinct CloudWatch metrics the handlers' EMF lines define
 
     def close(self) -> None:
         self.stack.close()
@@ -628,8 +731,12 @@ class Bench:
         tasks = sum(len(r["result"]) if isinstance(r["result"], list) else 1 for r in result["tasks"])
         if tasks != expected_tasks:
             raise RuntimeError(f"{spec.name}: expected {expected_tasks} action runs, found {tasks}")
-        out = meter.summary(tasks)
-        out.update(workflow=spec.name, wall_s=wall, log_bytes_per_task=(stack.handler_output.tell() - logs) / tasks)
+        logged = stack.handler_output.getvalue()[logs:]
+        lines = logged.splitlines()
+        for line in lines:
+            self.metrics |= emf_metrics(line)
+        out = meter.summary(tasks, len(logged.encode("utf-8")), len(lines))
+        out.update(workflow=spec.name, wall_s=wall, log_bytes_per_task=len(logged.encode("utf-8")) / tasks)
         return out
 
 
@@ -651,9 +758,15 @@ def print_shape(label: str, r: dict[str, Any]) -> None:
     copies = ", ".join(f"{k} {v:.2f}" for k, v in r["result_copies_sent_per_task"].items())
     print(f"  copies of the 1 KB result sent per task: {copies}; head outbox: "
           f"{d['head_outbox_bytes_per_task']:,.0f} B/task")
-    print(f"  Lambda per task: {lam['invocations_per_task']:.3f} invocations, {lam['billed_ms_per_task']:.1f} ms "
-          f"in-process ({lam['share_of_time_in_aws_calls']:.0%} inside moto calls); logs "
-          f"{r['log_bytes_per_task']:,.0f} B/task (CloudWatch Logs, not priced)")
+    logs = r["logs"]
+    print(f"  Lambda per task: {lam['invocations_per_task']:.3f} invocations, {lam['modelled_billed_ms_per_task']:.1f} "
+          f"billed ms modelled ({lam['own_cpu_ms_per_task']:.2f} ms own CPU here x {CPU_SCALE:.1f} + request "
+          f"latencies); {lam['in_process_ms_per_task']:.1f} ms in-process on moto "
+          f"({lam['share_of_time_in_aws_calls']:.0%} inside moto calls)")
+    each = ", ".join(f"{n} {ms:.0f} ms" for n, ms in sorted(lam["modelled_ms_per_invocation"].items()))
+    print(f"  modelled duration per invocation: {each}")
+    print(f"  CloudWatch Logs per task: {logs['handler_bytes_per_task']:,.0f} B in {logs['handler_lines_per_task']:.2f} "
+          f"lines by the handlers at INFO + Lambda's START/END/REPORT = {logs['ingested_bytes_per_task']:,.0f} B ingested")
     ignored = ", ".join(f"{k} {v}" for k, v in r["not_counted_pump_calls"].items()) or "none"
     print(f"  not counted (the pump standing in for AWS): {ignored}")
     total = r["total_per_million_tasks"]
@@ -666,6 +779,7 @@ def print_shape(label: str, r: dict[str, Any]) -> None:
         print(f"  {'Step Functions Standard, ' + n + '/task':<48}{dollars:>10.2f}")
     if total <= TARGET_PER_MILLION:
         print(f"  within the target of ${TARGET_PER_MILLION:.2f} per million tasks")
+        _print_additions(r, total)
         return
     top, top_dollars = next(iter(r["dollars_per_million_tasks"].items()))
     print(f"  ABOVE the target of ${TARGET_PER_MILLION:.2f} by ${total - TARGET_PER_MILLION:.2f}: {top} dominates "
@@ -673,6 +787,13 @@ def print_shape(label: str, r: dict[str, Any]) -> None:
     for change, saved in sorted(r["what_if_saved_per_million_tasks"].items(), key=lambda kv: -kv[1]):
         if saved >= 0.005:
             print(f"    {change:<66} -${saved:>5.2f} -> ${total - saved:.2f}")
+    _print_additions(r, total)
+
+
+def _print_additions(r: dict[str, Any], total: float) -> None:
+    for change, saved in r["what_if_saved_per_million_tasks"].items():
+        if change.startswith("(adds)") and -saved >= 0.005:
+            print(f"  {change[7:]}: would add ${-saved:.2f} -> ${total - saved:.2f}")
 
 
 def print_growth(what: str, rows: list[dict[str, Any]]) -> None:
@@ -691,14 +812,37 @@ def print_growth(what: str, rows: list[dict[str, Any]]) -> None:
 def print_summary(shapes: dict[str, dict[str, Any]]) -> None:
     print(f"\n== Summary, per task (1 KB results; target ${TARGET_PER_MILLION:.2f} per million tasks) ==")
     print(f"  {'shape':<8}{'tasks':>6}{'requests':>10}{'WCU':>7}{'RCU':>7}{'DDB bytes':>11}"
-          f"{'$/M tasks':>11}{'w/o duration':>14}{'top service':>22}{'SFN 1-2 trans.':>16}")
+          f"{'$/M tasks':>11}{'w/o duration':>14}{'top service':>22}{'target':>9}{'SFN 1-2 trans.':>16}")
     for name, r in shapes.items():
         top, top_dollars = next(iter(r["dollars_per_million_tasks"].items()))
         d = r["dynamodb"]
+        verdict = "met" if r["total_per_million_tasks"] <= TARGET_PER_MILLION else "NOT met"
         print(f"  {name:<8}{r['tasks']:>6}{r['all_requests_per_task']:>10.2f}{d['wcu_per_task']:>7.2f}"
               f"{d['rcu_per_task']:>7.2f}{d['bytes_written_per_task']:>11,.0f}{r['total_per_million_tasks']:>11.2f}"
-              f"{r['total_without_lambda_duration']:>14.2f}{top + f' ${top_dollars:.2f}':>22}"
+              f"{r['total_without_lambda_duration']:>14.2f}{top + f' ${top_dollars:.2f}':>22}{verdict:>9}"
               f"{f'${SFN_TRANSITION * 1e6:.0f}-${2 * SFN_TRANSITION * 1e6:.0f}':>16}")
+    services = sorted({k for r in shapes.values() for k in r["dollars_per_million_tasks"]})
+    print(f"\n  {'$ per million tasks':<24}" + "".join(f"{n:>10}" for n in shapes))
+    for service in services:
+        print(f"  {service:<24}" + "".join(f"{r['dollars_per_million_tasks'].get(service, 0.0):>10.2f}"
+                                          for r in shapes.values()))
+    print(f"  {'TOTAL':<24}" + "".join(f"{r['total_per_million_tasks']:>10.2f}" for r in shapes.values()))
+    print(f"\n  {'requests per task':<24}" + "".join(f"{n:>10}" for n in shapes))
+    by_service: dict[str, dict[str, float]] = {}
+    for name, r in shapes.items():
+        for op, v in r["requests_per_task"].items():
+            service = op.split(":")[0]
+            by_service.setdefault(service, {}).setdefault(name, 0.0)
+            by_service[service][name] += v["requests"]
+    for service, counts in sorted(by_service.items()):
+        print(f"  {service:<24}" + "".join(f"{counts.get(n, 0.0):>10.2f}" for n in shapes))
+
+
+def print_fixed(fixed: dict[str, float]) -> None:
+    print("\n== Fixed, per month, whatever runs (before free tiers) ==")
+    for line, dollars in fixed.items():
+        print(f"  {line:<72}{dollars:>8.2f}")
+    print(f"  {'TOTAL':<72}{sum(fixed.values()):>8.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -720,7 +864,9 @@ def main(argv: list[str] | None = None) -> int:
                    "sqs_fifo_request": SQS_FIFO, "sqs_standard_request": SQS_STANDARD, "dynamodb_wru": DDB_WRU,
                    "dynamodb_rru": DDB_RRU, "scheduler_invocation": SCHEDULER_INVOCATION,
                    "eventbridge_event": EVENTS_EVENT, "s3_put": S3_PUT, "s3_get": S3_GET,
-                   "step_functions_transition": SFN_TRANSITION},
+                   "step_functions_transition": SFN_TRANSITION, "logs_ingest_gb": LOGS_INGEST_GB,
+                   "xray_trace": XRAY_TRACE, "metric_month": METRIC_MONTH, "alarm_month": ALARM_MONTH},
+        "lambda_model": {"cpu_scale": CPU_SCALE, "latency_ms": LATENCY_MS},
         "target_per_million_tasks": TARGET_PER_MILLION, "shapes": {}, "growth": [], "fanout_growth": []}
     bench = Bench()
     try:
@@ -739,6 +885,7 @@ def main(argv: list[str] | None = None) -> int:
             fan = report["shapes"].get("fanout")
             r = fan if fan and fan["tasks"] == n + 2 else bench.run(fanout(n), n + 2)
             report["fanout_growth"].append({k: r[k] for k in keep})
+        report["fixed_per_month"] = fixed_monthly(len(bench.metrics))
     finally:
         bench.close()
     if args.json:
@@ -750,6 +897,7 @@ def main(argv: list[str] | None = None) -> int:
         print_growth("a fan-out into join: all", report["fanout_growth"])
     if report["shapes"]:
         print_summary(report["shapes"])
+    print_fixed(report["fixed_per_month"])
     print(f"\nStep Functions Standard: ${SFN_TRANSITION * 1e6:.2f} per million state transitions; a task is at least "
           f"1 transition (a Task state), typically 2 (Task + Choice): ${SFN_TRANSITION * 1e6:.0f}-"
           f"${2 * SFN_TRANSITION * 1e6:.0f} per million tasks, before the task's own Lambda.")

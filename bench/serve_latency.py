@@ -4,7 +4,9 @@ It serves the API on 127.0.0.1 over the embedded AWS stack (moto + the Lambda
 handlers, the pump running in real time), registers one workflow whose only
 task runs ``core.echo`` over N items, starts it, and while it runs keeps one
 client asking, in turn, ``GET /executions/ID``, ``GET /executions/ID/graph``,
-``GET /executions?limit=20`` and ``GET /ui/executions/ID``. It prints each
+``GET /executions?limit=20`` and ``GET /ui/executions/ID``, pausing
+``--interval`` seconds between rounds (a console polls once a second; 0 keeps
+the server busy answering, which slows the run it measures). It prints each
 request kind's p50 / p99 / max latency, how long the run took and its items
 per second. Every request goes to loopback only.
 
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=None, help="the task's concurrency cap (default none)")
     parser.add_argument("--backend", choices=("local", "memory"), default="local")
     parser.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds")
+    parser.add_argument("--interval", type=float, default=0.25, help="seconds between rounds of requests")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             if last.get("status") not in ("running", None):
                 final = last
                 break
+            time.sleep(args.interval)
         run_s = time.perf_counter() - t0
         conn.close()
     close = getattr(stack, "close", None)
@@ -91,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                    "p99_ms": round(percentile(v, 0.99) * 1000, 1), "max_ms": round(max(v) * 1000, 1)}
             for kind, v in samples.items()}
     report = {"backend": args.backend, "items": args.items, "concurrency": args.concurrency,
+              "interval_s": args.interval,
               "status": final["status"], "run_s": round(run_s, 1),
               "items_per_s": round(args.items / run_s, 1), "latency": rows}
     if args.json:

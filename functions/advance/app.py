@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from relayflow import usage
 from relayflow.adapters.errors import MalformedMessage
 from relayflow.adapters.messaging import decode, execution_of
 from relayflow.core.messages import ControlRequested, Emit
@@ -111,6 +112,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _count not in rt.engine.observers:
         rt.engine.observers.append(_count)
     failures: list[str] = []
-    for group, records in _groups(list(SQSEvent(event).records)).items():
-        failures += advance_group(rt, group, records)
+    groups = _groups(list(SQSEvent(event).records))
+    # each execution's step bears its part of this invocation in its cost report
+    with usage.invocation_share(1 / max(1, len(groups))):
+        for group, records in groups.items():
+            failures += advance_group(rt, group, records)
     return {"batchItemFailures": [{"itemIdentifier": mid} for mid in failures]}

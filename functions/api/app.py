@@ -140,7 +140,7 @@ def list_executions() -> Response:
 @app.get("/executions/<id>")
 def get_execution(id: str) -> Response:  # noqa: A002 - the route's name
     params, _ = _request("GET", "/executions/{id}", {"id": id})
-    return _json(200, get_service().describe(params["id"]))
+    return _json(200, get_service().describe(params["id"], cost=params.get("include") == "cost"))
 
 
 @app.get("/executions/<id>/history")

@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from relayflow.actions.outcomes import HeldOutcomes
 from relayflow.actions.worker import run_attempt
 from relayflow.adapters.errors import MalformedMessage
 from relayflow.adapters.messaging import decode
@@ -23,6 +24,8 @@ logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+outcomes = HeldOutcomes(lambda held: get_runtime().event_queue.send_all(held))
 
 
 def _give_up(record: SQSRecord, exc: Exception) -> None:
@@ -66,7 +69,7 @@ def handle_dispatch(record: SQSRecord) -> None:
     started = time.perf_counter()
     outcome = run_attempt(rt.actions, command)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    rt.event_queue.send(outcome)
+    outcomes.add(outcome, elapsed_ms / 1000)
     logger.info("attempt ran", extra={"action": command.action, "status": outcome.status,
                                       "duration_ms": round(elapsed_ms, 1)})
     metrics.add_metric(name="AttemptsSucceeded" if outcome.status == "succeeded" else "AttemptsFailed",
@@ -78,5 +81,8 @@ def handle_dispatch(record: SQSRecord) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    outcomes.start(len(event.get("Records") or []))
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    outcomes.flush()  # raising here fails the whole batch: every dispatch comes back
+    return response

@@ -19,8 +19,10 @@ INTRO = """# API reference
 Generated from the OpenAPI document the API serves at `GET /openapi.json`
 (`infra/scripts/api_reference.py`; a test keeps this page in step with it).
 On AWS the API is API Gateway (REST) with IAM authorization by default: sign
-requests with SigV4 (`relayflow start|status|... --api URL` does). Locally,
-`relayflow serve` answers on http://127.0.0.1:8080 with no authentication.
+requests with SigV4 (`relayflow start|status|... --api URL` does; `relayflow
+console --api URL` opens the console through a local proxy that signs for the
+browser). Locally, `relayflow serve` answers on http://127.0.0.1:8080 with no
+authentication; its console is at http://127.0.0.1:8080/ui.
 
 Every error is `{"type": ..., "message": ..., "details": ...}` with a 4xx status;
 no request makes the API answer 5xx. `GET /executions/{id}` returns the same
@@ -37,6 +39,25 @@ def _schema(schema: dict) -> str:
     if "enum" in schema:
         return " \\| ".join(json.dumps(v) for v in schema["enum"])
     return kind or "any"
+
+
+def _body(media: str, schema: dict, required: bool) -> str:
+    """The request body: its fields as a table when it is an object, else its type."""
+    head = f"Body (`{media}`, {'required' if required else 'optional'})"
+    props = schema.get("properties")
+    if schema.get("type") != "object" or props is None:
+        return f"{head}: {_schema(schema)}.\n"
+    if not props:
+        return f"{head}: an empty JSON object `{{}}` (or no body).\n"
+    needed = set(schema.get("required", []))
+    rows = [f"{head}: a JSON object"
+            + (" with no other fields" if schema.get("additionalProperties") is False else "") + ".\n",
+            "| field | type | required | description |", "|---|---|---|---|"]
+    for name, sub in props.items():
+        kind = " or ".join(_schema(s) for s in sub["anyOf"]) if "anyOf" in sub else (_schema(sub) if sub else "any JSON")
+        limit = f" (at most {sub['maxLength']} characters)" if "maxLength" in sub else ""
+        rows.append(f"| `{name}` | {kind}{limit} | {'yes' if name in needed else 'no'} | {sub.get('description', '')} |")
+    return "\n".join(rows) + "\n"
 
 
 def render(spec: dict) -> str:
@@ -58,7 +79,7 @@ def render(spec: dict) -> str:
                 out.append("")
             body = op.get("requestBody", {}).get("content", {})
             for media, content in body.items():
-                out.append(f"Body (`{media}`): {_schema(content.get('schema', {}))}.\n")
+                out.append(_body(media, content.get("schema", {}), op["requestBody"].get("required", False)))
             out.append("| status | meaning |\n|---|---|")
             for status, resp in op.get("responses", {}).items():
                 out.append(f"| {status} | {resp.get('description', '')} |")

@@ -162,7 +162,11 @@ def test_history_and_graph_of_an_execution(served, capsys):
     assert "style t0 fill:#c8f7c5" in out and "style t1 fill:#c5daf7" in out
     assert run(capsys, "graph", "--api", api.url)[0] == 2
     assert run(capsys, "graph", "x.yaml", "--execution", eid)[0] == 2
-    assert run(capsys, "graph", "--execution", eid, "--format", "dot", "--api", api.url)[0] == 2
+    code, out, _ = run(capsys, "graph", "--execution", eid, "--format", "dot", "--api", api.url)
+    assert code == 0 and out.startswith('digraph "')
+    assert '"build" [label="build\\ncore.echo\\nsucceeded", fillcolor="#c8f7c5"];' in out
+    assert '"approve" [label="approve\\ncore.ask\\nrunning", fillcolor="#c5daf7"];' in out
+    assert '"build" -> "approve"' in out
 
 
 def test_watch_follows_an_execution_until_it_ends(served, capsys):
@@ -309,3 +313,29 @@ def test_a_signed_request_carries_a_valid_sigv4_signature(monkeypatch):
 
     assert auth.endswith("Signature=" + signature(body))
     assert not auth.endswith("Signature=" + signature(body + b" "))
+
+
+def test_cost_of_an_execution(served, capsys):
+    api = served
+    eid = start(capsys, api)
+    api.settle()
+    assert "cost" not in api.execution(eid)  # the plain view stays exactly run --json's keys
+    code, out, _ = run(capsys, "cost", eid, "--api", api.url, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["execution_id"] == eid and report["estimate"] is True
+    # a start, the build task's dispatch and outcome, the approval's step: several writes, sends and invocations
+    assert report["requests"]["dynamodb"]["write requests"] >= 3
+    assert report["requests"]["sqs"]["requests"] >= 3
+    assert report["requests"]["lambda"]["invocations"] >= 3
+    assert report["total_dollars"] == pytest.approx(sum(report["dollars"].values()))
+    assert 0 < report["total_dollars"] < 0.001
+    assert api.get(f"/executions/{eid}?include=cost").body["cost"] == {
+        k: report[k] for k in ("requests", "dollars", "total_dollars", "estimate")}
+    code, out, _ = run(capsys, "cost", eid, "--api", api.url)
+    lines = out.splitlines()
+    assert lines[0] == f"c.approval running (execution {eid}): AWS requests so far, estimated at us-east-1 list prices"
+    assert any(line.split()[0] == "dynamodb" and "write requests" in line for line in lines[1:])
+    assert lines[-1].split()[0] == "total"
+    code, _, err = run(capsys, "cost", "nope", "--api", api.url)
+    assert code == 2 and "no execution 'nope'" in err

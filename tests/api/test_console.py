@@ -328,7 +328,7 @@ def test_an_action_the_api_refuses_shows_why(api, browser):
 
 
 # -- the graph's geometry on the examples ----------------------------------------------------
-@pytest.mark.parametrize("example", ["deploy_approval.yaml", "deploy.yaml", "incident.yaml", "etl.yaml"])
+@pytest.mark.parametrize("example", ["deploy_approval.yaml", "deploy.yaml", "incident.yaml", "release.yaml"])
 def test_no_node_or_label_overlaps_and_no_edge_crosses_a_node(api, browser, example):
     text = (EXAMPLES / example).read_text()
     name = api.register(text)["name"]

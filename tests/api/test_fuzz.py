@@ -218,7 +218,7 @@ class Fuzzer:
             for method, op in item.items():
                 yield from self.for_operation(method.upper(), template, op)
         # off the map
-        for path in (b"/", b"/workflows//executions", b"/executions/a/b/c", b"/ui", b"/ui/executions/",
+        for path in (b"/", b"/workflows//executions", b"/executions/a/b/c", b"/ui/x", b"/ui/executions/",
                      b"/OPENAPI.JSON", b"/executions/%2e%2e/history/x", b"/%00", b"/" + b"a" * 8000, b"*"):
             for method in ("GET", "POST"):
                 yield Req(method, path, None)
@@ -336,7 +336,8 @@ def prepare(api) -> dict[str, list[str]]:
     inquiries = [i["id"] for i in api.pending()]
     token = inquiries[0].replace("approve", "wait")  # the shape of a token
     return {"id": running + [waiting, failed] + inquiries, "name": ["fz.main", "fz.callback", "fz.failing"],
-            "token": [token, f"{waiting}~wait~1~0~0123456789abcdef"]}
+            "token": [token, f"{waiting}~wait~1~0~0123456789abcdef"],
+            "task": ["approve", "wait", "nope"], "run": ["1", "2"]}
 
 
 @pytest.mark.parametrize("backend", ["memory", "local"])

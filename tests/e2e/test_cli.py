@@ -560,3 +560,7 @@ def test_validate_a_folder_checks_the_workflows_in_it_and_its_subfolders(tmp_pat
     code, out, err = run_cli(capsys, "validate", str(empty))
     assert (code, out) == (2, "")
     assert err == f"{empty}: no workflow files here or in its subfolders (YAML files with 'tasks')\n"
+    code, out, err = run_cli(capsys, "validate", str(tmp_path), "--json")
+    assert code == 2 and err == ""
+    report = json.loads(out)
+    assert [(f["file"], f["ok"]) for f in report["files"]] == [(str(good), True), (str(nested), False)]

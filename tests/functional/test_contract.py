@@ -220,3 +220,4 @@ def test_every_client_of_the_stack_is_checked(stack):
         model("EXEC#" + "x" * 2100, "HEAD").save()
     assert "dynamodb.key-size" in str(info.value)
     assert [b.rule for _, b in stack.contract.take_breaches()] == ["dynamodb.key-size"]
+

@@ -8,7 +8,8 @@ visibility timeout; for the start handler, the API client calls start again with
 the same execution id). The final execution must equal a clean run's, field by
 field and run by run; no run is recorded twice; and every attempt reaches the
 worker through exactly one SQS message (a re-sent dispatch is deduplicated), run
-again only when that very message is redelivered after a crash in the worker.
+again only when that very message is redelivered after a crash in the worker (or, when
+the send of a batch's held outcomes fails, when that batch is redelivered).
 
 Two kinds of failure: ``error``, the AWS call raises a ClientError (a 500 after
 botocore's retries) and the handler's own error handling runs; ``die``, the
@@ -172,10 +173,13 @@ def test_crash_at_every_aws_call(env, crash_point):
     assert set(runs) == set(expected.attempts), where
     # ... each through one SQS message: a re-sent dispatch never ran as a second message
     assert {a: len(set(ids)) for a, ids in runs.items()} == {a: 1 for a in runs}, where
-    # ... and ran again only when the worker failed on that very message
+    # ... and ran again only when the worker failed on that very message, or, when the send
+    # of its batch's held outcomes failed, on every message of that batch (once each)
     reruns = {a: len(ids) - 1 for a, ids in runs.items() if len(ids) > 1}
     if handler != "worker":
         assert reruns == {}, f"{where}: reruns {reruns}"
+    elif mode == "error" and operation == "SendMessageBatch":
+        assert reruns and set(reruns.values()) == {1}, f"{where}: reruns {reruns}"
     elif mode == "error":
         assert len(reruns) == 1 and set(reruns.values()) == {1}, f"{where}: reruns {reruns}"
     assert faults.drain_dlqs(stack) == {"task": [], "event": []}, where

@@ -8,8 +8,12 @@ just ended, and the loop counter, which only the (sequential) loop task writes.
 Each task publishes a variable named after itself, so the final variables do not
 depend on which branch finished first, and ``output`` renders every variable.
 
-No timeouts are generated: a timeout racing a completion legitimately depends on
-timing.
+Timeouts are generated only where their outcome does not depend on timing: a
+``core.sleep`` of 1.5 s with a timeout of 0.5 s (it surely times out) or 30 s (it
+surely does not), 30 s on any other task, and a workflow timeout of 10,000 s (never
+reached) or of 1,000 s with a ``hold`` task sleeping 2,000 s beside the rest, which
+finishes long before: the workflow then surely times out, unless it failed first.
+Every gap is far wider than the harness's timer race window (``TIMER_RACE``).
 
 Besides the workflow (a dict), :func:`workflows` returns ``fatal``: the tasks that
 may fail without a transition that surely handles the failure. When more than one
@@ -28,6 +32,10 @@ LOOP_INIT, LOOP, LOOP_VAR = "lp_init", "lp", "lp_count"
 MAX_RUNS = 80  # upper bound on task runs of a generated workflow (no-join merges multiply)
 CHILD = "prop.child"
 CHILD_ATTEMPTS = 2  # the child's task retries once
+SLEEP = 1.5  # seconds a sleep task sleeps
+TIMER_RACE = 0.75  # seconds a timer may fire ahead of a queued message (Faults.timer_race)
+HOLD, HOLD_SECONDS = "hold", 2000  # keeps a workflow with a short workflow timeout running
+WORKFLOW_TIMEOUTS = (None, None, None, None, 10_000, 1_000)
 
 # The workflow a `child` task runs: its task fails until attempt `input.k` (99 by default: always).
 CHILD_WORKFLOW: dict[str, Any] = {
@@ -62,6 +70,7 @@ class Task:
     when: str | None = None
     publish: bool = True
     join: Any = None
+    timeout: float | None = None
     edges: list[Edge] = field(default_factory=list)
 
 
@@ -98,6 +107,8 @@ def attempts_possible(retry: dict[str, Any] | None) -> int:
 
 def can_fail(t: Task) -> bool:
     """Conservative: False only when the task surely does not fail."""
+    if t.kind == "sleep":
+        return t.timeout is not None and t.timeout < SLEEP
     if t.kind == "fail":
         return t.fail_at is None or t.fail_at > attempts_possible(t.retry)
     if t.kind == "items" and t.items_action == "fail":
@@ -112,8 +123,12 @@ def can_fail(t: Task) -> bool:
     return False
 
 
-def surely_handled(t: Task, flags: dict[str, bool]) -> bool:
+def surely_handled(t: Task, flags: dict[str, bool], joins: dict[str, Any]) -> bool:
+    """A firing failure entry into a join handles the failure only if that join runs (LANGUAGE §3.5):
+    surely so for ``join: 1`` (this arrival satisfies it, or it ran already), not for the others."""
     for e in t.edges:
+        if joins.get(e.target) not in (None, 1):
+            continue
         if e.style in ("on_failure", "on_complete"):
             return True
         if e.style == "next" and when_true_on_failure(e.when, flags, t.kind):
@@ -160,6 +175,10 @@ def tasks_(draw, n: int) -> list[Task]:
             t.retry = draw(retries)
         elif draw(st.integers(0, 4)) == 0:
             t.retry = draw(retries)  # a retry policy on a task that does not fail: never used
+        if kind == "sleep":
+            t.timeout = draw(st.sampled_from([None, SLEEP - 1, SLEEP - 1, 30]))
+        elif kind != "noop":
+            t.timeout = draw(st.sampled_from([None, None, None, 30]))
         t.when = draw(st.one_of(st.none(), st.none(), st.none(), st.sampled_from(FLAG_WHENS)))
         t.publish = draw(st.integers(0, 5)) > 0
         for j in range(i + 1, n):
@@ -202,8 +221,11 @@ def run_bound(tasks: list[Task], loop_exit: str | None, loop_len: int) -> int:
     return sum(r * max(1, len(t.items or [])) for t, r in zip(tasks, runs.values())) + loop_len
 
 
-def to_dict(tasks: list[Task], flags: dict[str, bool], loop: int | None, loop_exit: str | None) -> dict[str, Any]:
+def to_dict(tasks: list[Task], flags: dict[str, bool], loop: int | None, loop_exit: str | None,
+            workflow_timeout: float | None = None) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
+    if workflow_timeout is not None and workflow_timeout < HOLD_SECONDS:
+        body.append({"name": HOLD, "action": "core.sleep", "input": {"seconds": HOLD_SECONDS}})
     if loop is not None:
         body.append({"name": LOOP_INIT, "action": "core.noop", "on_success": LOOP})
         nxt: list[dict[str, Any]] = [{"when": f"{{{{ vars.{LOOP_VAR} < {loop} }}}}", "do": LOOP}]
@@ -220,7 +242,7 @@ def to_dict(tasks: list[Task], flags: dict[str, bool], loop: int | None, loop_ex
             d["input"] = {"task": t.name}
         elif t.kind == "sleep":
             d["action"] = "core.sleep"
-            d["input"] = {"seconds": 1.5}
+            d["input"] = {"seconds": SLEEP}
         elif t.kind == "child":
             d["workflow"] = CHILD
             d["input"] = {"task": t.name} if t.fail_at is None else {"task": t.name, "k": t.fail_at}
@@ -268,6 +290,8 @@ def to_dict(tasks: list[Task], flags: dict[str, bool], loop: int | None, loop_ex
                 d["concurrency"] = t.concurrency
         if t.retry is not None and t.kind != "parallel":
             d["retry"] = dict(t.retry)
+        if t.timeout is not None:
+            d["timeout"] = t.timeout
         if t.when is not None:
             d["when"] = t.when
         if t.join is not None:
@@ -304,13 +328,16 @@ def to_dict(tasks: list[Task], flags: dict[str, bool], loop: int | None, loop_ex
     if loop is not None:
         variables[LOOP_VAR] = 0
         output[LOOP_VAR] = f"{{{{ vars.{LOOP_VAR} }}}}"
-    return {
+    workflow = {
         "name": "prop.delivery",
         "input": {f: {"type": "boolean", "default": v} for f, v in flags.items()},
         "vars": variables,
         "tasks": body,
         "output": output,
     }
+    if workflow_timeout is not None:
+        workflow["timeout"] = workflow_timeout
+    return workflow
 
 
 @dataclass
@@ -334,5 +361,7 @@ def workflows(draw, max_tasks: int = 7, max_runs: int = MAX_RUNS) -> Generated:
         if k >= 2:
             t.join = draw(st.sampled_from([None, None, "all", "all"] + list(range(1, k + 1))))
     assume(run_bound(tasks, loop_exit, loop or 0) <= max_runs)
-    fatal = [t.name for t in tasks if can_fail(t) and not surely_handled(t, flags)]
-    return Generated(to_dict(tasks, flags, loop, loop_exit), fatal)
+    joins = {t.name: t.join for t in tasks}
+    fatal = [t.name for t in tasks if can_fail(t) and not surely_handled(t, flags, joins)]
+    workflow_timeout = draw(st.sampled_from(WORKFLOW_TIMEOUTS))
+    return Generated(to_dict(tasks, flags, loop, loop_exit, workflow_timeout), fatal)

@@ -160,8 +160,14 @@ DOCUMENT: dict[str, Any] = {
                 "next": {"type": ["string", "null"]}}}), **_errors()},
         }},
         "/executions/{id}": {"get": {
-            "operationId": "getExecution", "summary": "The execution, as `relayflow run --json` prints it.",
-            "tags": ["executions"], "parameters": [EXECUTION_ID],
+            "operationId": "getExecution",
+            "summary": "The execution, as `relayflow run --json` prints it; with `include=cost`, also its cost.",
+            "tags": ["executions"], "parameters": [
+                EXECUTION_ID,
+                _param("include", "query", {"type": "string", "enum": ["cost"]},
+                       "`cost`: add `cost`, the AWS requests the execution made so far by service and "
+                       "their estimated dollars (`relayflow cost` prints it)."),
+            ],
             "responses": {**_ok("The execution.", _ref("Execution")), **_errors(404)},
         }},
         "/executions/{id}/history": {"get": {
@@ -300,13 +306,27 @@ DOCUMENT: dict[str, Any] = {
                                  "status": {"type": "string", "enum": EXECUTION_STATUSES},
                                  "created_at": {"type": "number"}, "finished_at": {"type": ["number", "null"]},
                                  "error": {}}},
-        "Execution": {"type": "object", "description": "Exactly the keys of `relayflow run --json`.",
+        "Execution": {"type": "object",
+                      "description": "Exactly the keys of `relayflow run --json` (and `cost` when asked for).",
                       "required": ["execution_id", "workflow", "status", "output", "error", "tasks"],
                       "additionalProperties": False,
                       "properties": {
                           "execution_id": {"type": "string"}, "workflow": {"type": "string"},
                           "status": {"type": "string", "enum": EXECUTION_STATUSES}, "output": {}, "error": {},
-                          "tasks": {"type": "array", "items": TASK_RUN}}},
+                          "tasks": {"type": "array", "items": TASK_RUN},
+                          "cost": _ref("ExecutionCost")}},
+        "ExecutionCost": {
+            "type": "object", "required": ["requests", "dollars", "total_dollars", "estimate"],
+            "description": "AWS requests made for the execution so far, counted by the handlers as they work "
+                           "and kept on the execution's head; dollars at us-east-1 on-demand list prices. An "
+                           "estimate: writes and sends are counted from the records and commands of each step, "
+                           "item sizes approximated, retried requests and steps a crash undid not counted.",
+            "properties": {
+                "requests": {"type": "object", "description": "service -> {what: count}, e.g. "
+                             "`{\"dynamodb\": {\"read requests\": 4, \"write units\": 9}}`",
+                             "additionalProperties": {"type": "object", "additionalProperties": {"type": "number"}}},
+                "dollars": {"type": "object", "additionalProperties": {"type": "number"}},
+                "total_dollars": {"type": "number"}, "estimate": {"type": "boolean", "const": True}}},
         "ExecutionGraph": {"type": "object",
                            "required": ["execution_id", "workflow", "status", "tasks", "edges", "inquiries", "mermaid"],
                            "properties": {

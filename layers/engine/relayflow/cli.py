@@ -153,7 +153,7 @@ def _make_stack(backend: str, real_time: bool, registry: Any = None) -> Any:
 
 
 def _spec_of(stack: Any, name: str) -> Any:
-    registry = getattr(stack, "workflows", None) or stack.runtime.workflows
+    registry = stack.runtime.workflows if hasattr(stack, "runtime") else stack.workflows
     try:
         return registry.get(name)
     except KeyError:
@@ -164,7 +164,7 @@ def _run_with_progress(stack: Any, workflow: str, payload: Any, printer: Printer
     """Start ``workflow`` and pump the stack until nothing is left to do, telling ``printer``
     between steps how far each running with_items / parallel run is."""
     eid = stack.start(workflow, payload)
-    store = getattr(stack, "store", None) or stack.runtime.store
+    store = stack.runtime.store if hasattr(stack, "runtime") else stack.store
     last_read = 0.0
     while stack.step():
         now = time.monotonic()
@@ -203,6 +203,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if folder not in sys.path:  # python:<module>:<function> actions beside the workflow
         sys.path.insert(0, folder)
     stack = _make_stack(args.backend, args.real_time, registry)
+    breached: tuple[type[BaseException], ...] = ()
+    if args.backend == "local":  # a call AWS would refuse (moto took it) fails the run loudly
+        from .local.contract import ContractBreached
+        breached = (ContractBreached,)
     try:
         _register_siblings(stack, args.workflow, quiet=args.json, registry=registry)
         stack.register(spec)
@@ -218,6 +222,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(f"  {problem}", file=sys.stderr)
             return EXIT_USAGE
+        except breached as exc:
+            print(f"relayflow: {exc}", file=sys.stderr)
+            return EXIT_NOT_SUCCEEDED
     finally:
         close = getattr(stack, "close", None)
         if close is not None:
@@ -243,7 +250,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         elif found := workflow_files(path):
             files.extend(found)
         else:
-            print(f"{path}: no workflow files here or in its subfolders (YAML files with 'tasks')", file=sys.stderr)
+            message = "no workflow files here or in its subfolders (YAML files with 'tasks')"
+            if args.json:
+                report.append({"file": path, "ok": False, "workflow": None, "problems": [
+                    {"line": 0, "task": None, "field": "file", "message": message, "severity": "error",
+                     "text": f"{path}: {message}"}]})
+            else:
+                print(f"{path}: {message}", file=sys.stderr)
             failed = True
     for path in files:
         spec, problems = parse_file(path)
@@ -374,6 +387,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    from .console_proxy import serve
+    return serve(_client(args), args.port, args.json)
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     client = _client(args)
     out = client.start(args.workflow, _read_input(args.input) if args.input is not None else None,
@@ -416,9 +434,9 @@ def run_line(name: str, run: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _headline(view: dict[str, Any]) -> str:
+def _headline(view: dict[str, Any], prefix: str = "workflow ") -> str:
     reason = f": {view['reason']}" if view.get("reason") else ""
-    return f"workflow {view['workflow']} {view['status']}{reason} (execution {view['execution_id']})"
+    return f"{prefix}{view['workflow']} {view['status']}{reason} (execution {view['execution_id']})"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -489,7 +507,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         final = view["status"] in FINAL_STATUSES
         if not args.json:
             if view["status"] != status and not final:  # a final status comes after the last task runs
-                say(_headline(view), flush=True)
+                say(_headline(view, ""), flush=True)
                 status = view["status"]
             runs = sorted(((run.get("started_at") or 0, task["name"], run) for task in view["tasks"]
                            for run in task["runs"]), key=lambda r: (r[0], r[1], r[2]["run"]))
@@ -513,7 +531,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if args.json:
         say(json.dumps(contract_result(client.describe(args.execution)), default=str))
     else:
-        say(_headline(view))
+        say(_headline(view, ""))
         if view["error"]:
             say(f"error: {json.dumps(view['error'], default=str)}")
     return EXIT_OK if view["status"] == "succeeded" else EXIT_NOT_SUCCEEDED
@@ -617,6 +635,22 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cost(args: argparse.Namespace) -> int:
+    view = _client(args).cost(args.execution)
+    cost = view.get("cost") or {}
+    if args.json:
+        say(json.dumps({"execution_id": view["execution_id"], "status": view["status"], **cost}, default=str))
+        return EXIT_OK
+    say(f"{view['workflow']} {view['status']} (execution {view['execution_id']}): AWS requests so far, "
+        f"estimated at us-east-1 list prices")
+    dollars = cost.get("dollars") or {}
+    for service, counts in (cost.get("requests") or {}).items():
+        what = ", ".join(f"{n:g} {label}" for label, n in counts.items())
+        say(f"  {service:<10}{'$' + format(dollars.get(service, 0.0), '.6f'):>12}  {what}")
+    say(f"  {'total':<10}{'$' + format(cost.get('total_dollars', 0.0), '.6f'):>12}")
+    return EXIT_OK
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from . import doctor
     report = doctor.run(_client(args), timeout=args.timeout, say=None if args.json else lambda line: say(line))
@@ -689,14 +723,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, helptext in (("status", "show an execution (--json: as run --json prints it)"),
                            ("watch", "follow an execution's task runs until it ends"),
-                           ("history", "list an execution's lifecycle events in order")):
+                           ("history", "list an execution's lifecycle events in order"),
+                           ("cost", "an execution's AWS requests by service and their cost (an estimate)")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("execution", help="an execution id")
         p.add_argument("--json", action="store_true", help="print JSON")
         if name == "watch":
             p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
         _api_options(p)
-        p.set_defaults(func={"status": cmd_status, "watch": cmd_watch, "history": cmd_history}[name])
+        p.set_defaults(func={"status": cmd_status, "watch": cmd_watch, "history": cmd_history,
+                             "cost": cmd_cost}[name])
 
     for name, helptext in (("pause", "pause an execution"), ("resume", "resume a paused execution"),
                            ("cancel", "cancel an execution"),
@@ -722,6 +758,13 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--json", action="store_true", help="print what was registered as JSON")
     _api_options(rg)
     rg.set_defaults(func=cmd_register)
+
+    co = sub.add_parser("console", help="open the console of a deployed stack through a local proxy that signs "
+                                        "requests with your AWS credentials")
+    co.add_argument("--port", type=int, default=8081, help="local port (default 8081; 0: any free port)")
+    co.add_argument("--json", action="store_true", help="print where the console is as one JSON line")
+    _api_options(co)
+    co.set_defaults(func=cmd_console)
 
     rs = sub.add_parser("respond", help="answer an approval (core.ask); without an id, list the pending ones")
     rs.add_argument("inquiry", nargs="?", help="the inquiry id")

@@ -122,6 +122,10 @@ class Client:
     def describe(self, execution_id: str) -> dict[str, Any]:
         return self.request("GET", f"/executions/{seg(execution_id)}")[1]
 
+    def cost(self, execution_id: str) -> dict[str, Any]:
+        """The execution with its ``cost`` (AWS requests by service and an estimate in dollars)."""
+        return self.request("GET", f"/executions/{seg(execution_id)}", query={"include": "cost"})[1]
+
     def graph(self, execution_id: str) -> dict[str, Any]:
         return self.request("GET", f"/executions/{seg(execution_id)}/graph")[1]
 

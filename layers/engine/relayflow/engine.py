@@ -12,14 +12,14 @@ import random
 import uuid
 from typing import Any, Callable
 
-from . import ports
+from . import ports, usage
 from .core import templates, values
 from .core.conductor import Conductor
 from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input, initial_vars
 from .core.messages import (
     AttemptFinished, CancelTimer, CloseInquiry, DispatchAttempt, Emit, Message, OpenInquiry, SendEvent,
-    StartChild, StartRequested, StartTimer,
+    StartChild, StartRequested, StartTimer, TimerFired,
 )
 from .core.records import Execution
 from .core.session import Session
@@ -91,6 +91,10 @@ class Engine:
         initial_vars(spec, checked, {"execution_id": eid, "workflow": spec.name, "started_at": now}, self.limits)
         head = Execution(id=eid, workflow=spec.name, spec_version=version, input=checked,
                          created_at=now, parent=parent)
+        # the start itself: the head and its index entry, the start event, the start invocation
+        usage.add_writes(head.usage, [usage.payload_size(checked)] * 2)
+        usage.add_commands(head.usage, 0, 0, 0, 0, 1 if self.defer_start else 0)
+        usage.add(head.usage, "l", 1)
         created = self.store.create_execution(head)
         if self.defer_start:
             self.events.send(StartRequested(eid))
@@ -112,6 +116,11 @@ class Engine:
         if len(eids) != 1 or None in eids:
             raise ValueError("handle_batch takes events of exactly one execution")
         eid = eids.pop()
+        with usage.counting() as reads:
+            self._handle_batch(eid, events, message_ids, reads)
+
+    def _handle_batch(self, eid: str, events: list[Message], message_ids: list[str] | None,
+                      reads: dict[str, float]) -> None:
         head = self.store.get_execution(eid)
         if head is None:
             raise UnknownExecution(f"no execution {eid!r}")
@@ -131,10 +140,15 @@ class Engine:
                 conductor.handle(event)
             return conductor.commands
 
-        self._step(eid, apply, message_ids=message_ids or [], head=head)
+        carried = [e.usage for e in events if isinstance(e, AttemptFinished) and e.usage]
+        fired = sum(1 for e in events if isinstance(e, TimerFired))
+        if fired:  # the Scheduler's invocations that delivered them, and their SQS sends
+            carried.append({"si": fired, "q": fired})
+        self._step(eid, apply, message_ids=message_ids or [], head=head, reads=reads, carried=carried)
 
     def _step(self, execution_id: str, action: Callable[[Conductor], list[Message]], created: bool = False,
-              message_ids: list[str] | None = None, head: Execution | None = None) -> None:
+              message_ids: list[str] | None = None, head: Execution | None = None,
+              reads: dict[str, float] | None = None, carried: list[dict[str, float]] | None = None) -> None:
         """Run ``action`` and commit; ``head`` is the caller's fresh read, used for the first try."""
         message_ids = message_ids or []
         for _ in range(MAX_CONFLICT_RETRIES):
@@ -152,8 +166,11 @@ class Engine:
             commands = action(conductor)
             changes = session.changes()
             changes.token = step_token(message_ids)
-            changes.execution.outbox = [c.to_dict() for c in commands] if message_ids else []
+            # what a redelivery must re-send; lifecycle events the bus does not publish never leave
+            changes.execution.outbox = [c.to_dict() for c in commands if not isinstance(c, Emit)
+                                        or self._published(c)] if message_ids else []
             changes.execution.last_messages = list(message_ids)
+            changes.execution.usage = self._usage(head, changes, commands, reads, carried)
             try:
                 self.store.commit(changes)
             except ConflictError:
@@ -164,6 +181,34 @@ class Engine:
                 observer([c for c in commands if isinstance(c, Emit)])
             return
         raise ConflictError(f"execution {execution_id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
+
+    def _published(self, event: Emit) -> bool:
+        """Whether the bus puts ``event`` on EventBridge (its ``level``: all, workflow or none)."""
+        level = getattr(self.bus, "level", "all")
+        return level == "all" or (level == "workflow" and event.type.startswith("workflow."))
+
+    def _usage(self, head: Execution, changes: Any, commands: list[Message], reads: dict[str, float] | None,
+               carried: list[dict[str, float]] | None) -> dict[str, float]:
+        """The head's usage after this step: before it, plus this step's reads, its commit and
+        commands (predicted from them), its share of the invocation, and what workers reported."""
+        step = usage.merge(reads, *(carried or []))
+        # sizes, cheaply: a record's fixed part plus the payloads that make it large
+        sizes = [0] * (len(changes.task_states) + len(changes.arrivals))
+        sizes += [usage.payload_size(r.result) for r in changes.runs]
+        sizes += [usage.payload_size(u.result) + usage.payload_size(u.input) for _, _, u in changes.units]
+        sizes += [usage.payload_size(v) for v in changes.vars.values()]
+        sizes.append(usage.payload_size(changes.execution.outbox))
+        usage.add_writes(step, sizes)
+        published = sum(1 for c in commands if isinstance(c, Emit) and self._published(c))
+        # a timer is counted when it fires (most timeouts are cancelled first); a sleep's
+        # schedule delivers its outcome, not a TimerFired, so it is counted when created
+        usage.add_commands(step, sum(1 for c in commands if isinstance(c, DispatchAttempt)), published,
+                           sum(1 for c in commands if isinstance(c, StartTimer)
+                               and c.event.get("kind") != TimerFired.kind),
+                           sum(1 for c in commands if isinstance(c, CancelTimer)),
+                           sum(1 for c in commands if isinstance(c, SendEvent)))
+        usage.add_invocation(step, usage.current_share())
+        return usage.merge(head.usage, step)
 
     def carry_out(self, commands: list[Message]) -> None:
         """Send a step's commands; dispatches and lifecycle events go out in batches."""
@@ -210,3 +255,10 @@ class Engine:
             "tasks": [{"name": r.task, "run": r.run, "status": r.status, "attempts": r.attempts,
                        "result": r.result, "error": r.error} for r in self.store.list_runs(execution_id)],
         }
+
+    def cost(self, execution_id: str) -> dict[str, Any]:
+        """The execution's AWS requests by service and their dollar estimate (relayflow.usage)."""
+        head = self.store.get_execution(execution_id)
+        if head is None:
+            raise UnknownExecution(f"no execution {execution_id!r}")
+        return usage.report(head.usage)

@@ -3,7 +3,8 @@
 The pump plays the roles a deployment gives to SQS, Lambda and the Scheduler:
 it delivers dispatched attempts to the worker, completions to the engine, and
 fires timers, jumping a virtual clock over every wait unless ``real_time``.
-``Faults`` makes it deliver out of order and more than once, as SQS may.
+``Faults`` makes it deliver out of order, more than once and in batches, and
+fire timers while messages wait, as SQS, Lambda and the Scheduler may.
 """
 from __future__ import annotations
 
@@ -30,15 +31,21 @@ from .service import Service
 
 @dataclass
 class Faults:
-    """Delivery faults: ``reorder`` picks any queued message; ``duplicate`` redelivers with that probability.
+    """Delivery faults, as SQS, Lambda and the Scheduler may produce them.
 
-    With ``duplicate`` set, the first message taken is always redelivered too, so
-    every run under duplication meets at least one duplicate.
+    ``reorder`` picks any queued message; ``duplicate`` redelivers a taken message with
+    that probability, and always redelivers the first one, so every run under
+    duplication meets at least one duplicate. ``batch`` hands the engine up to that
+    many events of one execution in one step, as an SQS batch does. ``timer_race``
+    lets a timer fire while messages wait in the queues, up to that many (virtual)
+    seconds after the oldest of them was sent: a message's delivery latency.
     """
 
     reorder: bool = False
     duplicate: float = 0.0
     seed: int = 0
+    batch: int = 1
+    timer_race: float = 0.0
 
 
 class MemoryStack:
@@ -68,6 +75,9 @@ class MemoryStack:
         self.duplicates = 0  # deliveries of a message that was delivered before
         self._copies: Counter[int] = Counter()  # queued extra copies, by id of the message object
         self._duplicated = False
+        self.batches = 0  # steps that handed the engine more than one event
+        self.timer_races = 0  # timers fired while messages were still queued
+        self._sent_at: dict[int, tuple[float, Message]] = {}  # queued message -> (sent at, the message)
         self.service = Service(self.engine, self.store, self.workflows, self.event_queue, self.clock,
                                self.registry)
 
@@ -103,13 +113,14 @@ class MemoryStack:
         return self.engine.describe(execution_id)
 
     def _take(self, queue: deque[Message]) -> Message:
-        if self.faults.reorder and len(queue) > 1:
-            i = self._rng.randrange(len(queue))
-            queue.rotate(-i)
-            msg = queue.popleft()
-            queue.rotate(i)
-        else:
-            msg = queue.popleft()
+        i = self._rng.randrange(len(queue)) if self.faults.reorder and len(queue) > 1 else 0
+        return self._pop(queue, i)
+
+    def _pop(self, queue: deque[Message], i: int) -> Message:
+        """Remove and return the ``i``-th queued message, maybe queueing a duplicate of it."""
+        queue.rotate(-i)
+        msg = queue.popleft()
+        queue.rotate(i)
         copies = self._copies.pop(id(msg), 0)  # a queued copy holds the object: its id is not reused
         if copies:
             self.duplicates += 1
@@ -121,10 +132,50 @@ class MemoryStack:
             queue.insert(self._rng.randrange(len(queue) + 1), msg)
         return msg
 
+    def _take_batch(self, queue: deque[Message]) -> list[Message]:
+        """The first message taken, then up to ``batch - 1`` more of its execution, in queue order."""
+        first = self._take(queue)
+        eid = getattr(first, "execution_id", None)
+        batch = [first]
+        while len(batch) < self.faults.batch and eid is not None:
+            i = next((i for i, m in enumerate(queue) if getattr(m, "execution_id", None) == eid), None)
+            if i is None or any(queue[i] is m for m in batch):  # a copy of a batched message waits
+                break
+            batch.append(self._pop(queue, i))
+        return batch
+
+    def _race_timer(self) -> bool:
+        """With messages queued, maybe fire a timer due within their latency window."""
+        queued = [*self.task_queue.messages, *self.event_queue.messages]
+        now = self.clock.now()
+        for msg in queued:  # sent since the last look: sent now (the clock moves only here and in step)
+            self._sent_at.setdefault(id(msg), (now, msg))
+        live = {id(m) for m in queued}
+        for key in [k for k in self._sent_at if k not in live]:
+            del self._sent_at[key]
+        oldest = min(at for at, _ in self._sent_at.values())
+        due = self.timers.next_due()
+        if due is None or due > oldest + self.faults.timer_race or self._rng.random() < 0.5:
+            return False
+        self.timer_races += 1
+        self._fire_timers(due)
+        return True
+
+    def _fire_timers(self, due: float) -> None:
+        if self.real_time:
+            time.sleep(max(0.0, due - self.clock.now()))
+        else:
+            assert isinstance(self.clock, VirtualClock)
+            self.clock.advance_to(max(due, self.clock.now()))
+        for timer in self.timers.pop_due(self.clock.now()):
+            self.event_queue.send(Message.from_dict(timer.event))
+
     def step(self) -> bool:
         """Deliver one message or fire due timers; False when there is nothing left to do."""
         tasks, events = self.task_queue.messages, self.event_queue.messages
         if tasks or events:
+            if self.faults.timer_race and self._race_timer():
+                return True
             use_tasks = bool(tasks) and (not events or not self.faults.reorder or self._rng.random() < 0.5)
             self.deliveries += 1
             if use_tasks:
@@ -132,21 +183,17 @@ class MemoryStack:
                 assert isinstance(cmd, DispatchAttempt)
                 self.event_queue.send(self.execute(cmd))
             else:
+                batch = self._take_batch(events) if self.faults.batch > 1 else [self._take(events)]
+                self.batches += len(batch) > 1
                 try:
-                    self.engine.handle(self._take(events))
+                    self.engine.handle_batch(batch) if len(batch) > 1 else self.engine.handle(batch[0])
                 except UnknownExecution:
                     pass  # a message for an execution that never existed: nothing to do
             return True
         due = self.timers.next_due()
         if due is None:
             return False
-        if self.real_time:
-            time.sleep(max(0.0, due - self.clock.now()))
-        else:
-            assert isinstance(self.clock, VirtualClock)
-            self.clock.advance_to(due)
-        for timer in self.timers.pop_due(self.clock.now()):
-            self.event_queue.send(Message.from_dict(timer.event))
+        self._fire_timers(due)
         return True
 
     def drain(self) -> None:

@@ -51,6 +51,7 @@ class TaskQueue(Protocol):
 
 class EventQueue(Protocol):
     def send(self, event: Message) -> None: ...
+    def send_all(self, events: list[Message]) -> None: ...
 
 
 class Timers(Protocol):

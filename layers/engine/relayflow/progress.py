@@ -42,7 +42,7 @@ class Printer:
         self.clock = clock
         self.t0: float | None = None
         self._bar_shown = False
-        self._last_draw = 0.0
+        self._last_draw = float("-inf")
         self._last: dict[tuple[str, int], tuple[int, int, int]] = {}
         self._last_line = 0.0
         self._workflow_of: dict[str, str] = {}  # execution id -> workflow name, from the events seen

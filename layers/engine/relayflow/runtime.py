@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from . import usage
 from .actions.allowlist import ActionModules
 from .actions.aws_lambda import boto3_invoker, register_lambda_action
 from .actions.builtin import default_registry
@@ -55,6 +56,9 @@ class Runtime:
             register_lambda_action(self.actions, boto3_invoker(session.client("lambda", config=_BOTO_CONFIG)))
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
                              self.bus, self.clock, defer_start=True)
+        # count each execution's reads as its steps make them (relayflow.usage)
+        for client in (self.s3, self.model._get_connection().connection.client):
+            usage.hook(client)
 
 
 _current: Runtime | None = None

@@ -14,7 +14,7 @@ import json
 import uuid
 from typing import Any
 
-from . import admission, schemas
+from . import admission, schemas, usage
 from .actions.registry import ActionRegistry
 from .core import graph
 from .core.conductor import parse_token
@@ -326,10 +326,14 @@ class Service:
             out["next_offset"] = offset + limit if offset + limit < len(units) else None
         return out
 
-    def describe(self, execution_id: str) -> dict[str, Any]:
-        if self.store.get_execution(execution_id) is None:
+    def describe(self, execution_id: str, cost: bool = False) -> dict[str, Any]:
+        """The execution as ``run --json`` prints it; with ``cost``, also its AWS requests by
+        service and their dollar estimate so far (relayflow.usage)."""
+        head = self.store.get_execution(execution_id)
+        if head is None:
             raise NotFound(f"no execution {execution_id!r}")
-        return self.engine.describe(execution_id)
+        view = self.engine.describe(execution_id)
+        return {**view, "cost": usage.report(head.usage)} if cost else view
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         if self.store.get_execution(execution_id) is None:

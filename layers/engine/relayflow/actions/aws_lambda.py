@@ -15,6 +15,10 @@ from .registry import ActionContext, ActionRegistry
 
 Invoker = Callable[[str, Any], Any]
 
+# A synchronous invocation's request and response: at most 6 MB each (Lambda
+# Developer Guide, Lambda quotas). The offline stacks keep the same rule.
+PAYLOAD_LIMIT = 6 * 1024 * 1024
+
 
 def boto3_invoker(client: Any) -> Invoker:
     def invoke(function: str, payload: Any) -> Any:
@@ -43,12 +47,21 @@ class LocalFunctions:
         fn = self.functions.get(function)
         if fn is None:
             raise ActionFailed(f"no function {function!r} is registered on this stack", type="ResourceNotFound")
+        size = len(json.dumps(payload).encode())
+        if size > PAYLOAD_LIMIT:  # what Invoke answers (botocore's RequestEntityTooLargeException)
+            raise ActionFailed(f"{function}: the request payload is {size} bytes, over {PAYLOAD_LIMIT}",
+                               type="RequestEntityTooLargeException")
         try:
-            return fn(payload)
+            result = fn(payload)
         except ActionFailed:
             raise
         except Exception as exc:  # a function error, as Lambda reports one
             raise ActionFailed(f"{function}: {exc}", type=type(exc).__name__) from None
+        size = len(json.dumps(result, default=str).encode())
+        if size > PAYLOAD_LIMIT:  # Lambda fails the invocation (FunctionError) with this type
+            raise ActionFailed(f"{function}: the response is {size} bytes, over {PAYLOAD_LIMIT}",
+                               type="Function.ResponseSizeTooLarge")
+        return result
 
 
 def register_lambda_action(registry: ActionRegistry, invoke: Invoker) -> None:

@@ -72,7 +72,39 @@ def fifo_id(key: str) -> str:
 
 
 def dedup_id(message: Message) -> str:
-    return hashlib.sha256(json.dumps(message.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+    data = message.to_dict()
+    data.pop("usage", None)  # a re-sent outcome's share of its batch may differ: still the same outcome
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# SendMessageBatch takes at most 10 entries and 262,144 bytes (256 KiB) of message bodies in
+# all: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
+BATCH_ENTRIES = 10
+BATCH_BYTES = 256 * 1024
+
+
+def batches(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``entries`` in order, cut into SendMessageBatch calls that respect both limits."""
+    out: list[list[dict[str, Any]]] = []
+    size = 0
+    for entry in entries:
+        body = len(entry["MessageBody"].encode("utf-8"))
+        if not out or len(out[-1]) == BATCH_ENTRIES or size + body > BATCH_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(entry)
+        size += body
+    return out
+
+
+def send_batches(sqs: Any, url: str, entries: list[dict[str, Any]], queue: str) -> None:
+    """Send ``entries`` (without Id) with as few SendMessageBatch calls as the limits allow;
+    AdapterError if SQS refuses any (a caller's retry re-sends them all: deduplication ids
+    make that safe)."""
+    for chunk in batches(entries):
+        resp = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), **e} for i, e in enumerate(chunk)])
+        if resp.get("Failed"):
+            raise AdapterError(f"{queue} refused {len(resp['Failed'])} messages: {resp['Failed'][0]}")
 
 
 class SqsTaskQueue:
@@ -83,14 +115,9 @@ class SqsTaskQueue:
         self.sqs, self.url, self.payloads = sqs, url, payloads
 
     def send_all(self, commands: list[DispatchAttempt]) -> None:
-        for start in range(0, len(commands), 10):
-            chunk = commands[start:start + 10]
-            entries = [{"Id": str(i), "MessageBody": encode(c, self.payloads, c.execution_id),
-                        "MessageGroupId": fifo_id(c.idempotency_key),
-                        "MessageDeduplicationId": fifo_id(c.idempotency_key)} for i, c in enumerate(chunk)]
-            resp = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
-            if resp.get("Failed"):
-                raise AdapterError(f"task queue refused {len(resp['Failed'])} messages: {resp['Failed'][0]}")
+        send_batches(self.sqs, self.url, [
+            {"MessageBody": encode(c, self.payloads, c.execution_id), "MessageGroupId": fifo_id(c.idempotency_key),
+             "MessageDeduplicationId": fifo_id(c.idempotency_key)} for c in commands], "task queue")
 
 
 class SqsEventQueue:
@@ -103,6 +130,16 @@ class SqsEventQueue:
         eid = getattr(event, "execution_id")
         self.sqs.send_message(QueueUrl=self.url, MessageBody=encode(event, self.payloads, eid),
                               MessageGroupId=fifo_id(eid), MessageDeduplicationId=dedup_id(event))
+
+    def send_all(self, events: list[Message]) -> None:
+        """Several events with as few requests as SendMessageBatch's limits allow (a worker's
+        outcomes); each keeps its own execution's message group and deduplication id."""
+        if len(events) == 1:
+            return self.send(events[0])
+        send_batches(self.sqs, self.url, [
+            {"MessageBody": encode(e, self.payloads, getattr(e, "execution_id")),
+             "MessageGroupId": fifo_id(getattr(e, "execution_id")), "MessageDeduplicationId": dedup_id(e)}
+            for e in events], "event queue")
 
 
 def schedule_name(key: str) -> str:

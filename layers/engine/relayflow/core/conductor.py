@@ -12,6 +12,7 @@ plain task, one per item for ``with_items``, one per sub-task for
 """
 from __future__ import annotations
 
+import hashlib
 import random
 import secrets
 from typing import Any
@@ -48,11 +49,20 @@ def _json(value: Any) -> Any:
 
 
 # What the history keeps of an event's detail (its record holds the rest: input, output).
-HISTORY_FIELDS = ("error", "attempt", "attempts", "delay", "unit", "inquiry", "reason", "redrive", "by")
+HISTORY_FIELDS = ("error", "attempt", "attempts", "delay", "unit", "inquiry", "reason", "redrive", "parent", "by")
+CHILD_ID_MAX = 200
 
 
 def child_id(execution_id: str, task: str, run: int, unit: int, attempt: int) -> str:
-    return f"{execution_id}.{task}.{run}.{unit}.{attempt}"
+    """The child's id, derived from the parent's unit (so a retried start is a no-op).
+
+    It grows with each nesting level, and ids end up in DynamoDB keys (2,048 bytes),
+    S3 keys (1,024) and inquiry ids: past CHILD_ID_MAX characters it becomes the root
+    execution's id and a digest of the whole address, still one per address."""
+    full = f"{execution_id}.{task}.{run}.{unit}.{attempt}"
+    if len(full) <= CHILD_ID_MAX:
+        return full
+    return f"{execution_id.split('.', 1)[0][:64]}.{hashlib.sha256(full.encode()).hexdigest()[:40]}"
 
 
 def parse_token(token: str) -> tuple[str, str, int, int] | None:
@@ -653,6 +663,11 @@ class Conductor:
         elif e.timer == "timeout" and unit.status == RUNNING and unit.timeout_timer:
             unit.timeout_timer = None
             seconds = self.unit_spec(run, unit).timeout
+            if isinstance(seconds, str):  # a template: say the number it gave when the attempt started
+                try:
+                    seconds = self.render(seconds, self.context())
+                except TemplateError:
+                    pass
             self.attempt_ended(run, unit, TIMED_OUT, None, {
                 "type": "Timeout", "message": f"attempt {unit.attempt} timed out after {seconds} s"})
 

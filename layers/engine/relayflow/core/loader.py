@@ -367,6 +367,13 @@ def _functions_as_values(text: str, expression: bool) -> tuple[tuple[str, str | 
     return tuple(dict.fromkeys(found))
 
 
+def _never_fails(task: TaskSpec) -> bool:
+    """A task that always succeeds (short of an authoring error): a built-in that cannot fail,
+    with no task-level 'when' that could skip it and no timeout."""
+    return task.type == "action" and task.when is None and task.timeout is None and not task.callback \
+        and task.action in ("core.noop", "core.echo", "core.sleep")
+
+
 def _cycle_through(succ: dict[str, tuple[str, ...]], start: str) -> list[str]:
     """The shortest cycle from ``start`` back to it, as the tasks in order (``start`` first)."""
     parent: dict[str, str] = {}
@@ -1279,7 +1286,7 @@ class _Builder:
                          "it runs once per arrival", severity="warning")
         for name, task in tasks.items():
             self.check_failure_into_joins(task, tasks, path_of.get(name, ("tasks",)))
-        if cyclic:
+        if cyclic and entry:  # without an entry task nothing runs (reported above)
             self.check_endless_loops(tasks, path_of, data.get("max_task_runs", DEFAULT_MAX_TASK_RUNS))
 
     def check_endless_loops(self, tasks: dict[str, TaskSpec], path_of: dict, max_runs: Any) -> None:
@@ -1307,16 +1314,21 @@ class _Builder:
                 path = " -> ".join(loop + [name])
                 origin = next(tr.origin for tr in tasks[name].next if tr.decision is None and loop[1 % len(loop)]
                               in tr.do)
+                sure = severity == "error" or all(_never_fails(tasks[m]) for m in loop)
                 if severity == "error":
                     message = (f"endless loop {path}: every transition on it fires on every outcome with no "
                                f"'when', so nothing leaves it and it runs until max_task_runs ({max_runs}) fails "
                                f"the workflow; give one of its transitions a 'when'")
+                elif sure:
+                    message = (f"endless loop {path}: its transitions fire on success with no 'when', and none "
+                               f"of its tasks can fail or be skipped, so it runs until max_task_runs ({max_runs}) "
+                               f"fails the workflow; give one of its transitions a 'when'")
                 else:
                     message = (f"loop {path} has no 'when': only a failure leaves it; give one of its "
                                f"transitions a 'when' that ends the loop")
                 key, _, index = origin.rstrip("]").partition("[")
                 self.err(path_of.get(name, ("tasks",)) + ((key, int(index)) if index else (key,)), name, origin,
-                         message, severity=severity)
+                         message, severity="error" if sure else "warning")
 
     def check_failure_into_joins(self, task: TaskSpec, tasks: dict[str, TaskSpec], path: tuple) -> None:
         """A failure fed only into joins is unhandled when none of them is ever satisfied (LANGUAGE §3.5)."""

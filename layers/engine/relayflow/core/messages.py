@@ -48,6 +48,7 @@ class AttemptFinished(Message):
     status: str  # succeeded | failed | timed_out
     result: Any = None
     error: dict[str, Any] | None = None
+    usage: dict[str, float] | None = None  # the requests the worker made for it (relayflow.usage)
 
 
 @dataclass

@@ -52,6 +52,9 @@ class Execution:
     # redelivered after its step committed re-sends these instead of repeating the step.
     outbox: list[dict[str, Any]] = field(default_factory=list)
     last_messages: list[str] = field(default_factory=list)
+    # AWS requests made for this execution so far, by counter (relayflow.usage): carried
+    # on the head, which every step writes anyway
+    usage: dict[str, float] = field(default_factory=dict)
 
     @property
     def final(self) -> bool:
@@ -65,6 +68,7 @@ class Execution:
         twin.outbox = list(self.outbox)
         twin.events = list(self.events)
         twin.last_messages = list(self.last_messages)
+        twin.usage = dict(self.usage)
         return twin
 
 

@@ -566,6 +566,7 @@ def check_expression(expr: str) -> str | None:
 _CHECK_ENV = _ENV.overlay(optimized=False)
 
 
+@functools.lru_cache(maxsize=4096)  # a template repeated across tasks is checked once
 def _check(text: str, expression: bool) -> str | None:
     try:
         _CHECK_ENV.compile(_ast(text, expression), raw=True)

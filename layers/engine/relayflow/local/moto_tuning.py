@@ -16,7 +16,10 @@
   no locking. ``relayflow serve`` answers API requests on their own threads
   while the pump runs the handlers on another, as Lambda would run them side by
   side; each request to moto is made whole under one process-wide lock, so a
-  thread waits at most for another's single AWS call, never for its handler.
+  thread waits at most for another's single AWS call, never for its handler. The
+  lock is granted in arrival order: with a plain lock the pump, releasing and
+  taking it again between its back-to-back calls, could keep a request waiting
+  for seconds.
 
 Both are applied once per process and change nothing moto answers.
 """
@@ -24,11 +27,53 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import deque
 from typing import Any
 
 _applied = False
 _sending = threading.local()
-MOTO_LOCK = threading.RLock()  # re-entrant: a moto backend may call another in-process
+
+
+class FairLock:
+    """A re-entrant lock granted to waiting threads in the order they asked for it."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._queue: deque[int] = deque()
+
+    def acquire(self) -> bool:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            self._queue.append(me)
+            while self._owner is not None or self._queue[0] != me:
+                self._cond.wait()
+            self._queue.popleft()
+            self._owner, self._depth = me, 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a lock this thread does not hold")
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+    def __enter__(self) -> "FairLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+MOTO_LOCK = FairLock()  # re-entrant: a moto backend may call another in-process
 _COUNTS = ("approximate_number_of_messages", "approximate_number_of_messages_delayed",
            "approximate_number_of_messages_not_visible")
 

@@ -61,6 +61,7 @@ class LocalStack:
         self._mock.start()
         # Every call from here on, the handlers' and the pump's, must be one AWS would take.
         self.contract = aws_contract.Contract()
+        self._outer_contract = aws_contract.active()  # a stack opened inside another's life
         aws_contract.activate(self.contract)
         self.invoker = Invoker(function_timeout)
         self.contract.guards.append(self.invoker.guard)
@@ -150,7 +151,7 @@ class LocalStack:
         from ..runtime import set_runtime
         set_runtime(None)
         if aws_contract.active() is self.contract:
-            aws_contract.activate(None)
+            aws_contract.activate(self._outer_contract)
         self.invoker.close()
         self._mock.stop()
 
@@ -186,8 +187,12 @@ class LocalStack:
         event = {"workflow": workflow, "input": input}
         if execution_id:
             event["execution_id"] = execution_id
-        with contextlib.redirect_stdout(self.handler_output):
-            out = self.invoker.invoke("relayflow-start", self.start_handler, event)
+        try:
+            with contextlib.redirect_stdout(self.handler_output):
+                out = self.invoker.invoke("relayflow-start", self.start_handler, event)
+        except Exception:
+            self.check_contract()  # a refused call is the cause: say so
+            raise
         self.check_contract()
         if "error" in out:
             if out["error"]["type"] == "InvalidInput":

@@ -1,0 +1,55 @@
+"""The worker's outcomes, held briefly to leave together in one SendMessageBatch.
+
+One SQS request for up to ten outcomes instead of ten. An outcome leaves as soon as an
+action runs HOLD_S or longer or the oldest held one has waited that long, and always
+before the invocation returns: the invocation's dispatches are deleted only after that,
+so a crash before the send loses nothing (the batch comes back and runs again, as after
+a crash between an action and its send).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from .. import usage
+from ..core.messages import AttemptFinished
+
+HOLD_S = 0.1
+
+log = logging.getLogger(__name__)
+
+
+class HeldOutcomes:
+    def __init__(self, send_all: Callable[[list[AttemptFinished]], None]) -> None:
+        self.send_all = send_all
+        self.pending: list[AttemptFinished] = []
+        self.since = 0.0
+        self.share = 1.0  # of the invocation, its receive and its delete, per record
+
+    def start(self, records: int) -> None:
+        """A new invocation of ``records`` dispatches: what a failed earlier one left behind never leaves."""
+        self.pending = []
+        self.share = 1 / max(1, records)
+
+    def add(self, outcome: AttemptFinished, action_s: float) -> None:
+        now = time.monotonic()
+        if not self.pending:
+            self.since = now
+        outcome.usage = {}  # the requests made for it, for its execution's cost report
+        usage.add_invocation(outcome.usage, self.share)
+        self.pending.append(outcome)
+        if action_s >= HOLD_S or now - self.since >= HOLD_S:
+            try:
+                self.flush()
+            except Exception as exc:  # noqa: BLE001 - not this record's failure: they stay held,
+                # and the invocation's last flush sends them again or fails the whole batch
+                log.warning("outcomes not sent yet (%d held): %s", len(self.pending), exc)
+
+    def flush(self) -> None:
+        """Send every held outcome; raises if SQS refuses (a re-send is safe: deduplication ids)."""
+        if self.pending:
+            for outcome in self.pending:
+                usage.add(outcome.usage, "q", 1 / min(len(self.pending), 10))
+            self.send_all(self.pending)
+            self.pending = []
