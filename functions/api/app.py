@@ -206,16 +206,28 @@ def get_inquiry(id: str) -> Response:  # noqa: A002
     return _json(200, get_service().get_inquiry(params["id"]))
 
 
+def _caller() -> str | None:
+    """Who is calling: the IAM principal API Gateway verified (IAM auth), else what the request
+    context says (``relayflow serve`` puts the local user there)."""
+    identity = (app.current_event.raw_event.get("requestContext") or {}).get("identity") or {}
+    for key in ("userArn", "user", "caller", "sourceIp"):
+        value = identity.get(key)
+        if isinstance(value, str) and value:
+            return value if key != "sourceIp" else f"anonymous@{value}"
+    return None
+
+
 @app.post("/inquiries/<id>/respond")
 def respond(id: str) -> Response:  # noqa: A002
     params, body = _request("POST", "/inquiries/{id}/respond", {"id": id})
-    return _json(200, get_service().respond(params["id"], body["response"]))
+    return _json(200, get_service().respond(params["id"], body["response"], by=_caller()))
 
 
 @app.post("/callbacks/<token>/succeed")
 def callback_succeed(token: str) -> Response:
     params, body = _request("POST", "/callbacks/{token}/succeed", {"token": token})
-    return _json(202, get_service().callback(params["token"], "succeeded", (body or {}).get("result")))
+    return _json(202, get_service().callback(params["token"], "succeeded", (body or {}).get("result"),
+                                             by=_caller()))
 
 
 @app.post("/callbacks/<token>/fail")
@@ -226,7 +238,7 @@ def callback_fail(token: str) -> Response:
         error = {"type": "CallbackFailed", "message": error}
     elif isinstance(error, dict):
         error = {"type": error.get("type", "CallbackFailed"), "message": error["message"]}
-    return _json(202, get_service().callback(params["token"], "failed", None, error))
+    return _json(202, get_service().callback(params["token"], "failed", None, error, by=_caller()))
 
 
 def _page() -> Response:

@@ -42,7 +42,10 @@ class Api:
             data: bytes | None = raw.encode() if isinstance(raw, str) else raw
         else:
             data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        headers = dict(headers or {})
+        if method not in ("GET", "HEAD") and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/yaml" if raw is not None else "application/json"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         self.sent += 1
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:

@@ -213,7 +213,9 @@ def test_relayflow_serve_end_to_end(tmp_path):
 
         def call(method, path, body=None):
             data = body.encode() if isinstance(body, str) else (json.dumps(body).encode() if body else None)
-            req = urllib.request.Request(url + path, data=data, method=method)
+            ctype = {"Content-Type": "application/yaml" if isinstance(body, str) else "application/json"}
+            req = urllib.request.Request(url + path, data=data, method=method,
+                                         headers=ctype if method != "GET" else {})
             with urllib.request.urlopen(req, timeout=60) as resp:
                 return resp.status, json.loads(resp.read())
 

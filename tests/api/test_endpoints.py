@@ -415,6 +415,10 @@ def test_callback_endpoints_queue_and_validate(api):
 
 # -- the HTTP layer of `relayflow serve` ----------------------------------------------------------------------
 def raw_request(api, lines: list[str], body: bytes = b"") -> tuple[int, dict]:
+    # "Host: x" stands for this server's own Host; state-changing requests say they are JSON.
+    lines = [f"Host: {api.server.host}:{api.server.port}" if line == "Host: x" else line for line in lines]
+    if lines[0].split()[0] in ("POST", "PUT") and not any(line.lower().startswith("content-type:") for line in lines):
+        lines.append("Content-Type: application/json")
     conn = http.client.HTTPConnection(api.server.host, api.server.port, timeout=30)
     conn.connect()
     conn.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body)

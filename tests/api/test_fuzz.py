@@ -107,9 +107,12 @@ class Figures:
 
 
 def send(host: str, port: int, req: Req) -> tuple[int, dict[str, str], bytes]:
-    head = [req.method.encode() + b" " + req.path + b" HTTP/1.1", b"Host: " + host.encode(),
+    head = [req.method.encode() + b" " + req.path + b" HTTP/1.1", f"Host: {host}:{port}".encode(),
             b"Connection: close", b"Content-Length: " + str(len(req.body)).encode()]
     head += [k + b": " + v for k, v in req.headers]
+    if req.method not in ("GET", "HEAD", "OPTIONS") and not any(k.lower() == b"content-type" for k, _ in req.headers):
+        # serve's door wants JSON or YAML on state-changing requests (test_red_team covers the refusal)
+        head.append(b"Content-Type: " + (b"application/yaml" if req.method == "PUT" else b"application/json"))
     with socket.create_connection((host, port), timeout=60) as sock:
         sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + req.body)
         resp = http.client.HTTPResponse(sock, method=req.method)

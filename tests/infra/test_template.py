@@ -31,6 +31,8 @@ FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction", "ApiFunction"
 ENV_VARS = {
     "RELAYFLOW_LIFECYCLE_EVENTS",
     "RELAYFLOW_ACTION_MODULES",
+    "RELAYFLOW_HTTP_ALLOWED_NETWORKS",
+    "RELAYFLOW_EVENTS_INCLUDE_INPUT",
     "RELAYFLOW_LAMBDA_PREFIX",
     "RELAYFLOW_TABLE",
     "RELAYFLOW_TASK_QUEUE_URL",
@@ -267,6 +269,8 @@ class TestResources:
         assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
         assert env["RELAYFLOW_LIFECYCLE_EVENTS"] == {"Ref": "LifecycleEvents"}
         assert env["RELAYFLOW_ACTION_MODULES"] == {"Ref": "ActionModules"}
+        assert env["RELAYFLOW_HTTP_ALLOWED_NETWORKS"] == {"Ref": "HttpAllowedNetworks"}
+        assert env["RELAYFLOW_EVENTS_INCLUDE_INPUT"] == {"Ref": "LifecycleEventsIncludeInput"}
         # aws.lambda's prefix in code is the one the worker's IAM allows (test_worker_grants).
         assert env["RELAYFLOW_LAMBDA_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-action-"}
 
@@ -301,6 +305,8 @@ class TestResources:
             "LogLevel": "INFO",
             "AlarmTopicArn": "",
             "ActionModules": "",
+            "HttpAllowedNetworks": "",
+            "LifecycleEventsIncludeInput": "false",
             "ApiAuthType": "AWS_IAM",
         }
         assert params["TracingMode"]["AllowedValues"] == ["Active", "PassThrough"]

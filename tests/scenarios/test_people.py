@@ -255,8 +255,11 @@ def test_history_lists_every_lifecycle_event_in_order():
     stack = stack_with(CALLBACK)
     eid = stack.start("p.callback")
     stack.drain()
-    stack.service.callback(stack.store.get_run(eid, "hand_off", 1).unit.token, "succeeded", {})
+    stack.service.callback(stack.store.get_run(eid, "hand_off", 1).unit.token, "succeeded", {}, by="ops@example")
     stack.pump()
-    types = [(e["type"], e.get("task")) for e in stack.service.history(eid)]
-    assert types == [("workflow.started", None), ("task.started", "hand_off"), ("task.succeeded", "hand_off"),
-                     ("task.started", "done"), ("task.succeeded", "done"), ("workflow.succeeded", None)]
+    history = stack.service.history(eid)
+    types = [(e["type"], e.get("task")) for e in history]
+    assert types == [("workflow.started", None), ("task.started", "hand_off"), ("task.callback", "hand_off"),
+                     ("task.succeeded", "hand_off"), ("task.started", "done"), ("task.succeeded", "done"),
+                     ("workflow.succeeded", None)]
+    assert history[2]["by"] == "ops@example"  # who used the token is kept

@@ -349,6 +349,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if folder not in sys.path:  # python:<module>:<function> actions beside the workflows
             sys.path.insert(0, folder)
     registry = _registry(args, folders)
+    if args.token and len(os.environ.get("RELAYFLOW_TOKEN", "")) < 16:
+        raise UsageError("--token: set RELAYFLOW_TOKEN to a secret of at least 16 characters "
+                         "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe())')")
     try:
         stack = make_stack(args.backend, registry=registry)
     except ModuleNotFoundError as exc:
@@ -364,7 +367,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"registered {spec.name} ({len(spec.tasks)} task{'s' if len(spec.tasks) != 1 else ''}) "
                   f"from {path}", file=sys.stderr)
         try:
-            server = ApiServer(stack, port=args.port, host=args.host, log=None if args.quiet else sys.stderr)
+            server = ApiServer(stack, port=args.port, host=args.host, log=None if args.quiet else sys.stderr,
+                               token=os.environ.get("RELAYFLOW_TOKEN") if args.token else None)
         except OSError as exc:
             raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
         if args.json:
@@ -701,6 +705,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--backend", choices=["local", "memory"], default="local",
                     help="local: the embedded AWS stack (default); memory: in-process twins")
     se.add_argument("--quiet", action="store_true", help="do not log requests")
+    se.add_argument("--token", action="store_true",
+                    help="require 'Authorization: Bearer $RELAYFLOW_TOKEN' on every request (for shared "
+                         "machines; the CLI sends it from the same variable)")
     _add_action_module(se)
     se.add_argument("--json", action="store_true", help="print where it listens as one JSON line")
     se.set_defaults(func=cmd_serve)

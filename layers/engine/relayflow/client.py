@@ -89,8 +89,13 @@ class Client:
             url += "?" + urlencode(params)
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         hdrs = {"Accept": "application/json", **(headers or {})}
-        if data is not None and raw is None:
+        if (data is not None and raw is None) or (data is None and method not in ("GET", "HEAD")):
+            # `relayflow serve` refuses a state-changing request that is not JSON or YAML (a web page
+            # cannot send one without a CORS preflight it would not pass).
             hdrs["Content-Type"] = "application/json"
+        token = os.environ.get("RELAYFLOW_TOKEN")
+        if token and not self.sign:
+            hdrs["Authorization"] = f"Bearer {token}"
         if self.sign:
             hdrs = self._signed_headers(method, url, data, hdrs)
         req = urllib.request.Request(url, data=data, method=method, headers=hdrs)

@@ -30,7 +30,7 @@ class StateStore(StateReader, Protocol):
     def get_inquiry(self, inquiry_id: str) -> dict[str, Any] | None: ...
     def list_inquiries(self, status: str | None = None) -> list[dict[str, Any]]: ...
 
-    def answer_inquiry(self, inquiry_id: str, response: Any, at: float) -> bool:
+    def answer_inquiry(self, inquiry_id: str, response: Any, at: float, by: str | None = None) -> bool:
         """Record the answer if the inquiry is pending; False if it was answered or closed."""
 
     def close_inquiry(self, inquiry_id: str, status: str) -> None:

@@ -14,6 +14,7 @@ from . import usage
 from .actions.allowlist import ActionModules
 from .actions.aws_lambda import boto3_invoker, register_lambda_action
 from .actions.builtin import default_registry
+from .actions.safe_http import NetworkPolicy
 from .actions.registry import ActionRegistry
 from .adapters.dynamodb import DynamoStore, DynamoWorkflows, make_model
 from .adapters.memory import SystemClock
@@ -44,9 +45,13 @@ class Runtime:
         self.event_queue = SqsEventQueue(self.sqs, settings.event_queue_url, self.payloads)
         self.timers = SchedulerTimers(self.scheduler, settings.schedule_group, settings.event_queue_arn,
                                       settings.scheduler_role_arn, self.payloads, settings.timer_dlq_arn)
-        self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads, settings.lifecycle_events)
+        self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads, settings.lifecycle_events,
+                                  settings.events_include_input)
+        # On AWS core.http reaches public addresses and the listed networks only (no loopback,
+        # private ranges or metadata: the worker runs inside the account's network).
         self.actions = registry or default_registry(ActionModules.from_setting(settings.action_modules),
-                                                    settings.lambda_prefix)
+                                                    settings.lambda_prefix,
+                                                    NetworkPolicy.from_setting(settings.http_allowed_networks))
         if "aws.lambda" not in self.actions.names():
             register_lambda_action(self.actions, boto3_invoker(session.client("lambda", config=_BOTO_CONFIG)))
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import getpass
+import hmac
 import json
 import os
 import sys
@@ -32,6 +34,13 @@ from . import api_spec
 SAFE_PATH = "/%!$&'()*+,;=:@-._~"  # kept as sent; anything else is percent-encoded, like API Gateway sees it
 IDLE_POLL = 0.1  # seconds the pump waits when nothing is due
 DRAIN_LIMIT = 16 * api_spec.MAX_BODY  # an oversized body up to this is read before the 413
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
 class _Context:
@@ -108,7 +117,9 @@ def to_event(method: str, target: str, headers: list[tuple[str, str]], body: byt
             "resourcePath": "/{proxy+}", "httpMethod": method, "path": path, "stage": "local",
             "requestId": str(uuid.uuid4()), "accountId": "123456789012", "apiId": "local",
             "protocol": "HTTP/1.1", "requestTimeEpoch": int(now * 1000),
-            "identity": {"sourceIp": client, "userAgent": (multi_h.get("User-Agent") or [""])[-1]},
+            # The answerer's identity: on AWS, the IAM principal; here, the user running serve.
+            "identity": {"sourceIp": client, "userAgent": (multi_h.get("User-Agent") or [""])[-1],
+                         "user": f"local:{_local_user()}"},
         },
         "body": text if body else None, "isBase64Encoded": b64,
     }
@@ -118,10 +129,11 @@ class ApiServer:
     """The API on ``host:port`` (port 0: any free port) over ``stack``, with the stack's pump running."""
 
     def __init__(self, stack: Any, port: int = 0, host: str = "127.0.0.1", log: Any = None,
-                 handler_output: Any = None):
+                 handler_output: Any = None, token: str | None = None):
         from functions.api import app as api_app
 
         self.stack = stack
+        self.token = token or None  # when set, every request needs "Authorization: Bearer <token>"
         self.log = log
         memory = hasattr(stack, "task_queue")
         # What a request and a pump step both hold: the memory twins need turns; moto guards itself.
@@ -144,6 +156,7 @@ class ApiServer:
         self.httpd.daemon_threads = True
         self.httpd.api = self  # type: ignore[attr-defined]
         self.host, self.port = self.httpd.server_address[:2]
+        self.allowed_hosts = own_hosts(self.host, self.port)
         self._threads: list[threading.Thread] = []
 
     @property
@@ -231,6 +244,53 @@ class ApiServer:
                 self._wake.set()  # it may have queued work: no need to wait for the next poll
 
 
+# -- the door: which requests reach the API at all -------------------------------------------
+# A server on 127.0.0.1 is reachable from every web page the developer opens: a page can POST
+# to it (a "simple" cross-site request needs no CORS preflight if its Content-Type is
+# text/plain or a form), and a rebinding DNS name can make the browser treat it as same-origin.
+# So, before anything is read or run: the Host must be this server's own loopback name, a
+# request that names an Origin must come from this server's own origin, and a state-changing
+# request must be JSON or YAML (types a page cannot send cross-site without a preflight, which
+# this server never grants). Optionally, a bearer token for shared machines.
+STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+BODY_TYPES = ("application/json", "application/yaml")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def own_hosts(host: str, port: int) -> frozenset[str]:
+    """The Host header values that name this server: its loopback names with its port."""
+    names = set(LOOPBACK_NAMES)
+    if host not in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::"):
+        names.add(f"[{host}]" if ":" in host else host)  # --host given explicitly
+    return frozenset(f"{name}:{port}".lower() for name in names)
+
+
+def request_refusal(method: str, headers: dict[str, str], allowed_hosts: frozenset[str],
+                    token: str | None) -> tuple[int, str, str] | None:
+    """(status, type, message) when the request must not reach the API, None when it may."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    host = (lower.get("host") or "").strip().lower()
+    if host not in allowed_hosts:
+        return (421, "MisdirectedRequest",
+                f"Host {host or '(none)'!r} is not this server; use one of {', '.join(sorted(allowed_hosts))}")
+    origin = lower.get("origin")
+    if origin is not None and origin.strip().lower().removeprefix("http://") not in allowed_hosts:
+        return 403, "ForbiddenOrigin", f"requests from origin {origin!r} are not accepted"
+    if (lower.get("sec-fetch-site") or "").lower() == "cross-site":
+        return 403, "ForbiddenOrigin", "cross-site requests are not accepted"
+    if token is not None:
+        scheme, _, given = (lower.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return 401, "Unauthorized", "this server needs 'Authorization: Bearer <token>' (RELAYFLOW_TOKEN)"
+    if method.upper() in STATE_CHANGING:
+        ctype = (lower.get("content-type") or "").split(";")[0].strip().lower()
+        if ctype not in BODY_TYPES:
+            return (415, "UnsupportedMediaType",
+                    f"a {method.upper()} request must be sent as application/json or application/yaml, "
+                    f"not {ctype or '(no Content-Type)'!r}")
+    return None
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "relayflow"
@@ -265,6 +325,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         api: ApiServer = self.server.api  # type: ignore[attr-defined]
+        refused = request_refusal(self.command, dict(self.headers.items()), api.allowed_hosts, api.token)
+        if refused is not None:
+            status, kind, message = refused
+            extra = {"WWW-Authenticate": 'Bearer realm="relayflow"'} if status == 401 else None
+            body = json.dumps({"type": kind, "message": message}).encode()
+            return self._reply(status, body, {"Content-Type": "application/json", **(extra or {})}, close=True)
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             return self._refuse(411, "LengthRequired", "send the body with a Content-Length")
         raw_length = self.headers.get("Content-Length") or "0"

@@ -372,7 +372,9 @@ class Service:
             raise NotFound(f"no inquiry {inquiry_id!r}")
         return inquiry
 
-    def respond(self, inquiry_id: str, response: Any) -> dict[str, Any]:
+    def respond(self, inquiry_id: str, response: Any, by: str | None = None) -> dict[str, Any]:
+        """Answer a pending inquiry (the only way a ``core.ask`` ends well): the response must match
+        the inquiry's schema; ``by`` (who answers) is kept on the inquiry and in the history."""
         inquiry = self.store.get_inquiry(inquiry_id)
         if inquiry is None:
             raise NotFound(f"no inquiry {inquiry_id!r}")
@@ -386,21 +388,51 @@ class Service:
                 raise BadRequest(f"the response does not match the inquiry's schema: {exc}") from None
             except schemas.SchemaError as exc:
                 raise BadRequest(f"the inquiry's schema is invalid: {exc}") from None
-        if not self.store.answer_inquiry(inquiry_id, response, self.clock.now()):
+        if not self.store.answer_inquiry(inquiry_id, response, self.clock.now(), by):
             raise Conflict(f"inquiry {inquiry_id} was answered already")
-        self.events.send(CallbackReceived(inquiry["execution_id"], inquiry_id, "succeeded", response))
+        self.events.send(CallbackReceived(inquiry["execution_id"], inquiry_id, "succeeded", response,
+                                          via="inquiry", by=by))
         return {"inquiry": inquiry_id, "status": "answered"}
 
-    def callback(self, token: str, status: str, result: Any = None, error: Any = None) -> dict[str, Any]:
+    def callback(self, token: str, status: str, result: Any = None, error: Any = None,
+                 by: str | None = None) -> dict[str, Any]:
+        """End a ``callback: true`` task with its token; a success's result must match the task's
+        ``callback.schema`` when it declares one. An inquiry's token is refused: only
+        :meth:`respond` answers a ``core.ask`` (with its schema)."""
         where = parse_token(token)
-        if where is None or self.store.get_execution(where[0]) is None:
+        head = self.store.get_execution(where[0]) if where is not None else None
+        if where is None or head is None:
             raise NotFound("unknown callback token")
         if status not in ("succeeded", "failed"):
             raise BadRequest("status must be succeeded or failed")
+        if self.store.get_inquiry(token) is not None:
+            raise Conflict("this token is an inquiry's: answer it with POST /inquiries/{id}/respond")
+        task = self._task_of(head, where[1], where[3])
+        if task is None or not task.callback:
+            raise NotFound("unknown callback token")
+        if status == "succeeded" and task.callback_schema is not None:
+            try:
+                schemas.check(task.callback_schema, result)
+            except schemas.SchemaMismatch as exc:
+                raise BadRequest(f"the result does not match task {where[1]}'s callback schema: {exc}") from None
+            except schemas.SchemaError as exc:
+                raise BadRequest(f"task {where[1]}'s callback schema is invalid: {exc}") from None
         if status == "failed" and not (isinstance(error, dict) and isinstance(error.get("message"), str)):
             error = {"type": "CallbackFailed", "message": str(error) if error else "the callback reported a failure"}
-        self.events.send(CallbackReceived(where[0], token, status, result, error if status == "failed" else None))
+        self.events.send(CallbackReceived(where[0], token, status, result, error if status == "failed" else None,
+                                          via="callback", by=by))
         return {"token": token, "status": status}
+
+    def _task_of(self, head: Execution, task: str, unit: int) -> Any:
+        """The spec of the task (or parallel sub-task) a token names, None when there is none."""
+        try:
+            spec = self.workflows.get(head.workflow, head.spec_version)
+        except KeyError:
+            return None
+        found = spec.tasks.get(task)
+        if found is not None and found.subtasks:
+            return found.subtasks[unit] if 0 <= unit < len(found.subtasks) else None
+        return found
 
 
 __all__ = ["Service", "ServiceError", "BadRequest", "NotFound", "Conflict", "TooLarge", "UnsupportedMediaType",

@@ -26,6 +26,8 @@ class Settings:
     timer_dlq_arn: str = ""  # the schedules' dead-letter queue (a standard queue)
     action_modules: str = ""  # the python: action modules this deployment declares (comma separated)
     lambda_prefix: str = ""  # aws.lambda invokes only functions whose names start with it
+    events_include_input: bool = False  # lifecycle events on the bus carry the workflow's input
+    http_allowed_networks: str = ""  # CIDRs core.http may reach besides public addresses (comma separated)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -47,6 +49,8 @@ class Settings:
             timer_dlq_arn=env.get("RELAYFLOW_TIMER_DLQ_ARN", ""),
             action_modules=env.get("RELAYFLOW_ACTION_MODULES", ""),
             lambda_prefix=env.get("RELAYFLOW_LAMBDA_PREFIX", ""),
+            http_allowed_networks=env.get("RELAYFLOW_HTTP_ALLOWED_NETWORKS", ""),
+            events_include_input=env.get("RELAYFLOW_EVENTS_INCLUDE_INPUT", "false").lower() == "true",
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         )
 
@@ -62,4 +66,6 @@ class Settings:
             "RELAYFLOW_LIFECYCLE_EVENTS": self.lifecycle_events,
             "RELAYFLOW_TIMER_DLQ_ARN": self.timer_dlq_arn,
             "RELAYFLOW_ACTION_MODULES": self.action_modules, "RELAYFLOW_LAMBDA_PREFIX": self.lambda_prefix,
+            "RELAYFLOW_HTTP_ALLOWED_NETWORKS": self.http_allowed_networks,
+            "RELAYFLOW_EVENTS_INCLUDE_INPUT": "true" if self.events_include_input else "false",
         }

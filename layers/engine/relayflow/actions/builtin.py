@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 from .allowlist import ActionModules
 from .errors import ActionFailed
 from .registry import ActionContext, ActionRegistry
+from .safe_http import NetworkPolicy, fetch
 
 HTTP_DEFAULT_TIMEOUT = 30.0
 HTTP_MAX_BODY = 10 * 1024 * 1024
+HTTP_MAX_TIMEOUT = 900.0  # a Lambda function's longest run
 
 
 def noop(payload: Any, ctx: ActionContext) -> Any:
@@ -30,11 +30,13 @@ def fail(payload: Any, ctx: ActionContext) -> Any:
     raise ActionFailed(str(payload.get("message", "core.fail was asked to fail")))
 
 
-def http(payload: Any, ctx: ActionContext) -> Any:
+def http(payload: Any, ctx: ActionContext, policy: NetworkPolicy | None = None) -> Any:
+    """``core.http``: one request under one deadline (``timeout``, default 30 s), to the networks
+    ``policy`` allows, checking every redirect hop (safe_http)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("url"), str):
         raise ActionFailed("core.http needs input.url", type="InvalidInput")
     url = payload["url"]
-    if not url.startswith(("http://", "https://")):
+    if not url.lower().startswith(("http://", "https://")):
         raise ActionFailed(f"core.http: only http and https URLs are allowed, got {url!r}", type="InvalidInput")
     method = str(payload.get("method", "GET")).upper()
     headers = {str(k): str(v) for k, v in (payload.get("headers") or {}).items()}
@@ -48,20 +50,20 @@ def http(payload: Any, ctx: ActionContext) -> Any:
             data = str(body).encode()
     headers.setdefault("Idempotency-Key", ctx.idempotency_key)
     timeout = payload.get("timeout", HTTP_DEFAULT_TIMEOUT)
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= HTTP_MAX_TIMEOUT:
+        raise ActionFailed(f"core.http: timeout must be a number of seconds in (0, {HTTP_MAX_TIMEOUT}], "
+                           f"got {timeout!r}", type="InvalidInput")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            status, resp_headers, raw = resp.status, dict(resp.headers), resp.read(HTTP_MAX_BODY + 1)
-    except urllib.error.HTTPError as exc:
-        status, resp_headers, raw = exc.code, dict(exc.headers or {}), exc.read(HTTP_MAX_BODY + 1)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ActionFailed(f"core.http {method} {url}: {reason}", type="HttpError") from None
+        status, resp_headers, raw, _final = fetch(method, url, headers, data, float(timeout),
+                                                  policy or NetworkPolicy(), HTTP_MAX_BODY)
+    except ActionFailed as exc:
+        raise ActionFailed(f"core.http {method} {url}: {exc}", type=exc.type) from None
     if len(raw) > HTTP_MAX_BODY:
         raise ActionFailed(f"core.http {method} {url}: response body over {HTTP_MAX_BODY} bytes", type="HttpError")
     text = raw.decode("utf-8", errors="replace")
     parsed: Any = text
-    if "json" in resp_headers.get("Content-Type", "") or text[:1] in ("{", "["):
+    content_type = next((v for k, v in resp_headers.items() if k.lower() == "content-type"), "")
+    if "json" in content_type or text[:1] in ("{", "["):
         try:
             parsed = json.loads(text)
         except ValueError:
@@ -76,10 +78,15 @@ def register_builtins(registry: ActionRegistry) -> ActionRegistry:
     registry.register("core.noop", noop)
     registry.register("core.echo", echo)
     registry.register("core.fail", fail)
-    registry.register("core.http", http)
+    registry.register("core.http", lambda payload, ctx: http(payload, ctx, registry.network))
     return registry
 
 
-def default_registry(modules: ActionModules | None = None, lambda_prefix: str | None = None) -> ActionRegistry:
-    """The built-ins, and ``python:`` actions from ``modules`` only (none when not given)."""
-    return register_builtins(ActionRegistry(modules, lambda_prefix))
+def default_registry(modules: ActionModules | None = None, lambda_prefix: str | None = None,
+                     network: NetworkPolicy | None = None) -> ActionRegistry:
+    """The built-ins, and ``python:`` actions from ``modules`` only (none when not given).
+    ``network``: what core.http may reach (default: a local stack's, loopback and private included)."""
+    registry = ActionRegistry(modules, lambda_prefix)
+    if network is not None:
+        registry.network = network
+    return register_builtins(registry)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from .allowlist import ActionModules
 from .errors import UnknownAction
+from .safe_http import NetworkPolicy
 
 Action = Callable[[Any, "ActionContext"], Any]
 
@@ -38,6 +39,7 @@ class ActionRegistry:
         self._actions: dict[str, Action] = {}
         self.modules = modules or ActionModules()
         self.lambda_prefix = lambda_prefix or None
+        self.network = NetworkPolicy()  # core.http's reach; the AWS runtime narrows it (Settings)
 
     def register(self, name: str, fn: Action) -> None:
         self._actions[name] = fn

@@ -354,8 +354,9 @@ class DynamoStore:
             raise
         return True
 
-    def answer_inquiry(self, inquiry_id: str, response: Any, at: float) -> bool:
-        return self._move_inquiry(inquiry_id, status="answered", response=response, answered_at=at)
+    def answer_inquiry(self, inquiry_id: str, response: Any, at: float, by: str | None = None) -> bool:
+        return self._move_inquiry(inquiry_id, status="answered", response=response, answered_at=at,
+                                  answered_by=by)
 
     def close_inquiry(self, inquiry_id: str, status: str) -> None:
         self._move_inquiry(inquiry_id, status=status)

@@ -108,11 +108,11 @@ class MemoryStore:
         return sorted((dict(i) for i in self.inquiries.values() if status is None or i["status"] == status),
                       key=lambda i: i["created_at"])
 
-    def answer_inquiry(self, inquiry_id: str, response: Any, at: float) -> bool:
+    def answer_inquiry(self, inquiry_id: str, response: Any, at: float, by: str | None = None) -> bool:
         inquiry = self.inquiries.get(inquiry_id)
         if inquiry is None or inquiry["status"] != "pending":
             return False
-        inquiry.update(status="answered", response=response, answered_at=at)
+        inquiry.update(status="answered", response=response, answered_at=at, answered_by=by)
         return True
 
     def close_inquiry(self, inquiry_id: str, status: str) -> None:

@@ -209,8 +209,18 @@ class EventBridgeBus:
     ``none``. The history API keeps every event whatever the level.
     """
 
-    def __init__(self, events: Any, bus: str, payloads: PayloadStore, level: str = "workflow"):
+    def __init__(self, events: Any, bus: str, payloads: PayloadStore, level: str = "workflow",
+                 include_input: bool = False):
         self.events, self.bus, self.payloads, self.level = events, bus, payloads, level
+        # A workflow's input may hold what its caller would not show every bus subscriber (and
+        # the bus's rules may forward events to other accounts): it goes out only when the stack
+        # opts in (LifecycleEventsIncludeInput). The history API keeps it either way.
+        self.include_input = include_input
+
+    def _detail(self, event: Emit) -> dict[str, Any]:
+        if self.include_input or "input" not in event.detail:
+            return event.detail
+        return {k: v for k, v in event.detail.items() if k != "input"}
 
     def emit_all(self, events: list[Emit]) -> None:
         if self.level == "none":
@@ -219,7 +229,8 @@ class EventBridgeBus:
             events = [e for e in events if e.type.startswith("workflow.")]
         for entries in _event_batches([
                 {"Source": EVENT_SOURCE, "DetailType": e.type, "EventBusName": self.bus,
-                 "Detail": self.payloads.dump(e.detail, EVENT_DETAIL_LIMIT, e.detail.get("execution_id", "events"))}
+                 "Detail": self.payloads.dump(self._detail(e), EVENT_DETAIL_LIMIT,
+                                              e.detail.get("execution_id", "events"))}
                 for e in events]):
             resp = self.events.put_events(Entries=entries)
             if resp.get("FailedEntryCount"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import secrets
 from typing import Any
 
 from . import context as ctxmod
@@ -48,7 +49,7 @@ def _json(value: Any) -> Any:
 
 
 # What the history keeps of an event's detail (its record holds the rest: input, output).
-HISTORY_FIELDS = ("error", "attempt", "attempts", "delay", "unit", "inquiry", "reason", "redrive", "parent")
+HISTORY_FIELDS = ("error", "attempt", "attempts", "delay", "unit", "inquiry", "reason", "redrive", "parent", "by")
 CHILD_ID_MAX = 200
 
 
@@ -320,8 +321,9 @@ class Conductor:
         spec = self.unit_spec(run, unit)
         extra: dict[str, Any] = {"item": unit.item, "index": unit.index} if run.kind == "items" else {}
         if spec.callback or spec.action == ASK_ACTION:
-            unit.token = "~".join([self.head.id, run.task, str(run.run), str(unit.index),
-                                   f"{self.rng.getrandbits(64):016x}"])
+            # 128 random bits from the OS (never the seeded rng): the token is the only proof a caller
+            # may end this unit. Made once per unit; a step that is retried makes a new one, unsent.
+            unit.token = "~".join([self.head.id, run.task, str(run.run), str(unit.index), secrets.token_hex(16)])
             extra["callback"] = {"token": unit.token}
         try:
             rendered = self.render(spec.input, self.context(extra=extra)) if spec.input is not None else {}
@@ -385,6 +387,8 @@ class Conductor:
         unit = self.session.unit(run, e.unit)
         if unit is None or unit.status != RUNNING or unit.attempt != e.attempt:
             return  # duplicate, late (timed out, cancelled) or reordered
+        if self.unit_spec(run, unit).action == ASK_ACTION:
+            return  # never dispatched: only its inquiry's answer ends it (on_callback, via "inquiry")
         status = e.status if e.status in (SUCCEEDED, FAILED, TIMED_OUT) else FAILED
         if status == SUCCEEDED and self.unit_spec(run, unit).callback:
             unit.acked = True  # the action handed the token out; the callback ends the attempt
@@ -401,6 +405,11 @@ class Conductor:
         unit = self.session.unit(run, where[3])
         if unit is None or unit.status != RUNNING or unit.token != e.token:
             return
+        asks = self.unit_spec(run, unit).action == ASK_ACTION
+        if asks != (e.via == "inquiry"):
+            return  # an inquiry is answered only through the inquiry API, a callback only through its own
+        self.emit("inquiry.answered" if asks else "task.callback", run, unit=unit.index,
+                  **({"inquiry": unit.token} if asks else {}), status=e.status, by=e.by)
         status = SUCCEEDED if e.status == SUCCEEDED else FAILED
         error = e.error or ({"type": "CallbackFailed", "message": "the callback reported a failure"}
                             if status == FAILED else None)

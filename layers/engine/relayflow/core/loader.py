@@ -944,8 +944,12 @@ class _Builder:
             elif not isinstance(with_items, list):
                 self.err(path + ("with_items",), label, "with_items", "must be a template or a list")
         callback = t.get("callback", False)
+        callback_schema = None
+        if isinstance(callback, dict) and set(callback) == {"schema"} and isinstance(callback["schema"], dict):
+            callback, callback_schema = True, callback["schema"]  # callback: {schema: ...} checks the result
         if not isinstance(callback, bool):
-            self.err(path + ("callback",), label, "callback", "must be true or false")
+            self.err(path + ("callback",), label, "callback",
+                     "must be true or false (or {schema: <JSON Schema of the callback's result>})")
             callback = False
         elif callback and ttype != "action":
             self.err(path + ("callback",), label, "callback",
@@ -994,7 +998,7 @@ class _Builder:
             workflow=workflow if isinstance(workflow, str) else None,
             input=task_input, when=when, with_items=with_items, batch_size=batch_size,
             concurrency=concurrency, retry=retry, timeout=timeout, join=join, publish=publish,
-            next=transitions, subtasks=tuple(sub_specs), callback=callback,
+            next=transitions, subtasks=tuple(sub_specs), callback=callback, callback_schema=callback_schema,
             description=t.get("description"),
         )
 

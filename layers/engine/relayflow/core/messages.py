@@ -81,6 +81,10 @@ class CallbackReceived(Message):
     status: str  # succeeded | failed
     result: Any = None
     error: dict[str, Any] | None = None
+    # The door it came through: "inquiry" (POST /inquiries/{id}/respond, the only way to answer a
+    # core.ask) or "callback" (the callback API, the only way to end a callback: true task).
+    via: str = "callback"
+    by: str | None = None  # who answered: the IAM principal on AWS, the local user otherwise
 
 
 @dataclass

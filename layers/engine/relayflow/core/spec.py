@@ -104,6 +104,7 @@ class TaskSpec:
     next: tuple[Transition, ...] = ()
     subtasks: tuple["TaskSpec", ...] = ()
     callback: bool = False
+    callback_schema: dict[str, Any] | None = None  # what a successful callback's result must match
     description: str | None = None
 
     def targets(self) -> tuple[str, ...]:
