@@ -263,3 +263,26 @@ def test_history_lists_every_lifecycle_event_in_order():
                      ("task.succeeded", "hand_off"), ("task.started", "done"), ("task.succeeded", "done"),
                      ("workflow.succeeded", None)]
     assert history[2]["by"] == "ops@example"  # who used the token is kept
+
+
+def test_a_callback_action_is_handed_the_token_that_completes_its_task():
+    handed: list[str | None] = []
+
+    def hand_off(payload, ctx):
+        handed.append(ctx.callback_token)
+        return {"queued": True}
+
+    registry = default_registry()
+    registry.register("ops.hand_off", hand_off)
+    stack = MemoryStack(registry=registry, seed=0)
+    stack.register(load_text("""
+name: p.callback_context
+tasks:
+  - {name: hand_off, action: ops.hand_off, callback: true}
+""", "wf.yaml"))
+    eid = stack.start("p.callback_context")
+    stack.drain()
+    assert handed and handed[0] == stack.store.get_run(eid, "hand_off", 1).unit.token
+    stack.service.callback(handed[0], "succeeded", {"ticket": 7})
+    stack.pump()
+    assert stack.describe(eid)["status"] == "succeeded"

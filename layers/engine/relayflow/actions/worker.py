@@ -12,7 +12,7 @@ from .registry import ActionContext, ActionRegistry
 def run_attempt(registry: ActionRegistry, cmd: DispatchAttempt) -> AttemptFinished:
     """Never raises for an action's own failure: it becomes a failed attempt with a reason."""
     ctx = ActionContext(cmd.execution_id, cmd.workflow, cmd.task, cmd.run, cmd.unit, cmd.attempt,
-                        cmd.idempotency_key, cmd.idempotency_key if cmd.callback else None)
+                        cmd.idempotency_key, cmd.callback_token if cmd.callback else None)
     result: Any = None
     try:
         fn = registry.resolve(cmd.action)
