@@ -64,9 +64,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-import fastjsonschema
 import yaml
 
+from . import schemas
 from .actions.allowlist import ActionModules
 from .actions.builtin import default_registry
 from .core import messages as _messages
@@ -186,9 +186,10 @@ def _literal_ask_schema(task: TaskSpec) -> Callable[[Any], Any] | None:
 
 
 def _schema_validator(schema: Any) -> Callable[[Any], Any] | None:
+    """The approval API's own check of a response (relayflow.schemas), or None for a schema it refuses."""
     try:
-        return fastjsonschema.compile(schema)
-    except fastjsonschema.JsonSchemaDefinitionException:
+        return schemas.compile_schema(schema)
+    except schemas.SchemaError:
         return None  # the approval itself reports a broken schema when it runs
 
 
@@ -196,8 +197,8 @@ def _schema_problem(validate: Callable[[Any], Any], answer: Any) -> str | None:
     """Why ``answer`` breaks the schema (as the approval API checks it), or None."""
     try:
         validate(answer)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        return exc.message
+    except schemas.SchemaMismatch as exc:
+        return str(exc)
     return None
 
 
