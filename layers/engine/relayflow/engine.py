@@ -19,9 +19,9 @@ from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input
 from .core.messages import (
     AttemptFinished, CancelTimer, CloseInquiry, DispatchAttempt, Emit, Message, OpenInquiry, SendEvent,
-    StartChild, StartRequested, StartTimer,
+    StartChild, StartRequested, StartTimer, SweepRequested,
 )
-from .core.records import Execution
+from .core.records import WORKFLOW_FINAL, Execution
 from .core.session import Session
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
@@ -108,6 +108,18 @@ class Engine:
         if head is None:
             raise UnknownExecution(f"no execution {eid!r}")
         message_ids = message_ids or []
+        sweeps = [e for e in events if isinstance(e, SweepRequested)]
+        if sweeps:  # not a step: the records' expiry follows the head, a page a message
+            for sweep in sweeps:
+                after = self.store.sweep(eid, sweep.after)
+                if after is not None:
+                    self.events.send(SweepRequested(eid, after))
+            kept = [(e, m) for e, m in zip(events, message_ids or [None] * len(events))
+                    if not isinstance(e, SweepRequested)]
+            events = [e for e, _ in kept]
+            message_ids = [m for _, m in kept if m is not None]
+            if not events:
+                return
         done = set(message_ids) & set(head.last_messages)
         if done:
             # Redelivered after their step committed (the batch may have grown since):
@@ -142,6 +154,10 @@ class Engine:
             conductor = Conductor(self.spec(head.workflow, head.spec_version), session, self.clock.now(),
                                   self.limits, self.rng)
             commands = action(conductor)
+            if session.execution.final != (session.prior_status in WORKFLOW_FINAL):
+                # It finished (or a redrive revived it): its records' expiry follows, swept
+                # from the outbox, so a crash after the commit cannot lose the sweep.
+                commands = commands + [SendEvent(SweepRequested(execution_id).to_dict())]
             changes = session.changes()
             changes.token = step_token(message_ids)
             changes.execution.outbox = [c.to_dict() for c in commands] if message_ids else []

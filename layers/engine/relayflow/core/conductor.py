@@ -91,7 +91,13 @@ class Conductor:
             self.on_redrive()
             self.settle()
             return self.commands
-        if self.head.final or not self.head.started:
+        if self.head.final:
+            return self.commands
+        if not self.head.started:
+            # Nothing runs yet, but cancel and fail still end it: the start that follows finds
+            # it ended (a start that can never commit would otherwise leave it running forever).
+            if isinstance(event, ControlRequested) and event.action in ("cancel", "fail"):
+                self.on_control(event)
             return self.commands
         if isinstance(event, AttemptFinished):
             self.on_attempt_finished(event)

@@ -99,6 +99,17 @@ class StartRequested(Message):
     execution_id: str
 
 
+@dataclass
+class SweepRequested(Message):
+    """Give the execution's records the expiry its status calls for, a page at a time:
+    the finished one's retention, or none while it runs (after a redrive). ``after`` is
+    the sort key the previous page ended at."""
+
+    kind: ClassVar[str] = "sweep"
+    execution_id: str
+    after: str | None = None
+
+
 # -- commands ----------------------------------------------------------------
 
 @dataclass
