@@ -446,9 +446,11 @@ class TestLeastPrivilege:
         managed = set(props(resources, function_role(fn)).get("ManagedPolicyArns", []))
         assert managed == {BASIC, XRAY} | extra
 
-    def test_worker_has_no_dynamodb(self, resources):
-        actions = {a for a, _ in grants(resources, function_role("WorkerFunction"))}
-        assert not {a for a in actions if a.startswith("dynamodb:")}
+    def test_worker_only_reads_and_claims_in_dynamodb(self, resources):
+        # the claim: read the attempt's head and run, put its CLAIM item; nothing else
+        table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
+        dynamo = {(a, r) for a, r in grants(resources, function_role("WorkerFunction")) if a.startswith("dynamodb:")}
+        assert dynamo == {("dynamodb:GetItem", table), ("dynamodb:PutItem", table)}
         managed = props(resources, function_role("WorkerFunction"))["ManagedPolicyArns"]
         assert not [m for m in managed if "DynamoDB" in m]
 
@@ -471,7 +473,10 @@ class TestLeastPrivilege:
         actions = json.dumps(
             {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:relayflow-action-*"}
         )
+        table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
         assert grants(resources, "WorkerFunctionRole") == {
+            ("dynamodb:GetItem", table),
+            ("dynamodb:PutItem", table),
             ("sqs:SendMessage", events),
             ("s3:GetObject", payloads),
             ("s3:PutObject", payloads),
