@@ -65,7 +65,7 @@ class TimerFired(Message):
 class ControlRequested(Message):
     kind: ClassVar[str] = "control"
     execution_id: str
-    action: str  # pause | resume | cancel
+    action: str  # pause | resume | cancel; fail (a poison message), stuck (the reconciler)
     reason: str | None = None
     request_id: str | None = None  # tells two identical requests apart for deduplicating transports
 
@@ -108,6 +108,16 @@ class SweepRequested(Message):
     kind: ClassVar[str] = "sweep"
     execution_id: str
     after: str | None = None
+
+
+@dataclass
+class ReconcileRequested(Message):
+    """The execution is past its deadline: send the last step's commands again (each is
+    idempotent), in case they were lost when the process that committed it died."""
+
+    kind: ClassVar[str] = "reconcile"
+    execution_id: str
+    deadline: float | None = None  # the deadline that passed (a later step makes this moot)
 
 
 # -- commands ----------------------------------------------------------------
