@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
 
-FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction", "ApiFunction")
+FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction", "ApiFunction", "ReconcileFunction")
 ENV_VARS = {
     "RELAYFLOW_LIFECYCLE_EVENTS",
     "RELAYFLOW_TABLE",
@@ -214,10 +214,11 @@ class TestResources:
         for res in resources.values():
             counts[res["Type"]] = counts.get(res["Type"], 0) + 1
         assert counts == {
-            "AWS::Lambda::Function": 4,
-            "AWS::IAM::Role": 5,  # one per function + the scheduler role
+            "AWS::Lambda::Function": 5,
+            "AWS::IAM::Role": 6,  # one per function + the scheduler role
             "AWS::Lambda::EventSourceMapping": 2,
-            "AWS::Lambda::Permission": 19,  # API Gateway may invoke ApiFunction: one per route
+            "AWS::Lambda::Permission": 20,  # API Gateway may invoke ApiFunction: one per route; the reconcile rule
+            "AWS::Events::Rule": 1,  # the reconciler's schedule
             "AWS::ApiGateway::RestApi": 1,
             "AWS::ApiGateway::Deployment": 1,
             "AWS::ApiGateway::Stage": 1,
@@ -228,7 +229,7 @@ class TestResources:
             "AWS::Scheduler::ScheduleGroup": 1,
             "AWS::S3::Bucket": 1,
             "AWS::S3::BucketPolicy": 1,
-            "AWS::CloudWatch::Alarm": 5,
+            "AWS::CloudWatch::Alarm": 6,
         }
         assert set(of_type(resources, "AWS::Lambda::Function")) == set(FUNCTIONS)
 
@@ -268,6 +269,7 @@ class TestResources:
             "WorkerFunction": "functions/worker/",
             "AdvanceFunction": "functions/advance/",
             "ApiFunction": "functions/api/",
+            "ReconcileFunction": "functions/reconcile/",
         }
         layer = res["EngineLayer"]
         assert layer["Properties"]["ContentUri"] == "layers/engine/"
@@ -438,6 +440,7 @@ class TestLeastPrivilege:
             ("WorkerFunction", {SQS_POLLER}),
             ("AdvanceFunction", {SQS_POLLER}),
             ("ApiFunction", set()),
+            ("ReconcileFunction", set()),
         ],
     )
     def test_managed_policies(self, resources, fn, extra):
@@ -481,6 +484,17 @@ class TestLeastPrivilege:
             ("s3:GetObject", payloads),
             ("s3:PutObject", payloads),
             ("lambda:InvokeFunction", actions),
+        }
+
+    def test_reconcile_grants(self, resources):
+        table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
+        index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/gsi1"})
+        payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
+        assert grants(resources, "ReconcileFunctionRole") == {
+            ("dynamodb:GetItem", table),
+            ("dynamodb:Query", index),
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})),
+            ("s3:GetObject", payloads),
         }
 
     def test_advance_grants(self, resources):
@@ -570,7 +584,14 @@ class TestApi:
     def test_only_this_api_may_invoke_the_function(self, resources):
         perms = of_type(resources, "AWS::Lambda::Permission")
         assert perms
+        (schedule,) = [p["Properties"] for p in perms.values()
+                       if p["Properties"]["FunctionName"] == {"Ref": "ReconcileFunction"}]
+        # the reconciler may be invoked by its own schedule rule only
+        assert (schedule["Principal"], schedule["SourceArn"]) == (
+            "events.amazonaws.com", {"Fn::GetAtt": ["ReconcileFunctionEveryFiveMinutes", "Arn"]})
         for perm in perms.values():
+            if perm["Properties"]["FunctionName"] == {"Ref": "ReconcileFunction"}:
+                continue
             p = perm["Properties"]
             assert (p["FunctionName"], p["Principal"], p["Action"]) == (
                 {"Ref": "ApiFunction"}, "apigateway.amazonaws.com", "lambda:InvokeFunction")
@@ -605,6 +626,7 @@ class TestAlarms:
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "WorkerFunction"})),
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "AdvanceFunction"})),
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "ApiFunction"})),
+            ("Relayflow", "StuckExecutions", json.dumps("relayflow")),
         }
 
     def test_alarm_topic_condition(self, cfn):
