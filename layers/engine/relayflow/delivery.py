@@ -142,6 +142,7 @@ class Delivery:
         """On a message's last delivery, end its execution failed with the reason."""
         if not self.last(record):
             return
+        group = self._execution_of(record) or group  # a long id's FIFO group is its hash
         reason = f"message {record.id} could not be processed after {record.receives} deliveries: {exc}"
         try:
             # Through the conductor, so runs end cancelled, timers go and a parent hears of it;
@@ -221,15 +222,22 @@ class Delivery:
         (which it may handle) instead of waiting for an outcome that will never come."""
         if not self.last(record):
             return
-        key = (record.group or "").rsplit(":", 4)
-        if len(key) != 5:
+        try:  # the attempt is read from the body: its FIFO group may be a hash of its key
+            cmd = self.decode(record)
+        except Exception:  # a body that never was a dispatch names no attempt to fail
             return
-        eid, task, run, unit, attempt = key
-        try:
-            outcome = AttemptFinished(eid, task, int(run), int(unit), int(attempt), "failed", None, {
+        if not isinstance(cmd, DispatchAttempt):
+            return
+        self.engine.events.send(AttemptFinished(
+            cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt, "failed", None, {
                 "type": "PoisonMessage",
-                "message": f"dispatch {record.id} failed on all {record.receives} deliveries: {exc}"})
-        except ValueError:
-            return
-        self.engine.events.send(outcome)
-        report.poisoned.append((record.group or "", str(exc)))
+                "message": f"dispatch {record.id} failed on all {record.receives} deliveries: {exc}"}))
+        report.poisoned.append((cmd.idempotency_key, str(exc)))
+
+    def _execution_of(self, record: Received) -> str | None:
+        """The execution a message is about, read from its body (None if it names none)."""
+        try:
+            eid = getattr(self.decode(record), "execution_id", None)
+        except Exception:
+            return None
+        return eid if isinstance(eid, str) else None
