@@ -18,6 +18,7 @@ from .actions.aws_lambda import LocalFunctions, register_lambda_action
 from .actions.builtin import default_registry
 from .actions.registry import ActionRegistry
 from .actions.worker import run_attempt
+from .delivery import Delivery, Received
 from .adapters.memory import (
     MemoryBus, MemoryQueue, MemoryStore, MemoryTimers, MemoryWorkflows, SystemClock, VirtualClock,
 )
@@ -25,8 +26,15 @@ from .core import templates
 from .core.loader import load_file
 from .core.messages import ControlRequested, DispatchAttempt, Emit, Message
 from .core.spec import WorkflowSpec
-from .engine import Engine, UnknownExecution
+from .engine import Engine
 from .service import Service
+
+
+MAX_RECEIVES = 5  # as the deployed queues' maxReceiveCount
+
+
+def _no_decoding(body: str) -> Message:
+    raise TypeError("the memory stack's queues hold messages, not bodies")
 
 
 @dataclass
@@ -68,9 +76,15 @@ class MemoryStack:
         self._rng = random.Random(self.faults.seed)
         counter = iter(range(1, 1 << 62))
         new_id = (lambda: f"ex-{next(counter):06d}") if seed is not None else None
+        # With ``defer_start`` started as on AWS: the head is written and a start message
+        # queued, which the delivery layer applies like any other event.
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
                              self.bus, self.clock, limits=limits, rng=random.Random(seed), new_id=new_id,
                              defer_start=defer_start)
+        self.delivery = Delivery(self.engine, _no_decoding, MAX_RECEIVES, runner=lambda cmd: self.execute(cmd))
+        self.dead_letters: list[Message] = []  # messages given up after MAX_RECEIVES deliveries
+        self._received: dict[int, tuple[Message, str, int]] = {}  # id(message) -> (it, message id, receives)
+        self._ids = iter(range(1, 1 << 62))
         self.deliveries = 0
         self.duplicates = 0  # deliveries of a message that was delivered before
         self._copies: Counter[int] = Counter()  # queued extra copies, by id of the message object
@@ -132,9 +146,8 @@ class MemoryStack:
             queue.insert(self._rng.randrange(len(queue) + 1), msg)
         return msg
 
-    def _take_batch(self, queue: deque[Message]) -> list[Message]:
-        """The first message taken, then up to ``batch - 1`` more of its execution, in queue order."""
-        first = self._take(queue)
+    def _more_of(self, queue: deque[Message], first: Message) -> list[Message]:
+        """Up to ``batch - 1`` more messages of ``first``'s execution, in queue order."""
         eid = getattr(first, "execution_id", None)
         batch = [first]
         while len(batch) < self.faults.batch and eid is not None:
@@ -142,7 +155,7 @@ class MemoryStack:
             if i is None or any(queue[i] is m for m in batch):  # a copy of a batched message waits
                 break
             batch.append(self._pop(queue, i))
-        return batch
+        return batch[1:]
 
     def _race_timer(self) -> bool:
         """With messages queued, maybe fire a timer due within their latency window."""
@@ -170,6 +183,24 @@ class MemoryStack:
         for timer in self.timers.pop_due(self.clock.now()):
             self.event_queue.send(Message.from_dict(timer.event))
 
+    def _receive(self, message: Message, group: str) -> Received:
+        """The message as a transport hands it over: the same id on every delivery of it."""
+        _, mid, receives = self._received.get(id(message), (message, f"m-{next(self._ids)}", 0))
+        self._received[id(message)] = (message, mid, receives + 1)
+        return Received(mid, message, group, receives + 1)
+
+    def _settle(self, queue: deque[Message], message: Message, failed: bool) -> None:
+        """Delete a handled message, or hand a failed one back at the head of its queue (FIFO)
+        until its deliveries run out, then park it as a dead letter."""
+        receives = self._received[id(message)][2]
+        if failed and receives < MAX_RECEIVES:
+            queue.appendleft(message)
+            return
+        if failed:
+            self.dead_letters.append(message)
+        if not self.faults.duplicate:  # a duplicate may still be queued: it keeps its id
+            del self._received[id(message)]
+
     def step(self) -> bool:
         """Deliver one message or fire due timers; False when there is nothing left to do."""
         tasks, events = self.task_queue.messages, self.event_queue.messages
@@ -178,17 +209,20 @@ class MemoryStack:
                 return True
             use_tasks = bool(tasks) and (not events or not self.faults.reorder or self._rng.random() < 0.5)
             self.deliveries += 1
+            queue = tasks if use_tasks else events
+            message = self._take(queue)
             if use_tasks:
-                cmd = self._take(tasks)
-                assert isinstance(cmd, DispatchAttempt)
-                self.event_queue.send(self.execute(cmd))
+                group = message.idempotency_key if isinstance(message, DispatchAttempt) else ""
+                report = self.delivery.work([self._receive(message, group)])
             else:
-                batch = self._take_batch(events) if self.faults.batch > 1 else [self._take(events)]
+                batch = [message, *(self._more_of(events, message) if self.faults.batch > 1 else [])]
                 self.batches += len(batch) > 1
-                try:
-                    self.engine.handle_batch(batch) if len(batch) > 1 else self.engine.handle(batch[0])
-                except UnknownExecution:
-                    pass  # a message for an execution that never existed: nothing to do
+                report = self.delivery.advance([self._receive(m, getattr(m, "execution_id", "")) for m in batch])
+                failed = set(report.failed)
+                for m in reversed(batch):  # failed ones go back to the queue's head in their order
+                    self._settle(queue, m, self._received[id(m)][1] in failed)
+                return True
+            self._settle(queue, message, bool(report.failed))
             return True
         due = self.timers.next_due()
         if due is None:

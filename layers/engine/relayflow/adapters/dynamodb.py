@@ -23,7 +23,8 @@ import json
 from typing import Any, Callable
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -37,6 +38,10 @@ from .payloads import PayloadStore
 
 ITEM_PART_LIMIT = 150_000  # bytes of JSON kept inline per attribute; larger goes to S3
 DAY = 86_400
+STEP_SK = "STEP"  # the intent of the step committing (or last committed)
+# How long a step may hold its intent before another token may take it over: longer than the
+# advance function may run (Lambda has killed it by then).
+STEP_LEASE = 900.0
 
 
 class _Gsi1(GlobalSecondaryIndex):
@@ -86,16 +91,18 @@ def unit_sk(task: str, run: int, index: int) -> str:
 
 class DynamoStore:
     def __init__(self, model: type[Model], payloads: PayloadStore, clock: Callable[[], float],
-                 retention_days: int = 30):
+                 retention_days: int = 30, step_lease: float = STEP_LEASE):
         self.model = model
+        self.step_lease = step_lease
         self.payloads = payloads
         self.clock = clock
         self.retention = retention_days * DAY
         self._head_version: dict[str, int] = {}
 
     # -- encoding ------------------------------------------------------------------
-    def _expiry(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(int(self.clock()) + self.retention, tz=dt.timezone.utc)
+    def _expiry(self, finished_at: float | None = None) -> dt.datetime:
+        at = self.clock() if finished_at is None else finished_at
+        return dt.datetime.fromtimestamp(int(at) + self.retention, tz=dt.timezone.utc)
 
     def _dump(self, document: Any, execution_id: str) -> str:
         return self.payloads.dump(document, ITEM_PART_LIMIT, execution_id)
@@ -113,8 +120,9 @@ class DynamoStore:
         return None
 
     def _detail(self, execution_id: str, sk: str, data: Any, prior: Any, version: int, token: str) -> Any:
-        item = self.model(_exec_pk(execution_id), sk, d=self._dump(data, execution_id), v=version, s=token,
-                          expires_at=self._expiry())
+        # No expiry while the execution runs: its records expire together, after it finishes
+        # (``sweep``), however long it waits.
+        item = self.model(_exec_pk(execution_id), sk, d=self._dump(data, execution_id), v=version, s=token)
         if prior is None:
             item.pv = -1
         else:
@@ -126,7 +134,7 @@ class DynamoStore:
         item = self.model(_exec_pk(execution.id), "HEAD", d=self._dump(compact(execution), execution.id),
                           v=execution.version, status=execution.status)
         if execution.final:
-            item.expires_at = self._expiry()
+            item.expires_at = self._expiry(execution.finished_at)
         return item
 
     def _write_index(self, execution: Execution) -> None:
@@ -137,7 +145,7 @@ class DynamoStore:
                           status=execution.status, gsi1pk=f"WFX#{execution.workflow}",
                           gsi1sk=f"{execution.created_at:017.6f}#{execution.id}")
         if execution.final:
-            item.expires_at = self._expiry()
+            item.expires_at = self._expiry(execution.finished_at)
         item.save()
 
     # -- reads -----------------------------------------------------------------------
@@ -246,8 +254,12 @@ class DynamoStore:
             found, prior_value = priors.get(("v", name), (False, None))
             items.append(self._detail(eid, f"VAR#{name}", {"value": value},
                                       {"value": prior_value} if found else None, version, changes.token))
+        # The intent first: it names every key this step will write, so whoever redoes the step
+        # after this process dies (in whatever batch SQS brings back) can put them back.
+        self._claim_step(eid, version, changes.token, [item.sk for item in items],
+                         self._expiry(head.finished_at) if head.final else None)
         # Each record is written only over a committed older version or this step's own
-        # crashed attempt: a concurrent step that started from the same head conflicts here,
+        # attempt: a concurrent step that started from the same head conflicts here,
         # before the head, instead of overwriting what the winner wrote.
         model = self.model
         guard = model.v.does_not_exist() | (model.v < version) | (model.s == changes.token)
@@ -283,6 +295,76 @@ class DynamoStore:
         if head.status != changes.prior_status:
             self._write_index(head)
 
+    # -- the step intent -------------------------------------------------------------------
+    def _client(self) -> Any:
+        return self.model._get_connection().connection.client
+
+    def _intent(self, execution_id: str, version: int, token: str, keys: list[str],
+                expires: dt.datetime | None = None) -> dict[str, Any]:
+        item = {"pk": {"S": _exec_pk(execution_id)}, "sk": {"S": STEP_SK}, "v": {"N": str(version)},
+                "s": {"S": token}, "at": {"N": repr(float(self.clock()))},
+                "d": {"S": self._dump(sorted(set(keys)), execution_id)}}
+        if expires is not None:  # a step of a finished execution (a late message)
+            item["expires_at"] = {"N": str(int(expires.timestamp()))}
+        return item
+
+    def _claim_step(self, execution_id: str, version: int, token: str, keys: list[str],
+                    expires: dt.datetime | None = None) -> None:
+        """Write the step's intent (``EXEC#<id> / STEP``: its version, token and keys).
+
+        One conditional put, the intent of the committed step before it (``v`` below this
+        version) being the only thing it replaces. An intent at this very version is an
+        attempt that never committed: its own earlier attempt (same token: the group's oldest
+        message, which FIFO hands back first) or one whose lease ran out (Lambda killed it),
+        is taken over: the new intent names the old keys too, then those records are put
+        back; any other is a concurrent step, and this one conflicts.
+        """
+        client, table = self._client(), self.model.Meta.table_name
+        try:
+            client.put_item(TableName=table, Item=self._intent(execution_id, version, token, keys, expires),
+                            ConditionExpression="attribute_not_exists(v) OR v < :v",
+                            ExpressionAttributeValues={":v": {"N": str(version)}},
+                            ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = exc.response.get("Item")
+        if old is None:  # pragma: no cover - AWS returns the item it checked
+            raise ConflictError(f"execution {execution_id}: step intent changed")
+        old_version, old_token = int(old["v"]["N"]), old["s"]["S"]
+        stale = float(old.get("at", {"N": "0"})["N"]) + self.step_lease < self.clock()
+        if old_version != version or (old_token != token and not stale):
+            raise ConflictError(f"execution {execution_id}: another step is committing version {version}")
+        old_keys = self.payloads.load(old["d"]["S"]) if "d" in old else []
+        try:
+            client.put_item(TableName=table, Item=self._intent(execution_id, version, token, keys + old_keys,
+                                                                expires),
+                            ConditionExpression="v = :v AND s = :s",
+                            ExpressionAttributeValues={":v": {"N": str(version)}, ":s": {"S": old_token}})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConflictError(f"execution {execution_id}: step intent taken over") from None
+            raise
+        self._put_back(execution_id, version, old_keys)
+
+    def _put_back(self, execution_id: str, version: int, keys: list[str]) -> None:
+        """Restore each record an uncommitted attempt at ``version`` wrote to what it held before."""
+        model = self.model
+        for sk in keys:
+            item = self._get(execution_id, sk)
+            if item is None or item.v != version:
+                continue
+            try:
+                if item.pv is None or item.pv < 0 or item.p is None:
+                    item.delete(condition=model.v == version)
+                else:
+                    model(item.pk, item.sk, d=item.p, v=item.pv, expires_at=item.expires_at).save(
+                        condition=model.v == version)
+            except (PutError, DeleteError) as exc:
+                if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                    raise
+
     def _undo(self, written: list[Any], version: int, token: str) -> None:
         """Put back what a step that did not commit wrote, so no other step can ever read it
         as committed. Best effort: a process that dies here leaves records that only a redo of
@@ -314,6 +396,41 @@ class DynamoStore:
         self._write_index(head)
         return True
 
+    def sweep(self, execution_id: str, after: str | None, page: int = 100) -> str | None:
+        """Give one page of the execution's records the head's expiry: ``finished_at`` plus the
+        retention once it has finished, none while it runs (a redrive revived it). The head
+        and its index entry carry theirs already; a page is idempotent, so a redelivered
+        sweep message just does it again."""
+        head = self.get_execution(execution_id)
+        if head is None:
+            return None
+        model = self.model
+        expires = self._expiry(head.finished_at) if head.final else None
+        action = model.expires_at.set(expires) if expires is not None else model.expires_at.remove()
+        last, seen = None, 0
+        for item in model.query(_exec_pk(execution_id), model.sk > after if after else None,
+                                consistent_read=True, limit=page):
+            last, seen = item.sk, seen + 1
+            if item.sk in ("HEAD", "IDX") or item.expires_at == expires:
+                continue
+            try:
+                item.update(actions=[action], condition=model.pk.exists())
+            except UpdateError as exc:  # put back (deleted) since the query read it
+                if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                    raise
+        return last if seen >= page else None
+
+    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
+        """``EXEC#<id> / CLAIM#<attempt key>``, put only if absent or already ``owner``'s."""
+        item = self.model(_exec_pk(execution_id), f"CLAIM#{attempt_key}", d=owner)
+        try:
+            item.save(condition=self.model.d.does_not_exist() | (self.model.d == owner))
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:
         head = self.get_execution(execution_id)
         return history(head, self.list_runs(execution_id)) if head else []
@@ -322,7 +439,8 @@ class DynamoStore:
     def _inquiry_item(self, inquiry: dict[str, Any]) -> Any:
         return self.model(f"INQ#{inquiry['id']}", "INQ", d=self._dump(inquiry, "inquiries"),
                           status=inquiry["status"], gsi1pk=f"INQ#{inquiry['status']}",
-                          gsi1sk=f"{inquiry['created_at']:017.6f}#{inquiry['id']}", expires_at=self._expiry())
+                          gsi1sk=f"{inquiry['created_at']:017.6f}#{inquiry['id']}",
+                          expires_at=None if inquiry["status"] == "pending" else self._expiry())
 
     def put_inquiry(self, inquiry: dict[str, Any]) -> None:
         self._inquiry_item(inquiry).save()
