@@ -125,7 +125,7 @@ def recording_registry(directory: Path) -> Any:
     tokens.mkdir(parents=True, exist_ok=True)
 
     def notify(payload: Any, ctx: Any) -> Any:  # hands its callback token to "the outside"
-        _append(tokens / ctx.task, ctx.callback_token or "")
+        _append(tokens / ctx.task, payload["token"])
         return {}
 
     def big(payload: Any, ctx: Any) -> Any:
@@ -261,6 +261,7 @@ def _in_child(name: str, event: Any, runtime: Any, service: Any, die_at: int | N
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # Powertools' logs and metrics
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the child ends with os._exit
     set_runtime(runtime)
     api_app.set_service(service)
     original = botocore.client.BaseClient._make_api_call
@@ -357,7 +358,7 @@ tasks:
     action: test.notify
     callback: true
     timeout: 3600
-    input: {ok: "{{ task.approve.result.ok }}"}
+    input: {ok: "{{ task.approve.result.ok }}", token: "{{ callback.token }}"}
     publish: [{url: "{{ result().url }}"}]
     on_success: done
   - name: done
@@ -412,6 +413,7 @@ class Outcome:
     killed: list[Invocation]
     stuck: str | None  # why the run did not end (None: it ended)
     problems: list[str]  # what broke a promise on the way (DLQ'd messages, refused API retries, ...)
+    main: str = EID  # the id of the shape's execution
 
 
 class Run:
@@ -643,7 +645,7 @@ class Run:
         if self.pending_moves:
             self.problems.append(f"moves never made: {self.pending_moves}")
         self.problems += self.dead_letters()
-        return Outcome(state, action_runs(self.dir), dict(self.points), self.killed, stuck, self.problems)
+        return Outcome(state, action_runs(self.dir), dict(self.points), self.killed, stuck, self.problems, ids[0])
 
 
 # -- the sweep ----------------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""Every handler survives being killed at any AWS call (README: "Every handler survives
+a crash"), whatever batch SQS redelivers.
+
+The harness (``kill.py``) runs each handler invocation in a forked child against a
+moto server in its own process and SIGKILLs the child at its k-th AWS call, or just
+after the handler returned; no ``except`` or ``finally`` of the handler runs, and what
+the child wrote stays written. Each case runs a shape to its end and must end as the
+clean run of that shape did: the same executions, field by field and run by run, no
+run recorded twice, nothing in a dead-letter queue, every API request answered, every
+attempt's action run, and none run twice except by a worker that died after running it
+and before sending its outcome (the README's at-least-once window).
+
+Kill points are measured on clean runs and collapsed to the distinct ones: dying just
+before a call that follows a read leaves what dying before that read leaves.
+
+``RELAYFLOW_FAULTS`` picks the slice (``kill.plan``): ``ci`` (the default) kills at every
+distinct point of the ten-at-a-time run, redelivered alternately the same and one at a
+time, and at every third point of the one-at-a-time run (merged redelivery) and of the
+run shared with another execution (interleaved); ``full`` kills at every distinct point
+of every variant; ``quick`` is ``bench/faults.py --quick``'s slice.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from . import kill
+
+SLICE = os.environ.get("RELAYFLOW_FAULTS", "ci")
+JOBS = min(2, os.cpu_count() or 1)
+
+# the handlers each shape exercises (the start handler of an API-started shape only starts
+# the execution that shares its batches)
+PAIRS = [(shape, handler) for shape, s in kill.SHAPES.items()
+         for handler in (("api", "advance", "worker", "start") if s.via_api else ("start", "advance", "worker"))]
+
+# cases that do not recover yet: (shape, handler, k, variant) -> what goes wrong
+KNOWN: dict[tuple[str, str, int, str], str] = {}
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    with kill.MotoServer():
+        yield kill.Sweep()
+
+
+EXPECTED = {
+    "sequence": ("succeeded", {"x": 1, "y": 2, "z": 3}),
+    "join": ("succeeded", {"sum": 111}),
+    "items": ("succeeded", {"items": [1, 2, 3]}),
+    "nested": ("succeeded", {"answer": 42}),
+    "timeout": ("succeeded", {"was": "timed_out"}),
+    "sleep": ("succeeded", {"slept": 3}),
+    "wf_timeout": ("timed_out", None),
+    "control": ("cancelled", None),
+    "approval": ("succeeded", {"url": "s3://out/1", "ok": True}),
+    "big": ("succeeded", {"n": kill.BIG, "tail": "bbb"}),
+}
+
+
+@pytest.mark.parametrize("shape", list(kill.SHAPES))
+def test_clean_runs_end_as_their_workflows_say_in_every_batch_profile(sweep, shape):
+    states = {}
+    for variant in ("same", "merged", "interleaved"):
+        clean = sweep.clean_run(shape, variant)
+        assert clean.stuck is None and clean.problems == [], (variant, clean.stuck, clean.problems)
+        assert all(len(runs) == 1 for runs in clean.runs.values()), clean.runs  # each attempt ran once
+        states[variant] = clean.state[clean.main]
+    result = json.loads(states["same"])
+    assert (result["status"], result["output"]) == EXPECTED[shape]
+    # one at a time or beside another execution, the execution ends the same
+    assert states["merged"] == states["same"] and states["interleaved"] == states["same"]
+    if shape == "control":
+        assert [t["status"] for t in result["tasks"]] == ["cancelled"]  # paused, resumed, then cancelled
+
+
+@pytest.mark.parametrize(("shape", "handler"), PAIRS, ids=[f"{s}-{h}" for s, h in PAIRS])
+def test_a_kill_at_any_aws_call_ends_as_the_clean_run(sweep, shape, handler):
+    cases = [(shape, handler, k, v) for k, v in kill.plan(sweep, shape, handler, SLICE)
+             if (shape, handler, k, v) not in KNOWN]
+    assert cases, f"the {handler} handler makes no AWS call in {shape}"
+    verdicts = kill.run_cases(sweep, cases, JOBS)
+    bad = [v for v in verdicts if v.status != "recovered"]
+    assert not bad, f"{len(bad)} of {len(verdicts)} cases did not recover:\n" + "\n".join(
+        f"{v.status}: {v.case}: {v.detail}" for v in bad)
+
+
+if KNOWN:
+    @pytest.mark.parametrize("case", [
+        pytest.param(case, id="-".join(map(str, case)), marks=pytest.mark.xfail(strict=True, reason=reason))
+        for case, reason in KNOWN.items()])
+    def test_known_divergence(sweep, case):
+        verdict = sweep.case(*case)
+        assert verdict.status == "recovered", verdict.detail
+
+
+# -- the judge itself ---------------------------------------------------------------------------
+
+def _outcome(state: str = "done", runs: dict | None = None, killed: list | None = None) -> kill.Outcome:
+    return kill.Outcome({"e1": state}, runs or {}, {}, killed or [], None, [])
+
+
+def test_the_judge_compares_final_states():
+    worker = kill.Invocation("worker", True, ops=["SendMessage"], pid=7)
+    assert kill.judge("c", _outcome(), _outcome(killed=[worker]), "worker").status == "recovered"
+    verdict = kill.judge("c", _outcome(), _outcome("running", killed=[worker]), "worker")
+    assert verdict.status == "diverged" and "expected done, got running" in verdict.detail
+    assert kill.judge("c", _outcome(), _outcome(), "worker").status == "missed"  # the kill never fired
+
+
+def test_the_judge_allows_a_rerun_only_by_a_worker_that_died_before_sending_the_outcome():
+    clean = _outcome(runs={"e1:a:1:0:1": [(1, 0)]})
+    # the worker ran the action (after 1 call) and died at its outcome's send
+    died_before = kill.Invocation("worker", True, ops=["PutItem", "SendMessage"], pid=7)
+    got = _outcome(runs={"e1:a:1:0:1": [(7, 1), (8, 1)]}, killed=[died_before])
+    assert kill.judge("c", clean, got, "worker").status == "recovered"
+    # ... died after its outcome went out, at the next dispatch of the batch: outside the window
+    died_after = kill.Invocation("worker", True, ops=["PutItem", "SendMessage", "PutItem"], pid=7)
+    got = _outcome(runs={"e1:a:1:0:1": [(7, 1), (8, 1)]}, killed=[died_after])
+    verdict = kill.judge("c", clean, got, "worker")
+    assert verdict.status == "diverged" and "again after its outcome was sent" in verdict.detail
+    # two runs by processes that lived: a dispatch delivered twice
+    got = _outcome(runs={"e1:a:1:0:1": [(8, 1), (9, 1)]}, killed=[died_before])
+    assert "a process that lived" in kill.judge("c", clean, got, "advance").detail
+    # an attempt the clean run did not have
+    got = _outcome(runs={"e1:a:1:0:1": [(8, 1)], "e1:a:1:0:2": [(8, 1)]}, killed=[died_before])
+    assert "extra ['e1:a:1:0:2']" in kill.judge("c", clean, got, "advance").detail
+
+
+def test_distinct_points_collapse_reads_after_reads():
+    ops = ["GetItem", "GetItem", "PutItem", "GetItem", "Query", "SendMessage", "return", "GetItem", "return"]
+    # dying before the 2nd GetItem is dying before the 1st; before the Query, before the GetItem after the Put
+    assert kill.distinct_points(ops) == [1, 4, 7, 8]
