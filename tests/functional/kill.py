@@ -171,10 +171,35 @@ def _session() -> Any:
     return _sessions[url]
 
 
+class _Clients:
+    """A stand-in for a boto3 session that hands out one client per service, built once."""
+
+    def __init__(self) -> None:
+        self.built: dict[str, Any] = {}
+
+    def client(self, service: str, config: Any = None) -> Any:
+        if service not in self.built:
+            self.built[service] = _session().client(service, config=config)
+        return self.built[service]
+
+    def dynamodb(self, connection: Any) -> Any:
+        """PynamoDB's client (its own configuration), for every table."""
+        if "pynamodb" not in self.built:
+            self.built["pynamodb"] = connection.client
+        return self.built["pynamodb"]
+
+
+def _clients(role: str) -> _Clients:
+    key = f"{os.environ['AWS_ENDPOINT_URL']} {role} {os.getpid()}"
+    if key not in _sessions:
+        _sessions[key] = _Clients()
+    return _sessions[key]
+
+
 def create_resources(session: Any) -> Any:
-    """Queues, DLQs, table, bucket, bus and schedule group under fresh names, as template.yaml
-    declares them (FIFO, content-based deduplication off, redrive after MAX_RECEIVE_COUNT)."""
-    from relayflow.adapters.dynamodb import make_model
+    """Queues, DLQs, bucket, bus and schedule group under fresh names, as template.yaml declares
+    them (FIFO, content-based deduplication off, redrive after MAX_RECEIVE_COUNT); the table
+    is the Run's to create, through its runtime's model."""
     from relayflow.settings import Settings
 
     prefix = f"k{os.getpid()}-{next(_counter)}"
@@ -204,7 +229,6 @@ def create_resources(session: Any) -> Any:
         event_queue_arn=arns["event"], event_bus=f"{prefix}-bus", schedule_group=f"{prefix}-timers",
         scheduler_role_arn=_roles[url], payload_bucket=f"{prefix}-payloads", max_receive_count=MAX_RECEIVE_COUNT,
         region=REGION, lifecycle_events="all")
-    make_model(settings.table, REGION).create_table(wait=True)
     return settings, urls, arns
 
 
@@ -430,26 +454,27 @@ class Run:
         self.tmp = tempfile.TemporaryDirectory(prefix="relayflow-kill-")
         self.dir = Path(self.tmp.name)
         session = _session()
-        self.settings, self.urls, self.arns = create_resources(session)
+        self.settings, self.urls, self.arns = create_resources(_clients("parent"))
         self.clock = VirtualClock()
         registry = recording_registry(self.dir)
         # Two runtimes: the parent reads through its own; the children's is never used here,
         # so no connection of it is open at a fork (a child's socket must not be the parent's).
-        # Clients of one session share its loaded service models, not their connections.
-        self.rt = Runtime(self.settings, self.clock, registry, session=session)
-        self.child_rt = Runtime(self.settings, self.clock, registry, session=session)
-        for rt in (self.rt, self.child_rt):
+        # Their clients are kept from case to case (building one costs more than a case's calls).
+        self.rt = Runtime(self.settings, self.clock, registry, session=_clients("parent"))
+        self.child_rt = Runtime(self.settings, self.clock, registry, session=_clients("child"))
+        for role, rt in (("parent", self.rt), ("child", self.child_rt)):
             connection = rt.model._get_connection().connection
             connection._local.session = session._session  # PynamoDB would load the models again
-            connection.client  # noqa: B018 - built now, not in every child
+            connection._client = _clients(role).dynamodb(connection)
+        self.rt.model.create_table(wait=True)
         wanted = {shape.workflow, "t.child", SHAPES[COMPANION].workflow}
         for spec in workflows:
             if spec.name in wanted:
                 self.rt.workflows.register(spec)
         self.child_service = Service(self.child_rt.engine, self.child_rt.store, self.child_rt.workflows,
                                      self.child_rt.event_queue, self.clock)
-        self.sqs = session.client("sqs")
-        self.scheduler = session.client("scheduler")
+        self.sqs = self.rt.sqs
+        self.scheduler = self.rt.scheduler
         self.batch = {"task": 1 if variant == "merged" else 10, "event": 1 if variant == "merged" else 10}
         self.hold: str | None = None
         self.points: dict[str, list[str]] = collections.defaultdict(list)
