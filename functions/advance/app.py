@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from relayflow.adapters.errors import MalformedMessage
-from relayflow.adapters.messaging import decode
+from relayflow.adapters.messaging import decode, execution_of
 from relayflow.core.messages import ControlRequested, Emit
 from relayflow.engine import UnknownExecution
 from relayflow.runtime import Runtime, get_runtime
@@ -56,6 +56,7 @@ def _give_up(rt: Runtime, group: str, record: SQSRecord, exc: Exception) -> None
     receives = int(record.attributes.approximate_receive_count or 1)
     if receives < rt.settings.max_receive_count:
         return
+    group = execution_of(record.body, rt.payloads) or group  # a long id's group is its hash
     reason = f"message {record.message_id} could not be processed after {receives} deliveries: {exc}"
     try:
         # Through the conductor, so runs end cancelled, timers go and a parent hears of it.

@@ -41,7 +41,7 @@ def get_service() -> Service:
     if _service is None:
         from relayflow.runtime import get_runtime
         rt = get_runtime()
-        _service = Service(rt.engine, rt.store, rt.workflows, rt.event_queue, rt.clock)
+        _service = Service(rt.engine, rt.store, rt.workflows, rt.event_queue, rt.clock, rt.actions)
     return _service
 
 
@@ -155,6 +155,13 @@ def get_graph(id: str) -> Response:  # noqa: A002
     return _json(200, get_service().execution_view(params["id"]))
 
 
+@app.get("/executions/<id>/runs/<task>/<run>")
+def get_task_run(id: str, task: str, run: str) -> Response:  # noqa: A002
+    params, _ = _request("GET", "/executions/{id}/runs/{task}/{run}", {"id": id, "task": task, "run": run})
+    return _json(200, get_service().run_detail(params["id"], params["task"], params["run"],
+                                               params.get("offset", 0), params.get("limit", 50)))
+
+
 def _control(action: str, raw_id: str) -> Response:
     params, body = _request("POST", f"/executions/{{id}}/{action}", {"id": raw_id})
     logger.append_keys(execution_id=params["id"])
@@ -222,12 +229,22 @@ def callback_fail(token: str) -> Response:
     return _json(202, get_service().callback(params["token"], "failed", None, error))
 
 
+def _page() -> Response:
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=ui.console_page(),
+                    headers={"Cache-Control": "no-store"})
+
+
+@app.get("/ui")
+def console() -> Response:
+    _request("GET", "/ui", {})
+    return _page()
+
+
 @app.get("/ui/executions/<id>")
 def execution_page(id: str) -> Response:  # noqa: A002
     params, _ = _request("GET", "/ui/executions/{id}", {"id": id})
     get_service().describe(params["id"])  # 404 for an unknown execution
-    return Response(status_code=200, content_type="text/html; charset=utf-8", body=ui.execution_page(),
-                    headers={"Cache-Control": "no-store"})
+    return _page()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

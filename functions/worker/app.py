@@ -27,21 +27,25 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def _give_up(record: SQSRecord, exc: Exception) -> None:
     """On a dispatch's last delivery, fail its attempt so the workflow sees a task failure
-    (which it may handle) instead of waiting for an outcome that will never come."""
+    (which it may handle) instead of waiting for an outcome that will never come. The
+    attempt is read from the message body: its group id may be a hash of the address."""
     rt = get_runtime()
     receives = int(record.attributes.approximate_receive_count or 1)
-    key = (record.attributes.message_group_id or "").rsplit(":", 4)
-    if receives < rt.settings.max_receive_count or len(key) != 5:
+    if receives < rt.settings.max_receive_count:
         return
-    eid, task, run, unit, attempt = key
     try:
-        outcome = AttemptFinished(eid, task, int(run), int(unit), int(attempt), "failed", None, {
-            "type": "PoisonMessage",
-            "message": f"dispatch {record.message_id} failed on all {receives} deliveries: {exc}"})
-    except ValueError:
+        command = decode(record.body, rt.payloads)
+    except Exception:  # a body that never was a dispatch names no attempt to fail
         return
+    if not isinstance(command, DispatchAttempt):
+        return
+    outcome = AttemptFinished(command.execution_id, command.task, command.run, command.unit, command.attempt,
+                              "failed", None, {
+                                  "type": "PoisonMessage",
+                                  "message": f"dispatch {record.message_id} failed on all {receives} deliveries: {exc}"})
     rt.event_queue.send(outcome)
-    logger.error("dispatch given up", extra={"execution_id": eid, "task": task, "reason": str(exc)})
+    logger.error("dispatch given up", extra={"execution_id": command.execution_id, "task": command.task,
+                                              "reason": str(exc)})
 
 
 @tracer.capture_method

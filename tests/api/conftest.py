@@ -15,6 +15,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from relayflow.actions.allowlist import ActionModules
+from relayflow.actions.builtin import default_registry
 from relayflow.serve import ApiServer, make_stack
 
 
@@ -89,7 +91,8 @@ class Api:
 
 
 def serve(backend: str) -> Iterator[Api]:
-    stack = make_stack(backend)
+    # The API tests' python: actions are functions in their own modules: declare tests.api.
+    stack = make_stack(backend, registry=default_registry(ActionModules(["tests.api"])))
     try:
         with ApiServer(stack) as server:
             yield Api(server)

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from .browser import require_chromium
 from .conftest import Api
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None:  # .ci/run installs it; say so loudly everywhere else
-    warnings.warn("chromium is not installed: the graph page is NOT tested "
-                  "(apt-get update && apt-get install -y chromium)", stacklevel=1)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="CHROMIUM IS NOT INSTALLED: the graph page is NOT tested "
-                                                         "(apt-get update && apt-get install -y chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    require_chromium()  # CI (.ci/run installs it) fails without it; elsewhere a loud skip
 
 DEMO = """\
 name: ui.demo

@@ -539,3 +539,24 @@ def test_closed_pipe_prints_no_broken_pipe_traceback(tmp_path: Path) -> None:
         os.close(write_end)
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
     assert done.returncode == 1  # the failing workflow's status, not a crash
+
+
+def test_validate_a_folder_checks_the_workflows_in_it_and_its_subfolders(tmp_path: Path, capsys) -> None:
+    for folder in ("more", "tests", ".hidden"):
+        (tmp_path / folder).mkdir()
+    good = write(tmp_path, "good.yaml", DEPLOY)
+    nested = write(tmp_path, "more/nested.yml", "name: demo.nested\ntasks: [{name: a, action: core.nope}]\n")
+    write(tmp_path, "tests/good_test.yaml", "workflow: ../good.yaml\ncases: [{name: a, expect: {}}]\n")
+    write(tmp_path, "template.yaml", "Resources: {}\n")
+    write(tmp_path, ".hidden/bad.yaml", "name: x\ntasks: [{name: a, action: core.nope}]\n")
+    code, out, err = run_cli(capsys, "validate", str(tmp_path))
+    assert code == 2
+    assert out == f"{good}: ok (2 tasks)\n"
+    assert err.splitlines() == [f"{nested}:2: task a: action: unknown built-in action 'core.nope' (did you mean "
+                                "'core.noop'?); the core actions are core.ask, core.echo, core.fail, core.http, "
+                                "core.noop, core.sleep"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, err = run_cli(capsys, "validate", str(empty))
+    assert (code, out) == (2, "")
+    assert err == f"{empty}: no workflow files here or in its subfolders (YAML files with 'tasks')\n"

@@ -259,7 +259,8 @@ def test_every_workflow_example_in_the_docs_validates_cleanly(doc: str, line: in
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / f"{doc}-{line}.yaml"
     path.write_text(text, encoding="utf-8")
-    code = cli.main(["validate", str(path)])
+    # The python: example names examples/etl_actions.py: declare it, as a deployment would.
+    code = cli.main(["validate", "--action-module", "etl_actions", str(path)])
     out, err = capsys.readouterr()
     assert code == 0 and err == "", f"docs/{doc}:{line}:\n{err}"
 
@@ -279,6 +280,15 @@ def test_the_language_guide_shows_every_field_and_every_built_in_action() -> Non
     assert actions >= {"core.noop", "core.echo", "core.fail", "core.sleep", "core.http", "core.ask", "python"}
     assert any("decision" in t and any(b.get("default") for b in t["decision"]) for t in tasks)
     assert {t.get("join") for t in tasks} >= {"all", 1}
+
+
+def test_the_language_guide_shows_do_noop_and_do_fail_and_templated_defaults_and_vars() -> None:
+    from relayflow.core.loader import load_text
+    specs = [load_text(text) for doc, _, text in doc_blocks("workflow") if doc == "language.md"]
+    commands = {c for spec in specs for task in spec.tasks.values() for tr in task.next for c in tr.commands}
+    assert commands == {"noop", "fail"}
+    assert any("{{" in str(p.default) for spec in specs for p in spec.inputs if p.has_default)
+    assert any("vars." in str(v) for spec in specs for v in spec.vars.values())
 
 
 @pytest.mark.parametrize("doc, line, text", doc_blocks("relayflow-test"), ids=lambda v: str(v)[:40])

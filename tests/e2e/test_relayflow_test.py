@@ -725,3 +725,181 @@ def test_a_workflow_left_waiting_fails_the_case_saying_on_what(tmp_path: Path,
     assert case["error"] == ("the workflow did not finish: it is still running, waiting on approve#1 "
                              "(nothing will answer it here: mock it, or give it a timeout)")
     assert case["execution"]["status"] == "running"
+
+
+# --- finding test files: folders, subfolders, workflows given by mistake ----------------------------------
+
+
+def test_a_folder_stands_for_the_test_files_named_so_in_it_and_its_subfolders(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "pipeline.yaml", PIPELINE)
+    case = "cases: [{name: ok, expect: {status: succeeded}}]\n"
+    first = write(tmp_path, "tests/pipeline_test.yaml", "workflow: ../pipeline.yaml\n" + case)
+    second = write(tmp_path, "tests/deep/test_again.yml", "workflow: ../../pipeline.yaml\n" + case)
+    write(tmp_path, "tests/notes.yaml", "not: a test file, and not named like one\n")
+    write(tmp_path, ".hidden/pipeline_test.yaml", "workflow: ../nope.yaml\n" + case)
+    impostor = write(tmp_path, "tests/impostor_test.yaml", PIPELINE)
+    code, out, _ = run(capsys, str(tmp_path))
+    assert code == 0, out
+    assert f"{first}: workflow demo.pipeline" in out and f"{second}: workflow demo.pipeline" in out
+    assert f"{impostor}: skipped: named like a test file, but it is a workflow (it has 'tasks', not 'cases')" in out
+    assert "notes.yaml" not in out and ".hidden" not in out
+    assert out.splitlines()[-1] == "2 cases: 2 passed, 0 failed"
+
+
+def test_a_workflow_file_given_runs_the_test_files_that_name_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = pipeline_test(tmp_path, "- {name: ok, expect: {status: succeeded}}\n")
+    write(tmp_path, "other.yaml", "name: demo.other\ntasks: [{name: a, action: core.noop}]\n")
+    write(tmp_path, "tests/other_test.yaml", "workflow: ../other.yaml\ncases: [{name: other, expect: {}}]\n")
+    code, out, _ = run(capsys, str(tmp_path / "pipeline.yaml"))
+    assert code == 0, out
+    assert f"{path}: workflow demo.pipeline" in out and "other" not in out
+    assert out.splitlines()[-1] == "1 case: 1 passed, 0 failed"
+
+
+def test_a_workflow_without_tests_or_a_folder_without_test_files_is_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workflow = write(tmp_path, "lonely/pipeline.yaml", PIPELINE)
+    code, out, _ = run(capsys, str(workflow))
+    assert code == 2
+    assert f"{workflow}:1: this is a workflow, not a test file, and no test file under {workflow.parent} names it" \
+        in out
+    code, out, _ = run(capsys, str(tmp_path / "lonely"))
+    assert code == 2
+    assert f"{tmp_path / 'lonely'}: no test files here or in its subfolders (test files are named *_test.yaml " \
+           "or test_*.yaml)" in out
+
+
+def test_relayflow_test_examples_runs_every_example_test_file(capsys: pytest.CaptureFixture[str]) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    code, out, _ = run(capsys, str(examples))
+    assert code == 0, out
+    ran = sorted(Path(line.split(":")[0]).name for line in out.splitlines() if ": workflow " in line)
+    assert ran == sorted(p.name for p in (examples / "tests").glob("*_test.yaml"))
+    assert "skipped" not in out
+
+
+# --- mocks are held to the rules of real runs --------------------------------------------------------------
+
+ASKING = """
+name: demo.asking
+input: [kind]
+tasks:
+  - name: approve
+    action: core.ask
+    input:
+      prompt: ship it?
+      schema: {type: object, properties: {approved: {type: boolean}}, required: [approved]}
+    timeout: 60
+    on_success: ask_more
+  - name: ask_more
+    action: core.ask
+    input:
+      schema: {type: object, properties: {n: {type: "{{ input.kind }}"}}, required: [n]}
+    timeout: 60
+  - name: checks
+    type: parallel
+    tasks:
+      - {name: lint, action: core.noop}
+      - {name: unit, action: core.noop}
+"""
+
+
+def test_a_mocked_answer_that_breaks_the_written_schema_is_a_file_problem(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "asking.yaml", ASKING)
+    text = """
+        workflow: asking.yaml
+        cases:
+          - name: a yes that is text
+            input: {kind: integer}
+            mocks:
+              approve: [{result: {approved: "yes"}}, {result: {approved: true}}]
+            expect: {statuses: {approve: succeeded}}
+        """
+    path = write(tmp_path, "asking_test.yaml", text)
+    code, out, _ = run(capsys, str(path))
+    assert code == 2, out
+    bad_line = line_of(text, '{approved: "yes"}')
+    assert f"{path}:{bad_line}: mock of approve: the answer does not match the task's " \
+           "schema (data.approved must be boolean); the approval API would refuse it" in out
+    fixed = write(tmp_path, "asking_test.yaml", text.replace('"yes"', "true"))
+    code, out, _ = run(capsys, str(fixed))
+    assert code == 0, out
+
+
+def test_a_mocked_answer_that_breaks_a_templated_schema_fails_the_case(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "asking.yaml", ASKING)
+    path = write(tmp_path, "asking_test.yaml", """
+        workflow: asking.yaml
+        cases:
+          - name: a number that is text
+            input: {kind: integer}
+            mocks:
+              approve: {result: {approved: true}}
+              ask_more: {result: {n: three}}
+            expect: {status: succeeded}
+          - name: a number
+            input: {kind: integer}
+            mocks:
+              approve: {result: {approved: true}}
+              ask_more: {result: {n: 3}}
+            expect: {status: succeeded, results: {ask_more: {n: 3}}}
+        """)
+    code, out, _ = run(capsys, str(path))
+    assert code == 1, out
+    assert "FAIL  a number that is text" in out and "PASS  a number" in out
+    assert "the mocked answer to ask_more does not match its schema (data.n must be integer); the approval API " \
+           "would refuse it" in out
+
+
+def test_a_mock_of_a_parallel_task_is_a_file_problem_naming_its_sub_tasks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "asking.yaml", ASKING)
+    text = """
+        workflow: asking.yaml
+        cases:
+          - name: parallel
+            input: {kind: integer}
+            mocks:
+              checks: {result: {}}
+              checks/lint: {fail: lint failed}
+            expect: {status: failed}
+        """
+    path = write(tmp_path, "asking_test.yaml", text)
+    code, out, _ = run(capsys, str(path))
+    assert code == 2, out
+    assert f"{path}:{line_of(text, 'checks: {result')}: mocks: checks is a parallel task: it runs no action of its " \
+           "own, so a mock of it would never be used; mock its sub-tasks (checks/lint, checks/unit)" in out
+
+
+def test_coverage_counts_do_noop_and_do_fail_entries(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "wf.yaml", """
+        name: demo.commands
+        input: [free]
+        tasks:
+          - name: check
+            action: core.echo
+            input: {free: "{{ input.free }}"}
+            next:
+              - when: "{{ result().free < 10 }}"
+                do: fail
+              - when: "{{ result().free >= 10 }}"
+                do: [deploy, noop]
+          - {name: deploy, action: core.fail, on_failure: noop}
+        """)
+    path = write(tmp_path, "wf_test.yaml", """
+        workflow: wf.yaml
+        cases:
+          - name: enough room
+            input: {free: 50}
+            expect: {status: succeeded, ran: {deploy: 1}}
+        """)
+    code, report = json_report(capsys, str(path))
+    assert code == 0
+    (cov,) = report["coverage"]
+    assert cov["transitions"]["total"] == 3
+    assert [(e["task"], e["entry"], e["targets"]) for e in cov["transitions"]["never_fired"]] == \
+        [("check", "next[0]", ["fail"])]

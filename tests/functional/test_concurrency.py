@@ -71,27 +71,51 @@ def start_and_fan_out(stack: Any, workflow: str, eid: str) -> None:
         assert stack.deliver(queue)
 
 
-class CommitRace:
-    """Makes each thread's first commit wait until ``parties`` threads reached theirs (so all
-    of them read the same head before anyone writes); counts the conflicts they meet."""
+class Rendezvous:
+    """Makes each thread's first call of a wrapped method wait until ``parties`` threads reached
+    theirs, so all of them are in flight at once. A barrier that breaks (a thread never got
+    there within the timeout) is recorded, not raised inside the handler, and fails the test
+    through ``assert_met``: without the rendezvous there was no race to speak of."""
 
     def __init__(self, parties: int):
+        self.parties = parties
         self.barrier = threading.Barrier(parties)
-        self.conflicts = 0
-        self.commits = 0
+        self.arrived = 0
+        self.broken = False
         self._lock = threading.Lock()
         self._local = threading.local()
+
+    def wait_once(self) -> None:
+        if getattr(self._local, "waited", False):
+            return
+        self._local.waited = True
+        with self._lock:
+            self.arrived += 1
+        try:
+            self.barrier.wait(timeout=60)  # a guard against a thread that never gets there
+        except threading.BrokenBarrierError:
+            with self._lock:
+                self.broken = True
+
+    def assert_met(self) -> None:
+        assert not self.broken, f"the barrier broke: {self.arrived} of {self.parties} threads arrived"
+        assert self.arrived == self.parties, f"{self.arrived} of {self.parties} threads arrived"
+
+
+class CommitRace(Rendezvous):
+    """Every thread reads the same head before anyone writes: its first commit waits for the
+    others'; counts the conflicts they meet."""
+
+    def __init__(self, parties: int):
+        super().__init__(parties)
+        self.conflicts = 0
+        self.commits = 0
 
     def install(self, runtime: Any) -> None:
         original = runtime.store.commit
 
         def commit(changes: Any) -> None:
-            if not getattr(self._local, "waited", False):
-                self._local.waited = True
-                try:
-                    self.barrier.wait(timeout=60)  # a guard against a thread that never commits
-                except threading.BrokenBarrierError:
-                    pass
+            self.wait_once()
             try:
                 original(changes)
             except ConflictError:
@@ -102,6 +126,19 @@ class CommitRace:
                 self.commits += 1
 
         runtime.store.commit = commit
+
+
+class SendRace(Rendezvous):
+    """Every worker has run its action before any sends its outcome: the first send waits."""
+
+    def install(self, runtime: Any) -> None:
+        original = runtime.event_queue.send
+
+        def send(message: Any) -> None:
+            self.wait_once()
+            original(message)
+
+        runtime.event_queue.send = send
 
 
 def check_join(stack: Any, eid: str) -> None:
@@ -124,8 +161,10 @@ def test_branch_completions_race_from_concurrent_workers(stack):
     start_and_fan_out(stack, "t.fan_join", eid)
     dispatches = faults.receive(stack, "task", N)
     worker, _ = stack.handlers["task"]
+    race = SendRace(N)
+
     def invoke(m: dict[str, Any]) -> Any:
-        stack.fresh_runtime()
+        race.install(stack.fresh_runtime())
         return worker(faults.sqs_event(stack, "task", [m]), LambdaContext("relayflow-task"))
 
     calls = [lambda m=m: invoke(m) for m in dispatches]
@@ -134,6 +173,7 @@ def test_branch_completions_race_from_concurrent_workers(stack):
         assert not isinstance(result, BaseException), getattr(result, "formatted", result)
         assert result == {"batchItemFailures": []}
         faults.settle(stack, "task", [m], result)
+    race.assert_met()  # all N outcomes were sent while all N workers were in flight
     stack.deliveries = 0
     stack.pump(max_deliveries=200)
     check_join(stack, eid)
@@ -180,6 +220,7 @@ def test_concurrent_advance_steps_into_a_join(stack, split):
     finally:
         faults.drain_dlqs(stack)
     # every thread read the same head: all but one lost the first round
+    race.assert_met()
     assert race.conflicts >= len(SPLITS[split]) - 1
 
 
@@ -188,9 +229,11 @@ def test_concurrent_advance_steps_without_a_join(stack):
     losers' records must not read as committed under the winner's version."""
     eid = "race-advance-free"
     start_and_fan_out(stack, "t.fan_free", eid)
-    run_advance_concurrently(stack, eid, [1] * N)
+    race = run_advance_concurrently(stack, eid, [1] * N)
     result = stack.describe(eid)
     faults.drain_dlqs(stack)
+    race.assert_met()
+    assert race.conflicts >= N - 1  # every thread read the same head: all but one lost the first round
     assert result["status"] == "succeeded"
     assert result["output"] == {"total": TOTAL}
     assert [t["status"] for t in result["tasks"]] == ["succeeded"] * (N + 1)

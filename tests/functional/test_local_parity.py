@@ -7,6 +7,7 @@ import yaml
 
 from relayflow.actions.builtin import default_registry
 from relayflow.adapters.memory import VirtualClock
+from relayflow.core.errors import InputError
 from relayflow.core.loader import load_text
 from tests.scenarios.runner import ScriptedAction, load_cases, run_case
 
@@ -39,6 +40,13 @@ def run_local(stack, case):
 
 @pytest.mark.parametrize("case", [c for _, c in CASES], ids=[n for n, _ in CASES])
 def test_embedded_stack_matches_memory_backend(stack, case):
+    if "input_error" in case["expect"]:  # the start handler refuses it as the memory backend does
+        with pytest.raises(InputError) as memory:
+            run_case(case)
+        with pytest.raises(InputError) as local:
+            run_local(stack, case)
+        assert local.value.problems == memory.value.problems
+        return
     memory, _, _ = run_case(case)
     local = run_local(stack, case)
     assert _normalise(local) == _normalise(memory)

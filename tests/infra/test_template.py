@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+from relayflow import api_spec
+from relayflow.local import resources as local_resources
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
@@ -27,6 +30,8 @@ SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
 FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction", "ApiFunction")
 ENV_VARS = {
     "RELAYFLOW_LIFECYCLE_EVENTS",
+    "RELAYFLOW_ACTION_MODULES",
+    "RELAYFLOW_LAMBDA_PREFIX",
     "RELAYFLOW_TABLE",
     "RELAYFLOW_TASK_QUEUE_URL",
     "RELAYFLOW_EVENT_QUEUE_URL",
@@ -34,6 +39,7 @@ ENV_VARS = {
     "RELAYFLOW_EVENT_BUS",
     "RELAYFLOW_SCHEDULE_GROUP",
     "RELAYFLOW_SCHEDULER_ROLE_ARN",
+    "RELAYFLOW_TIMER_DLQ_ARN",
     "RELAYFLOW_PAYLOAD_BUCKET",
     "RELAYFLOW_RETENTION_DAYS",
     "RELAYFLOW_MAX_RECEIVE_COUNT",
@@ -217,18 +223,18 @@ class TestResources:
             "AWS::Lambda::Function": 4,
             "AWS::IAM::Role": 5,  # one per function + the scheduler role
             "AWS::Lambda::EventSourceMapping": 2,
-            "AWS::Lambda::Permission": 19,  # API Gateway may invoke ApiFunction: one per route
+            "AWS::Lambda::Permission": 21,  # API Gateway may invoke ApiFunction: one per route
             "AWS::ApiGateway::RestApi": 1,
             "AWS::ApiGateway::Deployment": 1,
             "AWS::ApiGateway::Stage": 1,
             "AWS::Lambda::LayerVersion": 1,
             "AWS::DynamoDB::Table": 1,
-            "AWS::SQS::Queue": 4,
+            "AWS::SQS::Queue": 5,  # task, event and their DLQs, the timers' DLQ
             "AWS::Events::EventBus": 1,
             "AWS::Scheduler::ScheduleGroup": 1,
             "AWS::S3::Bucket": 1,
             "AWS::S3::BucketPolicy": 1,
-            "AWS::CloudWatch::Alarm": 5,
+            "AWS::CloudWatch::Alarm": 6,
         }
         assert set(of_type(resources, "AWS::Lambda::Function")) == set(FUNCTIONS)
 
@@ -260,6 +266,9 @@ class TestResources:
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Relayflow"
         assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
         assert env["RELAYFLOW_LIFECYCLE_EVENTS"] == {"Ref": "LifecycleEvents"}
+        assert env["RELAYFLOW_ACTION_MODULES"] == {"Ref": "ActionModules"}
+        # aws.lambda's prefix in code is the one the worker's IAM allows (test_worker_grants).
+        assert env["RELAYFLOW_LAMBDA_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-action-"}
 
     def test_source_layout(self, source):
         res = source["Resources"]
@@ -287,10 +296,11 @@ class TestResources:
             "WorkerMaxConcurrency": 50,
             "AdvanceMaxConcurrency": 20,
             "MaxReceiveCount": 5,
-            "TracingMode": "Active",
-            "LifecycleEvents": "all",
+            "TracingMode": "PassThrough",
+            "LifecycleEvents": "workflow",
             "LogLevel": "INFO",
             "AlarmTopicArn": "",
+            "ActionModules": "",
             "ApiAuthType": "AWS_IAM",
         }
         assert params["TracingMode"]["AllowedValues"] == ["Active", "PassThrough"]
@@ -349,7 +359,8 @@ class TestQueues:
         q = props(resources, "EventQueue")
         assert q["FifoQueue"] is True
         assert q["QueueName"]["Fn::Sub"].endswith(".fifo")
-        assert q["ContentBasedDeduplication"] is False
+        # The Scheduler sends timers with no deduplication id: a FIFO target needs this.
+        assert q["ContentBasedDeduplication"] is True
         assert q["DeduplicationScope"] == "messageGroup"
         assert q["FifoThroughputLimit"] == "perMessageGroupId"
         assert q["VisibilityTimeout"] == 180 >= 6 * props(resources, "AdvanceFunction")["Timeout"]
@@ -357,6 +368,12 @@ class TestQueues:
             "deadLetterTargetArn": {"Fn::GetAtt": ["EventDLQ", "Arn"]},
             "maxReceiveCount": {"Ref": "MaxReceiveCount"},
         }
+
+    def test_timer_dlq_is_a_standard_queue_with_an_alarm(self, resources):
+        # The Scheduler takes only a standard queue as a schedule's dead-letter queue.
+        dlq = props(resources, "TimerDLQ")
+        assert "FifoQueue" not in dlq and not dlq["QueueName"]["Fn::Sub"].endswith(".fifo")
+        assert dlq["MessageRetentionPeriod"] == 14 * 86400
 
     def test_event_dlq_is_fifo(self, resources):
         dlq = props(resources, "EventDLQ")
@@ -469,7 +486,7 @@ class TestLeastPrivilege:
         events = json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})
         payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
         actions = json.dumps(
-            {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:relayflow-action-*"}
+            {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-action-*"}
         )
         assert grants(resources, "WorkerFunctionRole") == {
             ("sqs:SendMessage", events),
@@ -525,7 +542,8 @@ class TestLeastPrivilege:
         assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
         assert "ManagedPolicyArns" not in role
         assert grants(resources, "SchedulerRole") == {
-            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]}))
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})),
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["TimerDLQ", "Arn"]})),
         }
 
 
@@ -540,7 +558,6 @@ class TestApi:
     def test_routes_are_the_openapi_documents(self, body):
         # The routes API Gateway serves are exactly the operations relayflow.api_spec documents
         # (and the handler implements: tests/api checks every one over HTTP).
-        api_spec = pytest.importorskip("relayflow.api_spec")
         deployed = {(m.upper(), path) for path, item in body["paths"].items() for m in item}
         assert deployed == set(api_spec.routes())
 
@@ -597,6 +614,7 @@ class TestAlarms:
         assert watched == {
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible", json.dumps({"Fn::GetAtt": ["TaskDLQ", "QueueName"]})),
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible", json.dumps({"Fn::GetAtt": ["EventDLQ", "QueueName"]})),
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible", json.dumps({"Fn::GetAtt": ["TimerDLQ", "QueueName"]})),
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "WorkerFunction"})),
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "AdvanceFunction"})),
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "ApiFunction"})),
@@ -659,7 +677,7 @@ class TestInfraFiles:
 # ------------------------------------------------------- local stack mirror --
 @pytest.fixture(scope="module")
 def local() -> ModuleType:
-    return pytest.importorskip("relayflow.local.resources")
+    return local_resources
 
 
 QUEUE_KEYS = {"TaskQueue": "task", "EventQueue": "event"}  # template logical id -> local key
@@ -682,8 +700,15 @@ class TestLocalStackMirrorsTemplate:
             p = m["Properties"]
             queue = QUEUE_KEYS[p["EventSourceArn"]["Fn::GetAtt"][0]]
             fn = p["FunctionName"]["Ref"]
-            deployed.add((queue, handler_path(source, fn), defaults[p["BatchSize"]["Ref"]]))
-        assert {(r.queue, r.handler, r.batch_size) for r in local.ROUTES} == deployed
+            deployed.add((queue, handler_path(source, fn), defaults[p["BatchSize"]["Ref"]],
+                          p.get("MaximumBatchingWindowInSeconds", 0)))
+        assert {(r.queue, r.handler, r.batch_size, r.batching_window) for r in local.ROUTES} == deployed
+
+    def test_function_timeout(self, local, source, resources):
+        # The pump cuts a handler off at this timeout, as Lambda does.
+        assert local.FUNCTION_TIMEOUT == source["Globals"]["Function"]["Timeout"]
+        for fn in FUNCTIONS:
+            assert props(resources, fn)["Timeout"] == local.FUNCTION_TIMEOUT
 
     def test_start_handler(self, local, source):
         assert local.START_HANDLER == handler_path(source, "StartFunction")
@@ -696,9 +721,12 @@ class TestLocalStackMirrorsTemplate:
             spec = specs[key]
             assert spec.fifo == bool(q.get("FifoQueue", False))
             assert spec.visibility_timeout == q["VisibilityTimeout"]
+            assert spec.content_dedup == bool(q.get("ContentBasedDeduplication", False))
             dlq = props(resources, q["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0])
             assert spec.dlq_name.endswith(".fifo") == bool(dlq.get("FifoQueue", False))
             if "QueueName" in q:  # named queues: same name once the stack name is filled in
                 assert q["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == spec.name
                 assert dlq["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == spec.dlq_name
         assert local.MAX_RECEIVE_COUNT == source["Parameters"]["MaxReceiveCount"]["Default"]
+        timer_dlq = props(resources, "TimerDLQ")
+        assert timer_dlq["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == local.TIMER_DLQ

@@ -24,6 +24,8 @@ A scenario file holds a list of cases:
         run_errors: {"task#2": {...}}     # the error of one given run, subset match
         units: {task: [[index, status, attempts], ...]}   # the latest run's units (with_items, parallel)
         invalid: "message"       # instead of the above: loading the workflow fails validation with this message
+        input_error: "message"   # instead of the above: starting is refused with an InputError holding this
+                                 # message, and nothing is written or sent
       order_free: false          # the run order depends on delivery order: skipped under duplicate delivery
       xfail: "BUG: ..."          # a known engine bug: the case is expected to fail (strict)
 
@@ -38,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from relayflow.actions.allowlist import ActionModules
 from relayflow.actions.builtin import default_registry
 from relayflow.core.loader import load_text
 from relayflow.harness import Faults, MemoryStack
@@ -79,13 +82,14 @@ class ScriptedAction:
         return step
 
 
-def build_stack(case: dict[str, Any], faults: Faults | None = None) -> MemoryStack:
-    registry = default_registry()
+def build_stack(case: dict[str, Any], faults: Faults | None = None, defer_start: bool = False) -> MemoryStack:
+    # The scenarios' python: actions live in tests/scenarios/actions_module.py, the one declared module.
+    registry = default_registry(ActionModules(["tests.scenarios.actions_module"]))
     scripted = {}
     for name, script in (case.get("actions") or {}).items():
         scripted[name] = ScriptedAction(script)
         registry.register(name, scripted[name])
-    stack = MemoryStack(registry=registry, faults=faults, seed=0)
+    stack = MemoryStack(registry=registry, faults=faults, seed=0, defer_start=defer_start)
     stack.scripted = scripted  # type: ignore[attr-defined]
     for child in case.get("children") or []:
         stack.register(load_text(yaml.safe_dump(child, sort_keys=False), "child.yaml"))
@@ -104,8 +108,24 @@ def check_invalid(case: dict[str, Any]) -> None:
         raise AssertionError("the workflow loaded, expected a validation error")
 
 
-def run_case(case: dict[str, Any], faults: Faults | None = None) -> tuple[dict[str, Any], MemoryStack, float]:
-    stack = build_stack(case, faults)
+def check_input_error(case: dict[str, Any]) -> None:
+    """For ``expect: {input_error: text}``: starting is refused before anything is written."""
+    from relayflow.core.errors import InputError
+    stack = build_stack(case)
+    try:
+        stack.start(case["workflow"]["name"], case.get("input"))
+    except InputError as exc:
+        assert case["expect"]["input_error"] in str(exc), str(exc)
+    else:
+        raise AssertionError("the execution started, expected an input error")
+    assert not stack.store.executions and not stack.task_queue.messages and not stack.event_queue.messages \
+        and stack.timers.next_due() is None and not stack.bus.events, "something was written or sent"
+
+
+def run_case(case: dict[str, Any], faults: Faults | None = None,
+             defer_start: bool = False) -> tuple[dict[str, Any], MemoryStack, float]:
+    """``defer_start`` queues the start as a message (as deployed), so it can be duplicated too."""
+    stack = build_stack(case, faults, defer_start)
     t0 = stack.clock.now()
     result = stack.run(case["workflow"]["name"], case.get("input"), max_deliveries=200_000)
     return result, stack, stack.clock.now() - t0

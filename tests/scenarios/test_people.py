@@ -2,6 +2,8 @@
 import pytest
 import yaml
 
+from relayflow.actions.allowlist import ActionModules
+from relayflow.actions.builtin import default_registry
 from relayflow.core.loader import load_text
 from relayflow.harness import MemoryStack
 from relayflow.service import BadRequest, Conflict, NotFound
@@ -46,7 +48,7 @@ tasks:
 
 
 def stack_with(*texts):
-    stack = MemoryStack(seed=0)
+    stack = MemoryStack(default_registry(ActionModules(["tests.scenarios.test_people"])), seed=0)
     for text in texts:
         stack.register(load_text(text))
     return stack
@@ -185,6 +187,68 @@ def test_redrive_reruns_the_failed_run_and_keeps_what_succeeded():
         ("d", 1, "succeeded")]
     with pytest.raises(Conflict):
         stack.service.redrive(eid)
+
+
+DEAD_JOIN = """
+name: p.dead_join
+tasks:
+  - {name: a, action: "python:tests.scenarios.test_people:flaky", on_failure: handle}
+  - {name: b, action: core.noop, on_failure: handle}
+  - {name: handle, join: all, action: core.noop}
+"""
+
+
+def test_a_failure_lost_in_a_dead_join_fails_the_workflow_and_a_redrive_reruns_it():
+    stack = stack_with(DEAD_JOIN)
+    FLAKY["fail"] = True
+    eid = stack.start("p.dead_join")
+    stack.pump()
+    result = stack.describe(eid)
+    assert result["status"] == "failed"
+    assert result["error"] == {"task": "a", "type": "RuntimeError", "message": "downstream is down"}
+    FLAKY["fail"] = False
+    stack.service.redrive(eid)
+    stack.pump()
+    result = stack.describe(eid)
+    assert result["status"] == "succeeded", result["error"]
+    assert [(t["name"], t["run"], t["status"]) for t in result["tasks"]] == [
+        ("a", 1, "failed"), ("b", 1, "succeeded"), ("handle", 1, "skipped"), ("a", 2, "succeeded")]
+
+
+HEALTH = {"ok": False}
+
+
+def health(payload):
+    return {"ok": HEALTH["ok"]}
+
+
+DO_FAIL = """
+name: p.do_fail
+tasks:
+  - name: check
+    action: "python:tests.scenarios.test_people:health"
+    next:
+      - {when: "{{ not result().ok }}", do: fail}
+      - {when: "{{ result().ok }}", do: deploy}
+  - {name: deploy, action: core.noop}
+"""
+
+
+def test_a_redrive_after_do_fail_runs_the_task_that_said_fail_again():
+    stack = stack_with(DO_FAIL)
+    HEALTH["ok"] = False
+    eid = stack.start("p.do_fail")
+    stack.pump()
+    result = stack.describe(eid)
+    assert result["status"] == "failed"
+    assert result["error"]["type"] == "Failed" and result["error"]["task"] == "check"
+    HEALTH["ok"] = True
+    stack.service.redrive(eid)
+    stack.pump()
+    result = stack.describe(eid)
+    assert result["status"] == "succeeded", result["error"]
+    assert [(t["name"], t["run"], t["status"]) for t in result["tasks"]] == [
+        ("check", 1, "succeeded"), ("check", 2, "succeeded"), ("deploy", 1, "succeeded")]
 
 
 def test_history_lists_every_lifecycle_event_in_order():

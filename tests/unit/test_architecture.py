@@ -49,6 +49,11 @@ def test_runtime_dependencies_are_listed_once_in_the_layer():
 
 
 def test_handlers_import_without_sys_path_edits():
-    import functions.advance.app  # noqa: F401
-    import functions.start.app  # noqa: F401
-    import functions.worker.app  # noqa: F401
+    # A fresh interpreter: importing a handler here would build its Powertools objects before
+    # a later test's embedded stack sets their environment.
+    import subprocess
+    import sys
+
+    code = "import functions.advance.app, functions.start.app, functions.worker.app, functions.api.app"
+    done = subprocess.run([sys.executable, "-c", code], cwd="/", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

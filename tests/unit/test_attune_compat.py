@@ -277,7 +277,8 @@ def test_failed_beside_timed_out_warns_that_failed_includes_timeouts() -> None:
 @pytest.mark.parametrize("expr, field, message", [
     ("{{ task.parse.rows }}", "input.x",
      "'task.parse.rows': task.parse holds status, result, error, attempts, run, started_at and finished_at; "
-     "write 'task.parse.result.rows'"),
+     "for a key of its result, write 'task.parse.result.rows'"),
+    ("{{ task.parse.attempt }}", "input.x", "did you mean 'task.parse.attempts'?"),
     ("{{ task.parse.data.rows[0] }}", "input.x", "write 'task.parse.result.data'"),
     ("{{ tasks['parse'].rows }}", "input.x", "write 'task.parse.result.rows'"),
     ("{{ system.workflow_start }}", "input.x",
@@ -386,7 +387,7 @@ def test_attune_helpers_that_exist_here_run_unchanged() -> None:
     ("{name: a, action: 'python:etl'}", "action", "error",
      "write a python action as python:<module>:<function> (e.g. python:etl:load_file), not 'python:etl'"),
     ("{name: a, action: 'python:etl:load-file'}", "action", "error", "python:<module>:<function>"),
-    ("{name: a, action: core.ecoh}", "action", "warning",
+    ("{name: a, action: core.ecoh}", "action", "error",
      "unknown built-in action 'core.ecoh' (did you mean 'core.echo'?); the core actions are"),
     ("{name: a, action: core.sleep, input: {secs: 3}}", "input", "error", "core.sleep needs input.seconds"),
     ("{name: a, action: core.sleep}", "input", "error", "core.sleep needs input.seconds"),
@@ -410,9 +411,11 @@ def test_the_fixture_that_uses_attunes_result_addressing_says_what_to_change() -
     assert spec is None
     assert [(p.line, p.task, p.field, p.message) for p in found] == [
         (20, "store", "input.rows", "'task.parse.rows': task.parse holds status, result, error, attempts, run, "
-                                    "started_at and finished_at; write 'task.parse.result.rows'"),
+                                    "started_at and finished_at; for a key of its result, write "
+                                    "'task.parse.result.rows'"),
         (22, None, "output_map.stored", "'task.store.count': task.store holds status, result, error, attempts, "
-                                        "run, started_at and finished_at; write 'task.store.result.count'"),
+                                        "run, started_at and finished_at; for a key of its result, write "
+                                        "'task.store.result.count'"),
     ]
 
 
@@ -520,7 +523,7 @@ def test_an_orquesta_file_says_what_to_change() -> None:
         (16, "greet", "next[0].publish.greeting", "error",
          "unknown name 'ctx' in template: StackStorm's ctx(); write 'vars.NAME' for a published variable or "
          "'input.NAME' for an input"),
-        (19, "fan", "action", "warning",
+        (19, "fan", "action", "error",
          "unknown built-in action 'core.local'; the core actions are core.ask, core.echo, core.fail, core.http, "
          "core.noop, core.sleep"),
         (20, "fan", "with", "error",
@@ -530,13 +533,8 @@ def test_an_orquesta_file_says_what_to_change() -> None:
         (24, "fan", "input.host", "error", "'item' and 'index' exist only in the input of a with_items task"),
         (25, "fan", "input.prev", "error", "'task(...)' is not a function: write 'task.NAME.result' for a task's result"),
         (27, "fan", "retry.when", "error", "unknown field (did you mean 'on_error'?)"),
-        (32, "fan", "next[0].do", "error",
-         "unknown task 'fail': relayflow has no 'fail' command; route to a task with 'action: core.fail' and "
-         "'input: {message: ...}' to fail the workflow"),
         (33, "fan", "next[1].when", "error",
          "unknown name 'completed' in template: an entry without 'when' fires on every outcome (or use on_complete)"),
-        (34, "fan", "next[1].do", "error", "unknown task 'noop': relayflow has no 'noop' command; leave 'do' out "
-         "(an entry may only publish)"),
         (35, None, "output", "warning",
          "a list of {name: template} renders to a list; to get an object {name: value}, write a mapping "
          "(name: template)"),
@@ -574,10 +572,8 @@ def test_the_orquesta_file_rewritten_as_the_messages_say_runs() -> None:
               delay: 5
             next:
               - when: "{{ failed() }}"
-                do: stop
-          stop:
-            action: core.fail
-            input: {message: a host failed}
+                do: fail
+              - do: noop
         output:
           greeting: "{{ vars.greeting }}"
         """

@@ -1154,3 +1154,110 @@ def test_missing_and_non_utf8_files_are_problems_not_crashes(tmp_path) -> None:
     spec, found = parse_file(str(latin))
     assert spec is None and [(p.field, p.line) for p in found] == [("file", 0)]
     assert "not UTF-8" in found[0].message
+
+
+# --- what would fail at run time is caught here -----------------------------------------------
+
+
+def test_a_function_read_as_a_value_says_to_call_it() -> None:
+    text = """
+        name: wf
+        tasks:
+          - name: build
+            action: core.echo
+            publish:
+              - image: "{{ result.image }}"
+              - ok: "{{ succeeded }}"
+              - fine: "{{ result().image }}"
+        """
+    expect(text,
+           ("result.image", "build", "publish.image", "'result' is a function: write 'result().image'"),
+           ("ok:", "build", "publish.ok", "'succeeded' is a function: write 'succeeded()'"))
+
+
+def test_an_action_that_cannot_exist_is_an_error() -> None:
+    text = """
+        name: wf
+        tasks:
+          - {name: a, action: core.nope, on_success: b}
+          - {name: b, action: aws.lamda}
+          - {name: c, action: my.own.action}
+        """
+    expect(text,
+           ("core.nope", "a", "action", "unknown built-in action 'core.nope'"),
+           ("aws.lamda", "b", "action", "the aws actions are aws.lambda"))
+
+
+def test_a_loop_no_when_can_leave_is_an_error_and_a_success_only_loop_a_warning() -> None:
+    text = """
+        name: wf
+        tasks:
+          - {name: start, action: core.noop, on_success: poll}
+          - {name: poll, action: core.noop, on_complete: wait}
+          - {name: wait, action: core.sleep, input: {seconds: 1}, next: [{do: poll}]}
+        """
+    expect(text, ("name: poll", "poll", "on_complete",
+                  "endless loop poll -> wait -> poll: every transition on it fires on every outcome"))
+    guarded = text.replace("next: [{do: poll}]", "next: [{when: \"{{ task.poll.result != {} }}\", do: poll}]")
+    assert errors(guarded) == []
+    success_only = text.replace("on_complete: wait", "on_success: wait")
+    (warning,) = [p for p in problems(success_only) if "loop" in p.message]
+    assert warning.severity == "warning" and "only a failure leaves it" in warning.message
+    with_fail = text.replace("on_complete: wait", "on_complete: wait, next: [{when: \"{{ false }}\", do: fail}]")
+    assert [p for p in problems(with_fail) if "loop" in p.message] == []
+
+
+def test_a_failure_fed_only_into_a_join_is_a_warning() -> None:
+    text = """
+        name: wf
+        tasks:
+          - {name: a, action: core.fail, on_failure: handle}
+          - {name: b, action: core.noop, on_success: handle}
+          - {name: handle, join: all, action: core.noop}
+        """
+    (warning,) = problems(text)
+    assert (warning.line, warning.task, warning.field, warning.severity) == (3, "a", "on_failure", "warning")
+    assert "a failure of a goes only into the join handle" in warning.message
+    assert problems(text.replace("on_failure: handle}", "on_failure: [handle, noop]}")) == []
+
+
+def test_noop_and_fail_are_commands_beside_task_names_and_reserved() -> None:
+    spec = spec_of("""
+        name: wf
+        tasks:
+          - {name: a, action: core.noop, on_failure: [b, noop], on_success: fail}
+          - {name: b, action: core.noop}
+        """)
+    on_success, on_failure = sorted(spec.tasks["a"].next, key=lambda tr: tr.origin != "on_success")
+    assert on_success.do == () and on_success.commands == {"fail"}
+    assert on_failure.do == ("b",) and on_failure.commands == {"noop"}
+    assert spec.tasks["a"].targets() == ("b",)
+    expect("""
+        name: wf
+        tasks:
+          - {name: a, action: core.noop, on_success: noop}
+          - {name: noop, action: core.noop}
+        """, ("name: noop", "noop", "name", "'noop' is reserved"))
+
+
+def test_templated_defaults_and_vars_may_read_only_what_exists_at_start() -> None:
+    expect("""
+        name: wf
+        input:
+          a: {type: integer, default: "{{ input.a }}"}
+          b: {type: integer, default: "{{ vars.x }}"}
+          c: {type: integer, default: "{{ input.b + 1 }}"}
+        vars:
+          - later: "{{ vars.first }}"
+          - first: 1
+          - own: "{{ vars.own }}"
+          - run: "{{ task.t.result }}"
+        tasks:
+          - {name: t, action: core.noop}
+        """,
+           ("a: {type", None, "input.a.default", "a default cannot read its own input"),
+           ("b: {type", None, "input.b.default", "it sees input: the inputs given and those declared before it, "
+                                                 "not 'vars'"),
+           ("later:", None, "vars.later", "reads vars.first, declared after it: move first above later"),
+           ("own:", None, "vars.own", "reads itself"),
+           ("run:", None, "vars.run", "not 'task'"))

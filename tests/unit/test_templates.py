@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import copy
+import re
+import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 import pytest
 
+from relayflow.core import templates as templates_module
 from relayflow.core.errors import TemplateError, TemplateLimitError
 from relayflow.core.templates import (
     Limits,
@@ -195,49 +198,152 @@ def test_given_invalid_bare_expression_when_checked_then_message_is_returned(exp
 # --- sandbox ------------------------------------------------------------------------------------
 
 
-ESCAPES = [
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    "{{ cycler.__init__.__globals__.os }}",
-    "{{ joiner.__init__.__globals__ }}",
-    "{{ namespace.__init__.__globals__ }}",
-    "{{ self.__init__.__globals__ }}",
-    "{{ self._TemplateReference__context }}",
-    "{{ lipsum.__globals__ }}",
-    "{{ range.__self__ }}",
-    "{{ range.__globals__ }}",
-    "{{ config.items() }}",
-    "{{ request.application.__globals__ }}",
-    "{{ ''|attr('__class__') }}",
-    "{{ '{0.__class__.__base__}'.format('') }}",
-    "{{ (1).__class__.__base__ }}",
-    "{{ dict.mro() }}",
-    "{{ dict.__subclasses__() }}",
-    "{{ succeeded.__globals__ }}",
-    "{{ (xs|map('string')).gi_frame }}",
-    "{% for x in xs %}{{ loop.__class__ }}{% endfor %}",
-    "{{ xs.append(4) }}",
-    "{{ lazy.update({'a': 1}) }}",
-    "{{ lazy.client }}",
-    "{{ lazy.delete_everything() }}",
-    "{{ lazy._data }}",
-    "{{ lazy['client'] }}",
-    "{{ '{0.client}'.format(lazy) }}",
-    "{{ '{0[client]}'.format(lazy) }}",
-    "{{ lazy.get.__self__ }}",
-    "{% include '/etc/passwd' %}",
-    "{% import 'os' as os %}{{ os }}",
-    "{% extends '/etc/hosts' %}",
-    "{{ (1).to_bytes(8, 'big') }}",
+# Every escape runs against a context holding planted secrets: an environment variable, a
+# global of this module (reachable through the ``succeeded`` function's globals), a global of
+# the template module (reachable through a helper's globals), a lazy mapping's attributes and
+# a file in the working directory. An escape must be refused by the guard named beside it and
+# no secret may appear in the output or the error.
+PLANTED_SECRET = "not-planted"  # replaced per test by the ``secret`` fixture
+
+
+class MutableLazyMapping(LazyMapping, MutableMapping):
+    """A lazy mapping that could be written to, if a template were let at its methods."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> str:
+    value = f"planted-{secrets.token_hex(8)}"
+    monkeypatch.setenv("RELAYFLOW_PLANTED_SECRET", value)
+    monkeypatch.setitem(globals(), "PLANTED_SECRET", value)
+    monkeypatch.setattr(templates_module, "_PLANTED_SECRET", value, raising=False)
+    (tmp_path / "secret.txt").write_text(value)
+    monkeypatch.chdir(tmp_path)
+    return value
+
+
+def _escape_context(secret: str) -> dict[str, Any]:
+    lazy = LazyMapping({"a": 1})
+    lazy.client = secret
+    lazy._secret = secret  # type: ignore[attr-defined]
+    store = MutableLazyMapping({"a": 1})
+    return {"xs": [1, 2, 3], "lazy": lazy, "store": store, "succeeded": lambda: True}
+
+
+def _attempt(template: str, context: dict[str, Any], secret: str) -> TemplateError:
+    """Render ``template``; it must fail with a TemplateError that does not leak ``secret``."""
+    try:
+        result = render(template, context)
+    except Exception as exc:  # noqa: BLE001 - every failure is inspected below
+        texts, cause = [], exc
+        while cause is not None:
+            texts += [str(cause), repr(cause.args)]
+            cause = cause.__cause__ or cause.__context__
+        assert secret not in "\n".join(texts), f"the secret leaked into the error of {template!r}"
+        assert isinstance(exc, TemplateError), f"{type(exc).__name__} is not a TemplateError: {exc}"
+        assert exc.template == template
+        return exc
+    assert secret not in repr(result), f"the secret leaked into the output of {template!r}"
+    raise AssertionError(f"{template!r} rendered {repr(result)[:200]}")
+
+
+def _unsafe(attr: str, owner: str) -> str:
+    """The refusal of the sandbox's attribute check (jinja2.sandbox's message)."""
+    return re.escape(f"access to attribute '{attr}' of '{owner}' object is unsafe")
+
+
+# Refused by the sandbox's attribute check (``_Environment.is_safe_attribute``).
+ATTRIBUTE_ESCAPES = [
+    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", _unsafe("__class__", "str")),
+    ("{{ cycler.__init__.__globals__.os.environ }}", _unsafe("__init__", "type")),
+    ("{{ joiner.__init__.__globals__.os.environ }}", _unsafe("__init__", "type")),
+    ("{{ namespace.__init__.__globals__ }}", _unsafe("__init__", "type")),
+    ("{{ self.__init__.__globals__ }}", _unsafe("__init__", "TemplateReference")),
+    ("{{ self._TemplateReference__context }}", _unsafe("_TemplateReference__context", "TemplateReference")),
+    ("{{ length.__self__.__import__('os').environ }}", _unsafe("__self__", "builtin_function_or_method")),
+    ("{{ range.__globals__ }}", _unsafe("__globals__", "function")),
+    ("{{ range.__globals__._PLANTED_SECRET }}", _unsafe("__globals__", "function")),
+    ("{{ ''|attr('__class__') }}", _unsafe("__class__", "str")),
+    ("{{ '{0.__class__.__base__}'.format('') }}", _unsafe("__class__", "str")),
+    ("{{ (1).__class__.__base__ }}", _unsafe("__class__", "int")),
+    ("{{ dict.mro() }}", _unsafe("mro", "type")),
+    ("{{ dict.__subclasses__() }}", _unsafe("__subclasses__", "type")),
+    ("{{ succeeded.__globals__ }}", _unsafe("__globals__", "function")),
+    ("{{ succeeded.__globals__.PLANTED_SECRET }}", _unsafe("__globals__", "function")),
+    ("{{ (xs|map('string')).gi_frame }}", _unsafe("gi_frame", "generator")),
+    ("{% for x in xs %}{{ loop.__class__ }}{% endfor %}", _unsafe("__class__", "LoopContext")),
+    ("{{ xs.append(4) }}", _unsafe("append", "list")),
+    ("{{ store.update({'a': 2}) }}", _unsafe("update", "MutableLazyMapping")),
+    ("{{ store.pop('a') }}", _unsafe("pop", "MutableLazyMapping")),
+    ("{{ lazy.delete_everything() }}", _unsafe("delete_everything", "LazyMapping")),
+    ("{{ lazy['client'] }}", _unsafe("client", "LazyMapping")),
+    ("{{ lazy['_secret'] }}", _unsafe("_secret", "LazyMapping")),
+    ("{{ '{0[client]}'.format(lazy) }}", _unsafe("client", "LazyMapping")),
+    ("{{ lazy.get.__self__ }}", _unsafe("__self__", "method")),
+    ("{{ (1).to_bytes(8, 'big') }}", _unsafe("to_bytes", "int")),
 ]
 
 
-@pytest.mark.parametrize("template", ESCAPES)
-def test_given_sandbox_escape_attempt_when_rendered_then_template_error_is_raised(template: str) -> None:
-    lazy = LazyMapping({"a": 1})
-    context = {"xs": [1, 2, 3], "lazy": lazy, "succeeded": lambda: True}
-    with pytest.raises(TemplateError):
-        render(template, context)
+@pytest.mark.parametrize(("template", "refusal"), ATTRIBUTE_ESCAPES, ids=[t for t, _ in ATTRIBUTE_ESCAPES])
+def test_given_sandbox_escape_attempt_when_rendered_then_attribute_check_refuses_it(
+        template: str, refusal: str, secret: str) -> None:
+    context = _escape_context(secret)
+    error = _attempt(template, context, secret)
+    assert re.search(refusal, str(error)), str(error)
     assert context["xs"] == [1, 2, 3]
+    assert dict(context["store"]) == {"a": 1}
+
+
+@pytest.mark.parametrize("expr", ["cycler.__init__.__globals__.os.environ", "succeeded.__globals__.PLANTED_SECRET"])
+def test_given_sandbox_escape_in_bare_expression_when_evaluated_then_attribute_check_refuses_it(
+        expr: str, secret: str) -> None:
+    with pytest.raises(TemplateError, match=r"access to attribute '__\w+__' of '\w+' object is unsafe") as info:
+        evaluate(expr, _escape_context(secret))
+    assert secret not in str(info.value)
+
+
+# A name lookup on a mapping reads its keys, and only falls back to what the mapping's
+# class defines (``_Environment.getattr``): instance attributes are never reached.
+MAPPING_ESCAPES = [
+    ("{{ lazy.client }}", "client"),
+    ("{{ lazy._secret }}", "_secret"),
+    ("{{ lazy._data }}", "_data"),
+    ("{{ '{0.client}'.format(lazy) }}", "client"),
+]
+
+
+@pytest.mark.parametrize(("template", "attr"), MAPPING_ESCAPES, ids=[t for t, _ in MAPPING_ESCAPES])
+def test_given_mapping_instance_attribute_when_read_then_it_is_undefined(template: str, attr: str, secret: str) -> None:
+    error = _attempt(template, _escape_context(secret), secret)
+    assert f"LazyMapping object' has no attribute '{attr}'" in str(error), str(error)
+
+
+# Names a stock Jinja or Flask environment exposes and ours does not.
+@pytest.mark.parametrize(
+    ("template", "name"),
+    [("{{ lipsum.__globals__ }}", "lipsum"), ("{{ config.items() }}", "config"),
+     ("{{ request.application.__globals__ }}", "request")],
+)
+def test_given_global_the_sandbox_does_not_expose_when_used_then_it_is_undefined(
+        template: str, name: str, secret: str) -> None:
+    error = _attempt(template, _escape_context(secret), secret)
+    assert str(error).startswith(f"'{name}' is undefined"), str(error)
+
+
+# The environment has no loader, so no template can read a file.
+@pytest.mark.parametrize(
+    "template",
+    ["{% include 'secret.txt' %}", "{% import 'secret.txt' as s %}{{ s }}", "{% extends 'secret.txt' %}",
+     "{% include '/etc/passwd' %}", "{% from 'secret.txt' import x %}{{ x }}"],
+)
+def test_given_file_inclusion_when_rendered_then_it_is_refused_for_lack_of_a_loader(template: str, secret: str) -> None:
+    error = _attempt(template, _escape_context(secret), secret)
+    assert "no loader for this environment specified" in str(error), str(error)
 
 
 def test_given_lipsum_global_when_used_then_it_is_undefined() -> None:
@@ -621,11 +727,15 @@ def test_given_lazy_mapping_as_whole_context_when_rendered_then_names_resolve() 
 # --- caching ---------------------------------------------------------------------------------------
 
 
-def test_given_cached_template_when_rendered_repeatedly_then_each_render_is_fast() -> None:
+def test_given_cached_template_when_rendered_repeatedly_then_it_is_compiled_once() -> None:
+    from relayflow.core import templates as templates_module
+
     context = {"vars": {"x": 1}}
-    render("{{ vars.x }}", context)
-    runs = 2000
-    started = time.perf_counter()
-    for _ in range(runs):
-        render("{{ vars.x }}", context)
-    assert (time.perf_counter() - started) / runs < 50e-6
+    text = "{{ vars.x }} cached-once"
+    render(text, context)
+    before = templates_module._compile.cache_info()
+    for _ in range(50):
+        assert render(text, context) == "1 cached-once"
+    after = templates_module._compile.cache_info()
+    assert after.misses == before.misses
+    assert after.hits >= before.hits + 50

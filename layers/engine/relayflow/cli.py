@@ -12,14 +12,15 @@ from typing import Any, Sequence
 from .client import ApiError
 from .core import graph
 from .core.errors import InputError, Problem
-from .core.loader import parse_file
-from .core.messages import Emit
+from .core.loader import parse_file, workflow_files
+from .progress import Printer, items_text
 
 EXIT_OK, EXIT_NOT_SUCCEEDED, EXIT_USAGE = 0, 1, 2
 
 # The keys of `run --json` (DESIGN.md §4): exactly these, in this order.
 RESULT_KEYS = ("execution_id", "workflow", "status", "output", "error", "tasks")
 TASK_RUN_KEYS = ("name", "run", "status", "attempts", "result", "error")
+PROGRESS_READ_EVERY = 0.5  # seconds between reads of the running runs' item counts
 
 
 class UsageError(Exception):
@@ -72,6 +73,34 @@ def _read_input(raw: str | None) -> Any:
         raise UsageError(f"{where}: not valid JSON: {exc}") from None
 
 
+def _action_modules(args: argparse.Namespace, folders: Sequence[str] = ()) -> Any:
+    """The declared action modules: ``--action-module`` (repeatable), $RELAYFLOW_ACTION_MODULES,
+    and the modules in ``folders`` (the workflow's own folder for run, validate and test)."""
+    from .actions.allowlist import ActionModules
+    names = list(getattr(args, "action_module", None) or [])
+    names += [n for n in os.environ.get("RELAYFLOW_ACTION_MODULES", "").replace(",", " ").split() if n]
+    try:
+        return ActionModules(names, folders)
+    except ValueError as exc:
+        raise UsageError(f"--action-module: {exc}") from None
+
+
+def _registry(args: argparse.Namespace, folders: Sequence[str] = ()) -> Any:
+    from .actions.builtin import default_registry
+    return default_registry(_action_modules(args, folders))
+
+
+def _refusals(spec: Any, registry: Any) -> list[Problem]:
+    from . import admission
+    return admission.problems(spec, registry)
+
+
+def _add_action_module(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--action-module", action="append", metavar="MODULE",
+                        help="a Python module (or package) python: actions may name; repeatable "
+                             "(modules beside the workflow count too, for run, validate and test)")
+
+
 def _siblings(path: str) -> list[str]:
     folder = os.path.dirname(os.path.abspath(path))
     own = os.path.abspath(path)
@@ -79,7 +108,7 @@ def _siblings(path: str) -> list[str]:
                   if f.endswith((".yaml", ".yml")) and os.path.join(folder, f) != own)
 
 
-def _register_siblings(stack: Any, path: str, quiet: bool) -> None:
+def _register_siblings(stack: Any, path: str, quiet: bool, registry: Any) -> None:
     """Register every workflow file beside ``path`` so ``workflow:`` tasks find their children.
 
     A sibling that does not load is skipped (it may not be a workflow at all);
@@ -88,7 +117,11 @@ def _register_siblings(stack: Any, path: str, quiet: bool) -> None:
     for sibling in _siblings(path):
         spec, problems = parse_file(sibling)
         if spec is not None:
-            stack.register(spec)
+            refused = _refusals(spec, registry)
+            if not refused:
+                stack.register(spec)
+            elif not quiet:
+                print(f"note: {os.path.basename(sibling)} is not registered: {refused[0]}", file=sys.stderr)
             continue
         errors = [p for p in problems if p.severity == "error"]
         looks_like_workflow = not any(
@@ -99,39 +132,6 @@ def _register_siblings(stack: Any, path: str, quiet: bool) -> None:
                   f"({len(errors)} problem{'s' if len(errors) != 1 else ''}): {errors[0]}", file=sys.stderr)
 
 
-class _Progress:
-    """Prints each task run as it starts and ends."""
-
-    def __init__(self, out: Any):
-        self.out = out
-        self.t0: float | None = None
-
-    def __call__(self, event: Emit) -> None:
-        d = event.detail
-        kind = event.type
-        if self.t0 is None:
-            self.t0 = d.get("at", 0.0)
-        prefix = f"{d.get('at', 0.0) - self.t0:>8.1f}s  {d.get('workflow', '')}  "
-        if kind == "task.started":
-            line = f"{prefix}{'started':<10}{d['task']} (run {d['run']})"
-        elif kind == "task.retried":
-            err = d.get("error") or {}
-            line = (f"{prefix}{'retrying':<10}{d['task']} (run {d['run']}) attempt {d['attempt']} failed: "
-                    f"{err.get('message', '')}; next attempt in {d['delay']:g} s")
-        elif kind.startswith("task."):
-            status = kind.split(".", 1)[1]
-            err = d.get("error")
-            tail = f": {err.get('message')}" if err else ""
-            attempts = d.get("attempts")
-            extra = f", {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
-            line = f"{prefix}{status:<10}{d['task']} (run {d['run']}{extra}){tail}"
-        elif kind in ("workflow.paused", "workflow.resumed"):
-            line = f"{prefix}{kind.split('.')[1]}"
-        else:
-            return
-        say(line, file=self.out, flush=True)
-
-
 def contract_result(result: dict[str, Any]) -> dict[str, Any]:
     """The execution as DESIGN.md §4 prints it: exactly RESULT_KEYS, each task run exactly TASK_RUN_KEYS."""
     out = {key: result.get(key) for key in RESULT_KEYS}
@@ -139,17 +139,51 @@ def contract_result(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _make_stack(backend: str, real_time: bool) -> Any:
+def _make_stack(backend: str, real_time: bool, registry: Any = None) -> Any:
     """``local``: the embedded AWS stack (moto + the Lambda handlers); ``memory``: in-process twins."""
     if backend == "memory":
         from .harness import MemoryStack
-        return MemoryStack(real_time=real_time)
+        return MemoryStack(registry=registry, real_time=real_time)
     try:
         from .local.stack import LocalStack
-        return LocalStack(real_time=real_time)
+        return LocalStack(registry=registry, real_time=real_time)
     except ModuleNotFoundError as exc:
         raise UsageError(f"the local backend needs {exc.name}: pip install 'relayflow[local]', "
                          "or run with --backend memory") from None
+
+
+def _spec_of(stack: Any, name: str) -> Any:
+    registry = getattr(stack, "workflows", None) or stack.runtime.workflows
+    try:
+        return registry.get(name)
+    except KeyError:
+        return None
+
+
+def _run_with_progress(stack: Any, workflow: str, payload: Any, printer: Printer | None) -> dict[str, Any]:
+    """Start ``workflow`` and pump the stack until nothing is left to do, telling ``printer``
+    between steps how far each running with_items / parallel run is."""
+    eid = stack.start(workflow, payload)
+    store = getattr(stack, "store", None) or stack.runtime.store
+    last_read = 0.0
+    while stack.step():
+        now = time.monotonic()
+        if printer is not None and now - last_read >= PROGRESS_READ_EVERY:
+            last_read = now
+            printer.items(_running_items(store, eid))
+    if printer is not None:
+        printer.close()
+    return stack.describe(eid)
+
+
+def _running_items(store: Any, eid: str) -> list[tuple[str, int, dict[str, int]]]:
+    from .service import items_progress
+    out = []
+    for run in store.list_runs(eid):
+        progress = items_progress(run)
+        if progress is not None and not run.final:
+            out.append((run.task, run.run, progress))
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -161,16 +195,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print_problems(problems)  # warnings
     payload = _read_input(args.input)
     folder = os.path.dirname(os.path.abspath(args.workflow))
+    registry = _registry(args, [folder])
+    refused = _refusals(spec, registry)
+    if refused:
+        _print_problems(refused)
+        return EXIT_USAGE
     if folder not in sys.path:  # python:<module>:<function> actions beside the workflow
         sys.path.insert(0, folder)
-    stack = _make_stack(args.backend, args.real_time)
+    stack = _make_stack(args.backend, args.real_time, registry)
     try:
-        _register_siblings(stack, args.workflow, quiet=args.json)
+        _register_siblings(stack, args.workflow, quiet=args.json, registry=registry)
         stack.register(spec)
+        printer = None
         if not args.json:
-            stack.subscribe(_Progress(None))  # None: whatever sys.stdout is when printing
+            printer = Printer(None, spec_of=lambda name: _spec_of(stack, name))  # None: sys.stdout when printing
+            stack.subscribe(printer)
         try:
-            result = contract_result(stack.run(spec.name, payload))
+            result = contract_result(_run_with_progress(stack, spec.name, payload, printer))
         except InputError as exc:
             print(f"{args.workflow}: the input does not match the inputs workflow {spec.name} declares:",
                   file=sys.stderr)
@@ -194,15 +235,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
-    for path in args.files:
+    report = []
+    files: list[str] = []
+    for path in args.files:  # a folder stands for the workflow files in it and its subfolders
+        if not os.path.isdir(path):
+            files.append(path)
+        elif found := workflow_files(path):
+            files.extend(found)
+        else:
+            print(f"{path}: no workflow files here or in its subfolders (YAML files with 'tasks')", file=sys.stderr)
+            failed = True
+    for path in files:
         spec, problems = parse_file(path)
+        if spec is not None:
+            problems = problems + _refusals(spec, _registry(args, [os.path.dirname(os.path.abspath(path))]))
+        if args.json:
+            report.append({"file": path, "ok": spec is not None, "workflow": spec.name if spec else None,
+                           "problems": [{"line": p.line, "task": p.task, "field": p.field, "message": p.message,
+                                         "severity": p.severity, "text": str(p)} for p in problems]})
+            failed = failed or spec is None or any(p.severity == "error" for p in problems)
+            continue
         _print_problems(problems)
-        if spec is None:
+        if spec is None or any(p.severity == "error" for p in problems):
             failed = True
         else:
             warnings = len(problems)
             tail = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
             say(f"{path}: ok ({len(spec.tasks)} task{'s' if len(spec.tasks) != 1 else ''}{tail})")
+    if args.json:
+        say(json.dumps({"files": report}))
     return EXIT_USAGE if failed else EXIT_OK
 
 
@@ -210,9 +271,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.execution is not None:
         if args.workflow is not None:
             raise UsageError("graph: give a workflow file or --execution ID, not both")
-        if args.format != "mermaid":
-            raise UsageError("graph --execution draws Mermaid only")
-        say(_client(args).graph(args.execution)["mermaid"], end="")
+        view = _client(args).graph(args.execution)
+        if args.json:
+            say(json.dumps({**view, "dot": _view_dot(view)}, default=str))
+            return EXIT_OK
+        say(view["mermaid"] if args.format == "mermaid" else _view_dot(view), end="")
         return EXIT_OK
     if args.workflow is None:
         raise UsageError("graph: give a workflow file, or --execution ID with --api")
@@ -220,13 +283,16 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if spec is None:
         _print_problems(problems)
         return EXIT_USAGE
+    if args.json:
+        say(json.dumps({"workflow": spec.name, "mermaid": graph.to_mermaid(spec), "dot": graph.to_dot(spec)}))
+        return EXIT_OK
     say(graph.to_dot(spec) if args.format == "dot" else graph.to_mermaid(spec), end="")
     return EXIT_OK
 
 
 def cmd_test(args: argparse.Namespace) -> int:
     from . import testing
-    report = testing.run_files(args.files)
+    report = testing.run_files(args.files, _action_modules(args).modules)
     if args.json:
         say(json.dumps(testing.to_json(report), default=str))
     else:
@@ -256,6 +322,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import ApiServer, make_stack
     files = _workflow_files(args.workflows)
     specs = []
+    folders: list[str] = []
     for path in files:
         spec, problems = parse_file(path)
         if spec is None:
@@ -265,15 +332,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
             continue
         specs.append((path, spec))
         folder = os.path.dirname(os.path.abspath(path))
+        folders.append(folder)
         if folder not in sys.path:  # python:<module>:<function> actions beside the workflows
             sys.path.insert(0, folder)
+    registry = _registry(args, folders)
     try:
-        stack = make_stack(args.backend)
+        stack = make_stack(args.backend, registry=registry)
     except ModuleNotFoundError as exc:
         raise UsageError(f"the local backend needs {exc.name}: pip install 'relayflow[local]', "
                          "or serve with --backend memory") from None
     try:
         for path, spec in specs:
+            refused = _refusals(spec, registry)
+            if refused:
+                print(f"note: {path} is not registered: {refused[0]}", file=sys.stderr)
+                continue
             stack.register(spec)
             print(f"registered {spec.name} ({len(spec.tasks)} task{'s' if len(spec.tasks) != 1 else ''}) "
                   f"from {path}", file=sys.stderr)
@@ -281,10 +354,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             server = ApiServer(stack, port=args.port, host=args.host, log=None if args.quiet else sys.stderr)
         except OSError as exc:
             raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-        say(f"relayflow API on {server.url} (backend {args.backend}, real time)\n"
-            f"  OpenAPI document: {server.url}/openapi.json\n"
-            f"  graph page:       {server.url}/ui/executions/<execution id>\n"
-            "Ctrl-C stops it.", flush=True)
+        if args.json:
+            say(json.dumps({"url": server.url, "backend": args.backend, "console": f"{server.url}/ui",
+                            "openapi": f"{server.url}/openapi.json"}), flush=True)
+        else:
+            say(f"relayflow API on {server.url} (backend {args.backend}, real time)\n"
+                f"  console:          {server.url}/ui\n"
+                f"  OpenAPI document: {server.url}/openapi.json\n"
+                "Ctrl-C stops it.", flush=True)
         server.serve_forever()
     finally:
         close = getattr(stack, "close", None)
@@ -319,13 +396,79 @@ def _print_execution(result: dict[str, Any]) -> None:
         say("output: " + json.dumps(result["output"], indent=2, default=str))
 
 
+def run_line(name: str, run: dict[str, Any]) -> str:
+    """One task run as status and watch print it: status, attempts, items, child, last error."""
+    attempts = run["attempts"]
+    parts = [f"  {name} (run {run['run']}) {run['status']}"]
+    if attempts:
+        parts.append(f", {attempts} attempt{'s' if attempts != 1 else ''}")
+    if run.get("items"):
+        parts.append(f", {items_text(run['items'])}")
+    if run.get("child_execution"):
+        parts.append(f", child execution {run['child_execution']}")
+    err = run.get("error")
+    if isinstance(err, dict):
+        parts.append(f": {err.get('message')}")
+    return "".join(parts)
+
+
+def _headline(view: dict[str, Any]) -> str:
+    reason = f": {view['reason']}" if view.get("reason") else ""
+    return f"workflow {view['workflow']} {view['status']}{reason} (execution {view['execution_id']})"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    result = contract_result(_client(args).describe(args.execution))
+    client = _client(args)
     if args.json:
-        say(json.dumps(result, default=str))
-    else:
-        _print_execution(result)
+        say(json.dumps(contract_result(client.describe(args.execution)), default=str))
+        return EXIT_OK
+    view = client.graph(args.execution)
+    say(_headline(view))
+    for task in view["tasks"]:
+        for run in task["runs"]:
+            say(run_line(task["name"], run))
+    for inquiry in view["inquiries"]:
+        say(f"  {inquiry['task']} waits for an answer: relayflow respond {inquiry['id']}")
+    if view["error"]:
+        say(f"error: {json.dumps(view['error'], default=str)}")
+    if view["output"] is not None:
+        say("output: " + json.dumps(view["output"], indent=2, default=str))
     return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    page = _client(args).executions(args.workflow, args.status, args.limit, args.next)
+    if args.json:
+        say(json.dumps(page, default=str))
+        return EXIT_OK
+    if not page["executions"]:
+        say("no executions")
+    for e in page["executions"]:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["created_at"])) if e.get("created_at") else "-"
+        took = f"{e['finished_at'] - e['created_at']:.1f}s" if e.get("finished_at") else "-"
+        say(f"{e['execution_id']}  {e['workflow']:<24} {e['status']:<10} {when}Z  {took}")
+    if page.get("next"):
+        say(f"more: relayflow list --next {page['next']}" + "".join(
+            f" --{k} {getattr(args, k)}" for k in ("workflow", "status", "limit") if getattr(args, k)))
+    return EXIT_OK
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    client = _client(args)
+    out, failed = [], False
+    for path in _workflow_files(args.files):
+        spec, problems = parse_file(path)
+        if spec is None:
+            _print_problems(problems)
+            failed = True
+            continue
+        answer = client.register(spec.text, spec.name)
+        out.append({"file": path, **answer})
+        if not args.json:
+            say(f"{path}: registered {answer['name']} version {answer['version']}")
+    if args.json:
+        say(json.dumps({"registered": out}, default=str))
+    return EXIT_USAGE if failed else EXIT_OK
 
 
 FINAL_STATUSES = ("succeeded", "failed", "timed_out", "cancelled")
@@ -334,7 +477,7 @@ FINAL_STATUSES = ("succeeded", "failed", "timed_out", "cancelled")
 def cmd_watch(args: argparse.Namespace) -> int:
     """Print each task run as it starts and ends, until the execution ends."""
     client = _client(args)
-    seen: dict[tuple[str, int], tuple[str, int]] = {}
+    seen: dict[tuple[str, int], tuple[Any, ...]] = {}
     asked: set[str] = set()
     status = None
     while True:
@@ -342,20 +485,18 @@ def cmd_watch(args: argparse.Namespace) -> int:
         final = view["status"] in FINAL_STATUSES
         if not args.json:
             if view["status"] != status and not final:  # a final status comes after the last task runs
-                say(f"{view['workflow']} {view['status']} (execution {view['execution_id']})", flush=True)
+                say(_headline(view), flush=True)
                 status = view["status"]
             runs = sorted(((run.get("started_at") or 0, task["name"], run) for task in view["tasks"]
                            for run in task["runs"]), key=lambda r: (r[0], r[1], r[2]["run"]))
             for _, name, run in runs:
-                key, now = (name, run["run"]), (run["status"], run["attempts"])
+                items = run.get("items") or {}
+                key = (name, run["run"])
+                now = (run["status"], run["attempts"], items.get("succeeded"), items.get("failed"))
                 if seen.get(key) == now:
                     continue
                 seen[key] = now
-                attempts = run["attempts"]
-                err = run.get("error")
-                tail = f": {err.get('message')}" if isinstance(err, dict) else ""
-                say(f"  {name} (run {run['run']}) {run['status']}"
-                    + (f", {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else "") + tail, flush=True)
+                say(run_line(name, run), flush=True)
             for inquiry in view["inquiries"]:
                 if inquiry["id"] not in asked:
                     asked.add(inquiry["id"])
@@ -368,7 +509,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if args.json:
         say(json.dumps(contract_result(client.describe(args.execution)), default=str))
     else:
-        say(f"{view['workflow']} {view['status']} (execution {view['execution_id']})")
+        say(_headline(view))
         if view["error"]:
             say(f"error: {json.dumps(view['error'], default=str)}")
     return EXIT_OK if view["status"] == "succeeded" else EXIT_NOT_SUCCEEDED
@@ -376,7 +517,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_control(args: argparse.Namespace) -> int:
     out = _client(args).control(args.execution, args.command, getattr(args, "reason", None))
-    say(f"{out['requested']} requested for execution {out['execution_id']}")
+    say(json.dumps(out) if args.json else f"{out['requested']} requested for execution {out['execution_id']}")
     return EXIT_OK
 
 
@@ -392,11 +533,68 @@ def cmd_respond(args: argparse.Namespace) -> int:
         if not pending and not args.json:
             say("no pending inquiries")
         return EXIT_OK
-    if args.response is None:
-        raise UsageError("respond: --response JSON (or @file.json) is required with an inquiry id")
-    out = client.respond(args.inquiry, _read_input(args.response))
+    response = _read_input(args.response) if args.response is not None else _ask(client.inquiry(args.inquiry), args)
+    out = client.respond(args.inquiry, response)
     say(json.dumps(out) if args.json else f"inquiry {out['inquiry']} {out['status']}")
     return EXIT_OK
+
+
+def _ask(inquiry: dict[str, Any], args: argparse.Namespace) -> Any:
+    """Show the inquiry's prompt and schema; on a terminal, read the answer (JSON) from it."""
+    schema = inquiry.get("schema")
+    print(f"inquiry {inquiry['id']}: {inquiry['workflow']} / {inquiry['task']} ({inquiry['status']})",
+          file=sys.stderr)
+    if inquiry.get("prompt"):
+        print(f"  {inquiry['prompt']}", file=sys.stderr)
+    if schema:
+        print("  the answer must match this schema:", file=sys.stderr)
+        for line in json.dumps(schema, indent=2).splitlines():
+            print(f"    {line}", file=sys.stderr)
+    if args.json or not sys.stdin.isatty():
+        raise UsageError("respond: --response JSON (or @file.json) is required here (no terminal to ask on)")
+    properties = (schema or {}).get("properties") if isinstance(schema, dict) else None
+    if properties and (schema or {}).get("type") == "object":
+        answer: dict[str, Any] = {}
+        for name, prop in properties.items():
+            hint = prop.get("type", "JSON") if isinstance(prop, dict) else "JSON"
+            required = name in (schema.get("required") or [])
+            raw = input(f"{name} ({hint}{', required' if required else ''}): ").strip()
+            if not raw and not required:
+                continue
+            try:
+                answer[name] = json.loads(raw)
+            except ValueError:
+                answer[name] = raw  # a bare word is a string
+        return answer
+    raw = input("answer (JSON): ")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"respond: the answer is not JSON: {exc}") from None
+
+
+def _view_dot(view: dict[str, Any]) -> str:
+    """Graphviz of an execution: each task with its kind and status, coloured by status."""
+    colours = {"succeeded": "#c8f7c5", "failed": "#f7c5c5", "timed_out": "#f7d9c5", "running": "#c5daf7",
+               "skipped": "#e0e0e0", "cancelled": "#e0e0e0", "paused": "#f7f0c5"}
+
+    def q(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+    lines = [f"digraph {q(view['workflow'])} {{", "  rankdir=TB;", "  node [shape=box, style=filled];"]
+    for task in view["tasks"]:
+        label = f"{task['name']}\n{task['kind']}\n{task['status'].replace('_', ' ')}"
+        items = task.get("items")
+        if items:
+            label += f"\n{items['succeeded'] + items['failed']}/{items['total']} items"
+        fill = colours.get(task["status"], "#ffffff")
+        shape = ", shape=box3d" if task.get("join") else ""
+        lines.append(f"  {q(task['name'])} [label={q(label)}, fillcolor={q(fill)}{shape}];")
+    for edge in view["edges"]:
+        attr = f" [label={q(edge['label'])}]" if edge["label"] else ""
+        lines.append(f"  {q(edge['from'])} -> {q(edge['to'])}{attr};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -415,6 +613,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+    report = doctor.run(_client(args), timeout=args.timeout, say=None if args.json else lambda line: say(line))
+    if args.json:
+        say(json.dumps(report.to_dict()))
+    return EXIT_OK if report.ok else EXIT_NOT_SUCCEEDED
+
+
 def _api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", help="the API's base URL (default: $RELAYFLOW_API or http://127.0.0.1:8080); "
                                       "requests to a non-loopback URL are signed with SigV4")
@@ -427,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a workflow on this machine")
     run.add_argument("workflow", help="the workflow file")
+    _add_action_module(run)
     run.add_argument("--input", help="the input as JSON, or @file.json")
     run.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
     run.add_argument("--real-time", action="store_true", help="really wait for sleeps, retries and timeouts")
@@ -435,16 +642,20 @@ def build_parser() -> argparse.ArgumentParser:
                           "memory: in-process twins of every service, fastest")
     run.set_defaults(func=cmd_run)
     val = sub.add_parser("validate", help="check workflow files and report every problem")
-    val.add_argument("files", nargs="+")
+    val.add_argument("files", nargs="+", help="workflow files, or folders of them (searched with subfolders)")
+    _add_action_module(val)
+    val.add_argument("--json", action="store_true", help="print every file's problems as one JSON object")
     val.set_defaults(func=cmd_validate)
     gr = sub.add_parser("graph", help="draw a workflow's task graph, or an execution's with each task's status")
     gr.add_argument("workflow", nargs="?")
     gr.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
-    gr.add_argument("--execution", metavar="ID", help="draw this execution (Mermaid, from the API)")
+    gr.add_argument("--execution", metavar="ID", help="draw this execution with each task's status (from the API)")
+    gr.add_argument("--json", action="store_true", help="with --execution: print the API's graph view as JSON")
     _api_options(gr)
     gr.set_defaults(func=cmd_graph)
     te = sub.add_parser("test", help="run workflow tests (YAML files of cases with mocks and expectations)")
     te.add_argument("files", nargs="+", help="test files, or folders of them")
+    _add_action_module(te)
     te.add_argument("--json", action="store_true", help="print the report as one JSON object")
     te.set_defaults(func=cmd_test)
 
@@ -456,6 +667,8 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--backend", choices=["local", "memory"], default="local",
                     help="local: the embedded AWS stack (default); memory: in-process twins")
     se.add_argument("--quiet", action="store_true", help="do not log requests")
+    _add_action_module(se)
+    se.add_argument("--json", action="store_true", help="print where it listens as one JSON line")
     se.set_defaults(func=cmd_serve)
 
     st = sub.add_parser("start", help="start an execution through the API")
@@ -485,8 +698,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("execution", help="an execution id")
         if name != "redrive":
             p.add_argument("--reason", help="why (kept with the request)")
+        p.add_argument("--json", action="store_true", help="print the API's answer as JSON")
         _api_options(p)
         p.set_defaults(func=cmd_control)
+
+    ls = sub.add_parser("list", help="list executions, newest first (through the API)")
+    ls.add_argument("--workflow", help="only this workflow's executions")
+    ls.add_argument("--status", choices=["running", "paused", "succeeded", "failed", "timed_out", "cancelled"])
+    ls.add_argument("--limit", type=int, help="page size (default 50, at most 100)")
+    ls.add_argument("--next", help="the token a previous page printed")
+    ls.add_argument("--json", action="store_true", help="print the API's page as JSON")
+    _api_options(ls)
+    ls.set_defaults(func=cmd_list)
+    rg = sub.add_parser("register", help="register workflow files (or folders of them) with the API")
+    rg.add_argument("files", nargs="+", help="workflow files, or folders of them")
+    rg.add_argument("--json", action="store_true", help="print what was registered as JSON")
+    _api_options(rg)
+    rg.set_defaults(func=cmd_register)
 
     rs = sub.add_parser("respond", help="answer an approval (core.ask); without an id, list the pending ones")
     rs.add_argument("inquiry", nargs="?", help="the inquiry id")
@@ -494,6 +722,12 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--json", action="store_true", help="print JSON")
     _api_options(rs)
     rs.set_defaults(func=cmd_respond)
+    dr = sub.add_parser("doctor", help="smoke-test a deployed stack through its API (a timer, a retry, "
+                                       "with_items, a nested child, an approval)")
+    dr.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the workflow (default 300)")
+    dr.add_argument("--json", action="store_true", help="print one JSON report")
+    _api_options(dr)
+    dr.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -127,6 +127,18 @@ class Client:
         body = {"reason": reason} if reason else None
         return self.request("POST", f"/executions/{seg(execution_id)}/{action}", body)[1]
 
+    def executions(self, workflow: str | None = None, status: str | None = None, limit: int | None = None,
+                   next_token: str | None = None) -> dict[str, Any]:
+        query = {"workflow": workflow, "status": status, "limit": limit, "next": next_token}
+        return self.request("GET", "/executions", query=query)[1]
+
+    def register(self, text: str, name: str) -> dict[str, Any]:
+        return self.request("PUT", f"/workflows/{seg(name)}", raw=text.encode("utf-8"),
+                            headers={"Content-Type": "application/yaml"})[1]
+
+    def inquiry(self, inquiry_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/inquiries/{seg(inquiry_id)}")[1]
+
     def inquiries(self, status: str | None = None) -> list[dict[str, Any]]:
         return self.request("GET", "/inquiries", query={"status": status})[1]["inquiries"]
 

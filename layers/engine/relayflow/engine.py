@@ -13,10 +13,10 @@ import uuid
 from typing import Any, Callable
 
 from . import ports
-from .core import templates
+from .core import templates, values
 from .core.conductor import Conductor
 from .core.errors import ConflictError, InputError, RelayflowError
-from .core.inputs import check_input
+from .core.inputs import check_input, initial_vars
 from .core.messages import (
     AttemptFinished, CancelTimer, CloseInquiry, DispatchAttempt, Emit, Message, OpenInquiry, SendEvent,
     StartChild, StartRequested, StartTimer,
@@ -78,11 +78,19 @@ class Engine:
         written in either case.
         """
         spec = self.workflows.get(workflow, version)
-        checked = check_input(spec, input)
+        try:  # the input as JSON carries it, whatever the caller passed (core/values.py)
+            input = values.to_json(input, "input")
+        except values.NotJSON as exc:
+            raise InputError([str(exc)]) from None
+        checked = check_input(spec, input, self.limits)
         version = self._version_of(spec, version)
         eid = execution_id or self.new_id()
+        now = self.clock.now()
+        # The initial vars render again in the first step (pure, same values): a render error
+        # is an input error here, before anything is written.
+        initial_vars(spec, checked, {"execution_id": eid, "workflow": spec.name, "started_at": now}, self.limits)
         head = Execution(id=eid, workflow=spec.name, spec_version=version, input=checked,
-                         created_at=self.clock.now(), parent=parent)
+                         created_at=now, parent=parent)
         created = self.store.create_execution(head)
         if self.defer_start:
             self.events.send(StartRequested(eid))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -30,7 +30,11 @@ from .service import Service
 
 @dataclass
 class Faults:
-    """Delivery faults: ``reorder`` picks any queued message; ``duplicate`` redelivers with that probability."""
+    """Delivery faults: ``reorder`` picks any queued message; ``duplicate`` redelivers with that probability.
+
+    With ``duplicate`` set, the first message taken is always redelivered too, so
+    every run under duplication meets at least one duplicate.
+    """
 
     reorder: bool = False
     duplicate: float = 0.0
@@ -40,7 +44,7 @@ class Faults:
 class MemoryStack:
     def __init__(self, registry: ActionRegistry | None = None, real_time: bool = False,
                  faults: Faults | None = None, limits: templates.Limits | None = None,
-                 seed: int | None = None, keep_events: bool = True):
+                 seed: int | None = None, keep_events: bool = True, defer_start: bool = False):
         self.registry = registry or default_registry()
         self.functions = LocalFunctions()  # what aws.lambda invokes here
         register_lambda_action(self.registry, self.functions)
@@ -58,9 +62,14 @@ class MemoryStack:
         counter = iter(range(1, 1 << 62))
         new_id = (lambda: f"ex-{next(counter):06d}") if seed is not None else None
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
-                             self.bus, self.clock, limits=limits, rng=random.Random(seed), new_id=new_id)
+                             self.bus, self.clock, limits=limits, rng=random.Random(seed), new_id=new_id,
+                             defer_start=defer_start)
         self.deliveries = 0
-        self.service = Service(self.engine, self.store, self.workflows, self.event_queue, self.clock)
+        self.duplicates = 0  # deliveries of a message that was delivered before
+        self._copies: Counter[int] = Counter()  # queued extra copies, by id of the message object
+        self._duplicated = False
+        self.service = Service(self.engine, self.store, self.workflows, self.event_queue, self.clock,
+                               self.registry)
 
     # -- set-up ------------------------------------------------------------------
     def execute(self, cmd: DispatchAttempt) -> Message:
@@ -101,7 +110,14 @@ class MemoryStack:
             queue.rotate(i)
         else:
             msg = queue.popleft()
-        if self.faults.duplicate and self._rng.random() < self.faults.duplicate:
+        copies = self._copies.pop(id(msg), 0)  # a queued copy holds the object: its id is not reused
+        if copies:
+            self.duplicates += 1
+            if copies > 1:
+                self._copies[id(msg)] = copies - 1
+        if self.faults.duplicate and (self._rng.random() < self.faults.duplicate or not self._duplicated):
+            self._duplicated = True
+            self._copies[id(msg)] += 1
             queue.insert(self._rng.randrange(len(queue) + 1), msg)
         return msg
 

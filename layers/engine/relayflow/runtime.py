@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from .actions.allowlist import ActionModules
 from .actions.aws_lambda import boto3_invoker, register_lambda_action
 from .actions.builtin import default_registry
 from .actions.registry import ActionRegistry
@@ -41,9 +42,10 @@ class Runtime:
         self.task_queue = SqsTaskQueue(self.sqs, settings.task_queue_url, self.payloads)
         self.event_queue = SqsEventQueue(self.sqs, settings.event_queue_url, self.payloads)
         self.timers = SchedulerTimers(self.scheduler, settings.schedule_group, settings.event_queue_arn,
-                                      settings.scheduler_role_arn, self.payloads)
+                                      settings.scheduler_role_arn, self.payloads, settings.timer_dlq_arn)
         self.bus = EventBridgeBus(self.events_client, settings.event_bus, self.payloads, settings.lifecycle_events)
-        self.actions = registry or default_registry()
+        self.actions = registry or default_registry(ActionModules.from_setting(settings.action_modules),
+                                                    settings.lambda_prefix)
         if "aws.lambda" not in self.actions.names():
             register_lambda_action(self.actions, boto3_invoker(session.client("lambda", config=_BOTO_CONFIG)))
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,

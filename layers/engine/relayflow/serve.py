@@ -3,13 +3,20 @@
 Each HTTP request becomes an API Gateway REST (v1) proxy event for the very
 handler AWS runs (``functions/api/app.py``), and its answer goes back as the
 HTTP response. A background thread pumps the stack (the queues, the worker,
-advance, and timers when they come due, in real time). One lock serialises
-pump steps and requests: moto, in-process, must not be driven from several
-threads at once.
+advance, and timers when they come due, in real time).
+
+Requests never wait behind the pump's work. On the embedded AWS stack they run
+beside the pump's handlers, as API Lambda invocations run beside advance and
+worker invocations on AWS; only each single moto request is made whole under a
+process-wide lock (``local.moto_tuning``), so a request waits at most for one
+AWS call of the pump, never for a batch. The memory backend's twins are plain
+Python objects with no such guard, so there a request and a pump step take
+turns; a step there is a fraction of a millisecond.
 """
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import sys
@@ -116,14 +123,17 @@ class ApiServer:
 
         self.stack = stack
         self.log = log
-        self.lock = threading.RLock()
-        self._idle = threading.Condition(self.lock)
+        memory = hasattr(stack, "task_queue")
+        # What a request and a pump step both hold: the memory twins need turns; moto guards itself.
+        self.lock: Any = threading.RLock() if memory else contextlib.nullcontext()
+        self._state = threading.Lock()  # the counters below, never held while working
+        self._idle = threading.Condition(self._state)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._requests = 0  # requests answered
         self._idle_after = -1  # the pump found nothing to do after this many requests
         self.pump_errors: list[BaseException] = []
-        self._step: Callable[[Any], bool] = _step_memory if hasattr(stack, "task_queue") else _LocalStepper()
+        self._step: Callable[[Any], bool] = _step_memory if memory else _LocalStepper()
         self._sink = handler_output if handler_output is not None else open(os.devnull, "w")  # noqa: SIM115
         api_app.set_service(stack.service)
         handler = getattr(getattr(api_app.logger, "registered_handler", None), "setStream", None)
@@ -179,16 +189,18 @@ class ApiServer:
 
     def _pump(self) -> None:
         while not self._stop.is_set():
-            with self.lock:
+            with self._state:
                 seen = self._requests
-                try:
+            try:
+                with self.lock:
                     progressed = self._step(self.stack)
-                except Exception as exc:  # keep serving; settle() reports it
-                    self.pump_errors.append(exc)
-                    if self.log is not None:
-                        print(f"relayflow serve: a pump step failed: {exc!r}", file=self.log, flush=True)
-                    progressed = False
-                if not progressed:
+            except Exception as exc:  # keep serving; settle() reports it
+                self.pump_errors.append(exc)
+                if self.log is not None:
+                    print(f"relayflow serve: a pump step failed: {exc!r}", file=self.log, flush=True)
+                progressed = False
+            if not progressed:
+                with self._state:
                     self._idle_after = seen
                     self._idle.notify_all()
             if not progressed:
@@ -197,7 +209,7 @@ class ApiServer:
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until the pump has done everything the requests so far made ready (not future timers)."""
-        with self.lock:
+        with self._state:
             target = self._requests
             self._wake.set()
             if not self._idle.wait_for(lambda: self._idle_after >= target or bool(self.pump_errors), timeout):
@@ -207,15 +219,16 @@ class ApiServer:
 
     # -- one request -------------------------------------------------------------------
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            resp: dict[str, Any] = {}
-            try:  # (no redirect_stdout: it is process-wide; the handler's logger writes to the sink)
+        resp: dict[str, Any] = {}
+        try:  # (no redirect_stdout: it is process-wide; the handler's logger writes to the sink)
+            with self.lock:
                 resp = self._handler(event, _Context())
-                return resp
-            finally:
+            return resp
+        finally:
+            with self._state:
                 self._requests += 1
-                if event["httpMethod"] == "POST" and int(resp.get("statusCode") or 500) < 300:
-                    self._wake.set()  # it may have queued work: no need to wait for the next poll
+            if event["httpMethod"] == "POST" and int(resp.get("statusCode") or 500) < 300:
+                self._wake.set()  # it may have queued work: no need to wait for the next poll
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -282,11 +295,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._reply(int(resp.get("statusCode", 500)), out, headers)
 
 
-def make_stack(backend: str, handler_output: Any = None) -> Any:
+def make_stack(backend: str, handler_output: Any = None, registry: Any = None) -> Any:
     """A real-time embedded stack: ``local`` (moto + the Lambda handlers) or ``memory``."""
     if backend == "memory":
         from .harness import MemoryStack
-        return MemoryStack(real_time=True)
+        return MemoryStack(registry=registry, real_time=True)
     from .local.stack import LocalStack
-    return LocalStack(real_time=True, handler_output=handler_output if handler_output is not None
+    return LocalStack(registry=registry, real_time=True, handler_output=handler_output if handler_output is not None
                       else open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the stack

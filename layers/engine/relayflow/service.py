@@ -14,8 +14,8 @@ import json
 import uuid
 from typing import Any
 
-import fastjsonschema
-
+from . import admission, schemas
+from .actions.registry import ActionRegistry
 from .core import graph
 from .core.conductor import parse_token
 from .core.errors import InputError, RelayflowError, ValidationError
@@ -23,7 +23,7 @@ from .core.inputs import check_input
 from .core.loader import parse
 from .core.messages import CallbackReceived, ControlRequested, RedriveRequested
 from .core.records import (
-    CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT, WORKFLOW_FINAL, Execution,
+    CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT, WORKFLOW_FINAL, Execution, TaskRun,
 )
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
@@ -104,13 +104,43 @@ def _problem(p: Any) -> dict[str, Any]:
             "severity": p.severity, "text": str(p)}
 
 
+def items_progress(run: TaskRun) -> dict[str, int] | None:
+    """How far a with_items or parallel run is: its units by state (None for a single-unit run)."""
+    if run.kind == "single":
+        return None
+    failed = len(run.failed_indexes)
+    return {"total": run.total, "succeeded": max(0, run.done - failed), "failed": failed,
+            "running": run.in_flight, "pending": max(0, run.total - run.done - run.in_flight)}
+
+
+def _sum_items(runs: list[TaskRun]) -> dict[str, int] | None:
+    return items_progress(runs[0]) if runs else None
+
+
+def run_summary(run: TaskRun) -> dict[str, Any]:
+    unit = run.unit
+    return {"run": run.run, "status": run.status, "kind": run.kind, "attempts": run.attempts,
+            "started_at": run.started_at, "finished_at": run.finished_at, "error": run.error,
+            "items": items_progress(run), "child_execution": unit.child_id if unit is not None else None}
+
+
+def control_reason(head: Execution) -> str | None:
+    """The reason given with the last pause or cancel that took effect, while it holds."""
+    wanted = {PAUSED: "workflow.paused", CANCELLED: "workflow.cancelled"}.get(head.status)
+    last = next((e for e in reversed(head.events) if e["type"] == wanted), None) if wanted else None
+    return last.get("reason") if last else None
+
+
 def task_kind(task: Any) -> str:
     return task.action or (f"workflow {task.workflow}" if task.workflow else task.type)
 
 
 class Service:
-    def __init__(self, engine: Engine, store: StateStore, workflows: Any, events: EventQueue, clock: Clock):
+    def __init__(self, engine: Engine, store: StateStore, workflows: Any, events: EventQueue, clock: Clock,
+                 actions: ActionRegistry | None = None):
         self.engine, self.store, self.workflows, self.events, self.clock = engine, store, workflows, events, clock
+        # What this deployment admits: python: actions from its declared modules only (none if not given).
+        self.actions = actions or ActionRegistry()
 
     # -- workflows -------------------------------------------------------------
     def register_text(self, text: str, name: str | None = None, source: str = "<request>") -> dict[str, Any]:
@@ -122,6 +152,12 @@ class Service:
                              [_problem(p) for p in problems])
         if name is not None and spec.name != name:
             raise BadRequest(f"the workflow's name is {spec.name!r}, not {name!r} (the name in the path)")
+        refused = admission.problems(spec, self.actions)
+        if refused:
+            first = refused[0]
+            raise BadRequest(f"the workflow is not allowed here: task {first.task}: {first.message}"
+                             + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""),
+                             [_problem(p) for p in refused])
         if len(json.dumps({"text": spec.text, "source": spec.source})) > MAX_STORED_DEFINITION:
             raise TooLarge(f"the definition is too large to store (at most about {MAX_STORED_DEFINITION} bytes)")
         version = self.workflows.register(spec)
@@ -255,17 +291,40 @@ class Service:
                 "name": name, "kind": task_kind(task), "join": task.join is not None,
                 "status": mine[-1].status if mine else "not_started",
                 "attempts": sum(r.attempts for r in mine),
-                "runs": [{"run": r.run, "status": r.status, "attempts": r.attempts, "started_at": r.started_at,
-                          "finished_at": r.finished_at, "error": r.error} for r in mine],
+                "runs": [run_summary(r) for r in mine],
+                "items": _sum_items([r for r in mine if r.kind != "single"][-1:]),
             })
         statuses = {t["name"]: t["status"] for t in tasks if t["runs"]}
         inquiries = [{"id": i["id"], "task": i["task"], "run": i["run"], "prompt": i.get("prompt")}
                      for i in self.store.list_inquiries("pending") if i.get("execution_id") == execution_id]
         return {"execution_id": head.id, "workflow": head.workflow, "version": head.spec_version,
                 "status": head.status, "output": head.output, "error": head.error,
+                "reason": control_reason(head), "parent": head.parent, "input": head.input,
                 "created_at": head.created_at, "finished_at": head.finished_at,
                 "tasks": tasks, "edges": self._edges(spec), "inquiries": inquiries,
                 "mermaid": graph.to_mermaid(spec, statuses)}
+
+    def run_detail(self, execution_id: str, task: str, run: int, offset: int = 0,
+                   limit: int = 50) -> dict[str, Any]:
+        """One task run: its input, result, error and timings, its events (one per attempt
+        that failed and was retried), and a page of its items / sub-tasks with theirs."""
+        if self.store.get_execution(execution_id) is None:
+            raise NotFound(f"no execution {execution_id!r}")
+        found = next((r for r in self.store.list_runs(execution_id) if r.task == task and r.run == run), None)
+        if found is None:
+            raise NotFound(f"no run {run} of task {task!r} in execution {execution_id}")
+        out = run_summary(found)
+        single = found.unit
+        out.update(input=single.input if single else None, result=found.result, events=found.events,
+                   units=[], next_offset=None)
+        if found.kind != "single":
+            units = sorted(self.store.list_units(execution_id, task, run), key=lambda u: u.index)
+            page = units[offset:offset + limit]
+            out["units"] = [{"index": u.index, "item": u.item, "status": u.status, "attempts": u.attempt,
+                             "input": u.input, "result": u.result, "error": u.error,
+                             "child_execution": u.child_id} for u in page]
+            out["next_offset"] = offset + limit if offset + limit < len(units) else None
+        return out
 
     def describe(self, execution_id: str) -> dict[str, Any]:
         if self.store.get_execution(execution_id) is None:
@@ -318,10 +377,10 @@ class Service:
         schema = inquiry.get("schema")
         if schema:
             try:
-                fastjsonschema.compile(schema)(response)
-            except fastjsonschema.JsonSchemaValueException as exc:
-                raise BadRequest(f"the response does not match the inquiry's schema: {exc.message}") from None
-            except fastjsonschema.JsonSchemaDefinitionException as exc:
+                schemas.check(schema, response)
+            except schemas.SchemaMismatch as exc:
+                raise BadRequest(f"the response does not match the inquiry's schema: {exc}") from None
+            except schemas.SchemaError as exc:
                 raise BadRequest(f"the inquiry's schema is invalid: {exc}") from None
         if not self.store.answer_inquiry(inquiry_id, response, self.clock.now()):
             raise Conflict(f"inquiry {inquiry_id} was answered already")

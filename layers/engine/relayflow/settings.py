@@ -22,7 +22,10 @@ class Settings:
     retention_days: int = 30
     max_receive_count: int = 5
     region: str = "us-east-1"
-    lifecycle_events: str = "all"  # which events go to the bus: all | workflow | none
+    lifecycle_events: str = "workflow"  # which events go to the bus: workflow | all | none
+    timer_dlq_arn: str = ""  # the schedules' dead-letter queue (a standard queue)
+    action_modules: str = ""  # the python: action modules this deployment declares (comma separated)
+    lambda_prefix: str = ""  # aws.lambda invokes only functions whose names start with it
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -40,7 +43,10 @@ class Settings:
             **{field: env[var] for field, var in names.items()},
             retention_days=int(env.get("RELAYFLOW_RETENTION_DAYS", "30")),
             max_receive_count=int(env.get("RELAYFLOW_MAX_RECEIVE_COUNT", "5")),
-            lifecycle_events=env.get("RELAYFLOW_LIFECYCLE_EVENTS", "all"),
+            lifecycle_events=env.get("RELAYFLOW_LIFECYCLE_EVENTS", "workflow"),
+            timer_dlq_arn=env.get("RELAYFLOW_TIMER_DLQ_ARN", ""),
+            action_modules=env.get("RELAYFLOW_ACTION_MODULES", ""),
+            lambda_prefix=env.get("RELAYFLOW_LAMBDA_PREFIX", ""),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         )
 
@@ -54,4 +60,6 @@ class Settings:
             "RELAYFLOW_RETENTION_DAYS": str(self.retention_days),
             "RELAYFLOW_MAX_RECEIVE_COUNT": str(self.max_receive_count), "AWS_DEFAULT_REGION": self.region,
             "RELAYFLOW_LIFECYCLE_EVENTS": self.lifecycle_events,
+            "RELAYFLOW_TIMER_DLQ_ARN": self.timer_dlq_arn,
+            "RELAYFLOW_ACTION_MODULES": self.action_modules, "RELAYFLOW_LAMBDA_PREFIX": self.lambda_prefix,
         }

@@ -57,22 +57,26 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import glob
+import fnmatch
 import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+import fastjsonschema
+import yaml
+
+from .actions.allowlist import ActionModules
 from .actions.builtin import default_registry
 from .core import messages as _messages
 from .core import yamlpos
-from .core.conductor import Conductor
+from .core.conductor import ASK_ACTION, Conductor
 from .core.errors import InputError
 from .core.loader import parse_file, read_file
 from .core.messages import AttemptFinished, DispatchAttempt, Message, StartChild, StartTimer
 from .core.records import RUNNING, TaskRun, Unit
-from .core.spec import TaskSpec, Transition, WorkflowSpec
+from .core.spec import FAIL, Branch, TaskSpec, Transition, WorkflowSpec
 from .harness import MemoryStack
 
 # How a token-holding unit (approval, callback task) is answered, where the engine has it.
@@ -166,6 +170,41 @@ def _suggest(word: str, choices: Any) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+def _mocked_task(spec: WorkflowSpec, label: str) -> TaskSpec:
+    """The task (or ``PARENT/SUB`` sub-task) a mock label names; the label is known to exist."""
+    name, _, sub = label.partition("/")
+    task = spec.tasks[name]
+    return next(t for t in task.subtasks if t.name == sub) if sub else task
+
+
+def _literal_ask_schema(task: TaskSpec) -> Callable[[Any], Any] | None:
+    """The validator of a core.ask task's schema when it is written out (no template), else None."""
+    schema = task.input.get("schema") if task.action == ASK_ACTION and isinstance(task.input, dict) else None
+    if not isinstance(schema, dict) or "{{" in json.dumps(schema) or "{%" in json.dumps(schema):
+        return None
+    return _schema_validator(schema)
+
+
+def _schema_validator(schema: Any) -> Callable[[Any], Any] | None:
+    try:
+        return fastjsonschema.compile(schema)
+    except fastjsonschema.JsonSchemaDefinitionException:
+        return None  # the approval itself reports a broken schema when it runs
+
+
+def _schema_problem(validate: Callable[[Any], Any], answer: Any) -> str | None:
+    """Why ``answer`` breaks the schema (as the approval API checks it), or None."""
+    try:
+        validate(answer)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        return exc.message
+    return None
+
+
+class MockRefused(Exception):
+    """A mocked outcome the real service would refuse (an approval answer breaking its schema)."""
+
+
 def _task_labels(spec: WorkflowSpec) -> set[str]:
     labels = set(spec.tasks)
     for task in spec.tasks.values():
@@ -180,6 +219,7 @@ class _FileReader:
         self.path = path
         self.lines = lines
         self.problems: list[str] = []
+        self.answer_schema: Callable[[Any], Any] | None = None  # the core.ask task's schema, while reading its mock
 
     def err(self, where: tuple, message: str) -> None:
         self.problems.append(f"{self.path}:{yamlpos.line_of(self.lines, where)}: {message}")
@@ -267,6 +307,11 @@ class _FileReader:
             self.err(where + ("after",), f"mock of {label}: after must be a number of seconds >= 0")
             after = 0
         if kind == "result":
+            if self.answer_schema is not None:
+                problem = _schema_problem(self.answer_schema, raw["result"])
+                if problem:
+                    self.err(where + ("result",), f"mock of {label}: the answer does not match the task's schema "
+                                                  f"({problem}); the approval API would refuse it")
             return Outcome("result", result=raw["result"], after=float(after))
         if kind in ("timeout", "real"):
             if raw[kind] is not True:
@@ -297,7 +342,17 @@ class _FileReader:
                 self.err(where + (name,), f"mocks: workflow {spec.name} has no task '{name}'"
                                           f"{_suggest(name, labels)}")
                 continue
-            mock = self.mock(value, where + (name,), str(name))
+            task = _mocked_task(spec, str(name))
+            if task.type == "parallel":
+                subs = ", ".join(f"{name}/{sub.name}" for sub in task.subtasks)
+                self.err(where + (name,), f"mocks: {name} is a parallel task: it runs no action of its own, so "
+                                          f"a mock of it would never be used; mock its sub-tasks ({subs})")
+                continue
+            self.answer_schema = _literal_ask_schema(task)
+            try:
+                mock = self.mock(value, where + (name,), str(name))
+            finally:
+                self.answer_schema = None
             if mock is not None:
                 out[str(name)] = mock
         return out
@@ -492,7 +547,7 @@ class _RecordingConductor(Conductor):
             self._frames[-1]["log"].append(value)
         return value
 
-    def decide(self, tr: Transition, ctx: dict[str, Any]) -> tuple[str, ...] | None:
+    def decide(self, tr: Transition, ctx: dict[str, Any]) -> Branch | None:
         self._deciding += 1
         try:
             chosen = super().decide(tr, ctx)
@@ -531,10 +586,8 @@ def _replay(task: TaskSpec, status: str, log: list[Any], targets: list[str]) -> 
                 break
             _, _, chosen = log[i]
             i += 1
-            if chosen is not None and chosen and all(t in targets for t in chosen):
-                index = next((k for k, b in enumerate(tr.decision) if b.do is chosen), None)
-                if index is None:
-                    index = next(k for k, b in enumerate(tr.decision) if b.do == chosen)
+            if chosen is not None and (_fires(chosen.do, chosen.commands, targets)):
+                index = next(k for k, b in enumerate(tr.decision) if b is chosen)
                 fired.append(f"decision[{index}]")
             continue
         if tr.when is not None:
@@ -544,9 +597,17 @@ def _replay(task: TaskSpec, status: str, log: list[Any], targets: list[str]) -> 
             i += 1
             if not value:
                 continue
-        if tr.do and all(t in targets for t in tr.do):
+        if _fires(tr.do, tr.commands, targets):
             fired.append(tr.origin)
     return fired
+
+
+def _fires(do: tuple[str, ...], commands: frozenset[str], targets: list[str]) -> bool:
+    """An entry whose ``when`` held fired when its tasks were scheduled, or it said noop / fail
+    (after 'fail' nothing is scheduled: the workflow fails fast)."""
+    if FAIL in commands or (commands and not do):
+        return True
+    return bool(do) and all(t in targets for t in do)
 
 
 @contextlib.contextmanager
@@ -564,16 +625,17 @@ def _recording(sink: list[tuple[str, str, str]]) -> Iterator[None]:
 
 
 def transition_entries(spec: WorkflowSpec) -> list[tuple[str, str, tuple[str, ...], int]]:
-    """Every transition entry that schedules something: (task, entry, targets, line)."""
+    """Every transition entry that schedules something or says noop / fail: (task, entry, targets, line)."""
     out = []
     for task in spec.tasks.values():
         for tr in task.next:
             if tr.decision is not None:
                 for k, branch in enumerate(tr.decision):
-                    if branch.do:
-                        out.append((task.name, f"decision[{k}]", branch.do, tr.line))
-            elif tr.do:
-                out.append((task.name, tr.origin, tr.do, tr.line))
+                    if branch.do or branch.commands:
+                        out.append((task.name, f"decision[{k}]", branch.do + tuple(sorted(branch.commands)),
+                                    tr.line))
+            elif tr.do or tr.commands:
+                out.append((task.name, tr.origin, tr.do + tuple(sorted(tr.commands)), tr.line))
     return out
 
 
@@ -583,8 +645,8 @@ class _TestStack(MemoryStack):
     """The memory stack with mocked tasks: ``execute`` answers dispatched attempts, and a scan
     before every step answers attempts that never reach a worker (sleeps, child workflows, waits)."""
 
-    def __init__(self, mocks: dict[str, dict[str, Mock]]):
-        super().__init__(registry=default_registry(), seed=0)
+    def __init__(self, mocks: dict[str, dict[str, Mock]], modules: ActionModules | None = None):
+        super().__init__(registry=default_registry(modules), seed=0)
         self.mocks = mocks
         self.answered: set[tuple[str, str, int, int, int]] = set()
         queue = self.event_queue
@@ -648,6 +710,8 @@ class _TestStack(MemoryStack):
                 "type": "Timeout", "message": f"attempt {attempt} timed out (mocked)"})
         elif token and _CALLBACK is not None:
             status = "failed" if outcome.kind == "fail" else "succeeded"
+            if status == "succeeded":
+                self._check_answer(eid, task, index, unit, outcome.result)
             message = _CALLBACK(eid, token, status, outcome.result,
                                 dict(outcome.error or {}) if outcome.kind == "fail" else None)
         elif outcome.kind == "fail":
@@ -659,6 +723,22 @@ class _TestStack(MemoryStack):
                                          self.clock.now() + outcome.after, message.to_dict()))
             return None
         return message
+
+    def _check_answer(self, eid: str, task: str, index: int, unit: Unit | None, answer: Any) -> None:
+        """A mocked core.ask answer is held to the schema the inquiry was opened with, as the API holds
+        a real one; the schema is the rendered input's, so a templated schema is checked too."""
+        spec = self._spec_of(eid)
+        if spec is None or task not in spec.tasks:
+            return
+        owner = spec.tasks[task]
+        action = owner.subtasks[index].action if owner.type == "parallel" else owner.action
+        schema = (unit.input or {}).get("schema") if action == ASK_ACTION and unit is not None and isinstance(
+            unit.input, dict) else None
+        validate = _schema_validator(schema) if isinstance(schema, dict) else None
+        problem = _schema_problem(validate, answer) if validate is not None else None
+        if problem:
+            raise MockRefused(f"the mocked answer to {task} does not match its schema ({problem}); the approval "
+                              "API would refuse it")
 
     def execute(self, cmd: DispatchAttempt) -> Message:
         key = (cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt)
@@ -757,13 +837,15 @@ def _register_all(stack: MemoryStack, tf: TestFile) -> None:
     stack.register(tf.spec)
 
 
-def run_case(tf: TestFile, case: Case, sink: list[tuple[str, str, str]]) -> CaseResult:
+def run_case(tf: TestFile, case: Case, sink: list[tuple[str, str, str]],
+             action_modules: tuple[str, ...] = ()) -> CaseResult:
+    """Run one case; ``python:`` actions come from the workflow's folder and ``action_modules``."""
     from .cli import contract_result
     out = CaseResult(tf.path, case.name, case.line)
     mocks = {tf.spec.name: case.mocks, **case.child_mocks} if case.mocks or case.child_mocks else {}
-    stack = _TestStack({k: v for k, v in mocks.items() if v})
-    _register_all(stack, tf)
     folder = os.path.dirname(os.path.abspath(tf.workflow_path))
+    stack = _TestStack({k: v for k, v in mocks.items() if v}, ActionModules(action_modules, [folder]))
+    _register_all(stack, tf)
     if folder not in sys.path:  # python:<module>:<function> actions beside the workflow
         sys.path.insert(0, folder)
     with _recording(sink):
@@ -776,6 +858,9 @@ def run_case(tf: TestFile, case: Case, sink: list[tuple[str, str, str]]) -> Case
             stack.pump(max_deliveries=MAX_DELIVERIES)
         except RuntimeError as exc:
             out.error = f"the workflow did not finish: {exc}"
+        except MockRefused as exc:
+            out.error = str(exc)
+            return out
     execution = contract_result(stack.describe(eid))
     out.execution = execution
     if out.error is None and execution["status"] not in STATUSES:
@@ -968,20 +1053,95 @@ class Report:
         return 2 if self.bad_files else 1 if self.failed else 0
 
 
-def expand(paths: list[str]) -> list[str]:
-    """Files as given; a directory stands for the .yaml/.yml files directly inside it."""
+# A folder given to ``relayflow test`` stands for the files in it and its subfolders named so.
+TEST_FILE_PATTERNS = ("*_test.yaml", "*_test.yml", "test_*.yaml", "test_*.yml")
+_SKIPPED_FOLDERS = {"node_modules", "__pycache__", "venv", "site-packages"}
+
+
+def is_test_file_name(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in TEST_FILE_PATTERNS)
+
+
+def _yaml_keys(path: str) -> set[str] | None:
+    """The top-level keys of a YAML mapping file; None when it is not one (or not readable)."""
+    text, _ = read_file(path)
+    if text is None:
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return {k for k in data if isinstance(k, str)} if isinstance(data, dict) else None
+
+
+def _is_workflow_file(path: str) -> bool:
+    keys = _yaml_keys(path)
+    return keys is not None and "tasks" in keys and "cases" not in keys
+
+
+def _walk_test_files(folder: str) -> Iterator[str]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_FOLDERS)
+        for name in sorted(files):
+            if is_test_file_name(name):
+                yield os.path.normpath(os.path.join(root, name))
+
+
+def _tests_of(workflow_path: str) -> list[str]:
+    """Test files under the workflow's folder whose ``workflow`` is that file."""
+    target = os.path.abspath(workflow_path)
+    found = []
+    for path in _walk_test_files(os.path.dirname(workflow_path) or "."):
+        text, _ = read_file(path)
+        try:
+            data = yaml.safe_load(text) if text is not None else None
+        except yaml.YAMLError:
+            continue
+        wf = data.get("workflow") if isinstance(data, dict) else None
+        if isinstance(wf, str) and os.path.abspath(os.path.join(os.path.dirname(path), wf)) == target:
+            found.append(path)
+    return found
+
+
+def expand(paths: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """The test files ``paths`` stand for, with problems and notes.
+
+    A file is taken as given, unless it is a workflow: then the test files naming it (in its
+    folder and below) run. A folder stands for the files in it and its subfolders named like
+    TEST_FILE_PATTERNS; one so named that holds a workflow is left out, with a note."""
     out: list[str] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    patterns = " or ".join(TEST_FILE_PATTERNS[::2])
     for path in paths:
         if os.path.isdir(path):
-            out.extend(sorted(glob.glob(os.path.join(path, "*.yaml")) + glob.glob(os.path.join(path, "*.yml"))))
+            found = []
+            for candidate in _walk_test_files(path):
+                if _is_workflow_file(candidate):
+                    notes.append(f"{candidate}: skipped: named like a test file, but it is a workflow "
+                                 f"(it has 'tasks', not 'cases')")
+                else:
+                    found.append(candidate)
+            if not found:
+                problems.append(f"{path}: no test files here or in its subfolders (test files are named "
+                                f"{patterns})")
+            out.extend(found)
+        elif os.path.isfile(path) and _is_workflow_file(path):
+            tests = _tests_of(path)
+            if not tests:
+                problems.append(f"{path}:1: this is a workflow, not a test file, and no test file under "
+                                f"{os.path.dirname(path) or '.'} names it; write one (named {patterns}) with "
+                                f"'workflow: <path to this file>' and 'cases'")
+            out.extend(tests)
         else:
             out.append(path)
-    return out
+    return list(dict.fromkeys(out)), problems, notes
 
 
-def run_files(paths: list[str]) -> Report:
+def run_files(paths: list[str], action_modules: tuple[str, ...] = ()) -> Report:
     report = Report()
-    for path in expand(paths):
+    files, report.bad_files, report.warnings = expand(paths)
+    for path in files:
         try:
             tf = load_test_file(path)
         except TestFileError as exc:
@@ -995,7 +1155,7 @@ def run_files(paths: list[str]) -> Report:
                 tf.spec.name, tf.workflow_path, list(tf.spec.tasks), entries=transition_entries(tf.spec))
         for case in tf.cases:
             sink: list[tuple[str, str, str]] = []
-            result = run_case(tf, case, sink)
+            result = run_case(tf, case, sink, action_modules)
             report.results.append(result)
             cov.cases += 1
             for workflow, task, entry in sink:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from .allowlist import lambda_target_problem
 from .errors import ActionFailed
 from .registry import ActionContext, ActionRegistry
 
@@ -51,8 +52,13 @@ class LocalFunctions:
 
 
 def register_lambda_action(registry: ActionRegistry, invoke: Invoker) -> None:
+    """``aws.lambda`` through ``invoke``; with the registry's ``lambda_prefix`` set (on AWS), only
+    the stack's own functions (IAM allows the same prefix: this check gives the clear error)."""
     def action(payload: Any, ctx: ActionContext) -> Any:
         if not isinstance(payload, dict) or not isinstance(payload.get("function"), str):
             raise ActionFailed("aws.lambda needs input.function (a function name or ARN)", type="InvalidInput")
+        problem = lambda_target_problem(payload["function"], registry.lambda_prefix)
+        if problem:
+            raise ActionFailed(problem, type="ActionNotAllowed")
         return invoke(payload["function"], payload.get("payload"))
     registry.register("aws.lambda", action)

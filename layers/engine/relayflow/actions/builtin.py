@@ -6,6 +6,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from .allowlist import ActionModules
 from .errors import ActionFailed
 from .registry import ActionContext, ActionRegistry
 
@@ -79,5 +80,6 @@ def register_builtins(registry: ActionRegistry) -> ActionRegistry:
     return registry
 
 
-def default_registry() -> ActionRegistry:
-    return register_builtins(ActionRegistry())
+def default_registry(modules: ActionModules | None = None, lambda_prefix: str | None = None) -> ActionRegistry:
+    """The built-ins, and ``python:`` actions from ``modules`` only (none when not given)."""
+    return register_builtins(ActionRegistry(modules, lambda_prefix))

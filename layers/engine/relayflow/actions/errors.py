@@ -15,3 +15,7 @@ class ActionFailed(RelayflowError):
 
 class UnknownAction(RelayflowError):
     pass
+
+
+class ActionNotAllowed(UnknownAction):
+    """A definition names code the deployment did not declare (a module, a function of another stack)."""

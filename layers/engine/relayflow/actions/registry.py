@@ -8,11 +8,11 @@ can die after the action and before its result is recorded): use
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .allowlist import ActionModules
 from .errors import UnknownAction
 
 Action = Callable[[Any, "ActionContext"], Any]
@@ -31,8 +31,13 @@ class ActionContext:
 
 
 class ActionRegistry:
-    def __init__(self) -> None:
+    """Actions by name. ``python:`` actions resolve only inside ``modules`` (none by default);
+    ``aws.lambda`` reaches only functions whose names start with ``lambda_prefix`` (when set)."""
+
+    def __init__(self, modules: ActionModules | None = None, lambda_prefix: str | None = None) -> None:
         self._actions: dict[str, Action] = {}
+        self.modules = modules or ActionModules()
+        self.lambda_prefix = lambda_prefix or None
 
     def register(self, name: str, fn: Action) -> None:
         self._actions[name] = fn
@@ -49,7 +54,7 @@ class ActionRegistry:
         if fn is not None:
             return fn
         if name.startswith("python:"):
-            fn = _import_python_action(name)
+            fn = _python_action(self.modules, name)
             self._actions[name] = fn
             return fn
         raise UnknownAction(f"unknown action {name!r}")
@@ -58,18 +63,8 @@ class ActionRegistry:
         return sorted(self._actions)
 
 
-def _import_python_action(name: str) -> Action:
-    parts = name.split(":")
-    if len(parts) != 3 or not parts[1] or not parts[2]:
-        raise UnknownAction(f"{name!r}: write python actions as python:<module>:<function>")
-    _, module_name, func_name = parts
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UnknownAction(f"{name!r}: cannot import module {module_name!r}: {exc}") from None
-    fn = getattr(module, func_name, None)
-    if not callable(fn):
-        raise UnknownAction(f"{name!r}: module {module_name!r} has no function {func_name!r}")
+def _python_action(modules: ActionModules, name: str) -> Action:
+    fn = modules.load(name)
     try:
         wants_context = "context" in inspect.signature(fn).parameters
     except (TypeError, ValueError):

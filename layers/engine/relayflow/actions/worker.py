@@ -1,9 +1,9 @@
 """Run one dispatched attempt and describe how it ended."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ..core import values
 from ..core.messages import AttemptFinished, DispatchAttempt
 from .errors import ActionFailed, UnknownAction
 from .registry import ActionContext, ActionRegistry
@@ -17,17 +17,19 @@ def run_attempt(registry: ActionRegistry, cmd: DispatchAttempt) -> AttemptFinish
     try:
         fn = registry.resolve(cmd.action)
         result = fn(cmd.input, ctx)
-        json.dumps(result)
     except ActionFailed as exc:
-        return _failed(cmd, exc.type, str(exc), exc.result)
+        try:
+            return _failed(cmd, exc.type, str(exc), values.to_json(exc.result, "the failure's result"))
+        except values.NotJSON as bad:
+            return _failed(cmd, "InvalidResult", str(bad))
     except UnknownAction as exc:
-        return _failed(cmd, "UnknownAction", str(exc))
-    except (TypeError, ValueError) as exc:
-        if result is not None:
-            return _failed(cmd, "InvalidResult", f"the action's result is not JSON: {exc}")
         return _failed(cmd, type(exc).__name__, str(exc))
     except Exception as exc:  # an action's bug must fail its task, not the worker
         return _failed(cmd, type(exc).__name__, str(exc) or type(exc).__name__)
+    try:  # the result as JSON carries it, on every backend (core/values.py)
+        result = values.to_json(result, "the action's result")
+    except values.NotJSON as exc:
+        return _failed(cmd, "InvalidResult", str(exc))
     return AttemptFinished(cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt, "succeeded", result)
 
 

@@ -7,6 +7,7 @@ import heapq
 from collections import deque
 from typing import Any, Callable
 
+from ..core import values
 from ..core.errors import ConflictError
 from ..core.messages import DispatchAttempt, Emit, Message, StartTimer
 from ..core.records import Execution, TaskRun, TaskState, Unit, history
@@ -26,7 +27,8 @@ class MemoryStore:
         self.units: dict[tuple[str, str, int], dict[int, Unit]] = {}
         self.vars: dict[str, dict[str, Any]] = {}
         self.inquiries: dict[str, dict[str, Any]] = {}
-        self.arrivals: dict[tuple[str, str], list[str]] = {}
+        # join arrivals in order of arrival; a dict so a lookup stays O(1) in wide fan-outs
+        self.arrivals: dict[tuple[str, str], dict[str, None]] = {}
         self.commits = 0
 
     def create_execution(self, execution: Execution) -> bool:
@@ -88,7 +90,7 @@ class MemoryStore:
             self.units.setdefault((eid, task, run_no), {})[unit.index] = unit
         self.vars[eid].update(changes.vars)
         for task, source in changes.arrivals:
-            self.arrivals.setdefault((eid, task), []).append(source)
+            self.arrivals.setdefault((eid, task), {})[source] = None
         self.commits += 1
 
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:
@@ -158,14 +160,17 @@ class MemoryWorkflows:
 
 
 class MemoryQueue:
-    """A FIFO queue; the harness decides the order of delivery."""
+    """A FIFO queue; the harness decides the order of delivery.
+
+    A message is carried as JSON, as SQS carries it: what is delivered is what reads
+    back from its JSON text, and a message JSON cannot carry is refused on send."""
 
     def __init__(self) -> None:
         self.messages: deque[Message] = deque()
         self.sent = 0
 
     def send(self, message: Message) -> None:
-        self.messages.append(message)
+        self.messages.append(Message.from_dict(values.to_json(message.to_dict(), f"a {message.kind} message")))
         self.sent += 1
 
     def send_all(self, messages: list[Message]) -> None:
@@ -187,6 +192,7 @@ class MemoryTimers:
     def start(self, timer: StartTimer) -> None:
         if timer.key in self.pending:
             return  # same key, same timer: a repeated step
+        timer = StartTimer(timer.key, timer.due, values.to_json(timer.event, "a timer's event"))
         self.pending[timer.key] = timer
         self._n += 1
         heapq.heappush(self._heap, (timer.due, self._n, timer.key))

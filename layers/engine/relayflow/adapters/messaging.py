@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -50,8 +51,24 @@ def decode(body: str, payloads: PayloadStore) -> Message:
         raise MalformedMessage(f"bad message: {exc}") from None
 
 
-def _group(key: str) -> str:
-    return key if len(key) <= 128 else hashlib.sha256(key.encode()).hexdigest()
+def execution_of(body: str, payloads: PayloadStore) -> str | None:
+    """The execution a queue message is about, read from its body (None if it names none)."""
+    try:
+        eid = getattr(decode(body, payloads), "execution_id", None)
+    except Exception:
+        return None
+    return eid if isinstance(eid, str) else None
+
+
+# SQS FIFO group and deduplication ids: at most 128 alphanumerics and punctuation
+# (SQS API Reference, SendMessage). Child execution ids grow with each nesting level.
+_FIFO_ID = re.compile(r"""^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$""")
+
+
+def fifo_id(key: str) -> str:
+    """``key`` itself when SQS takes it as a FIFO group or deduplication id, else its SHA-256.
+    Nothing reads an id back: what a message is about travels in its body."""
+    return key if _FIFO_ID.match(key) else hashlib.sha256(key.encode()).hexdigest()
 
 
 def dedup_id(message: Message) -> str:
@@ -69,8 +86,8 @@ class SqsTaskQueue:
         for start in range(0, len(commands), 10):
             chunk = commands[start:start + 10]
             entries = [{"Id": str(i), "MessageBody": encode(c, self.payloads, c.execution_id),
-                        "MessageGroupId": _group(c.idempotency_key),
-                        "MessageDeduplicationId": _group(c.idempotency_key)} for i, c in enumerate(chunk)]
+                        "MessageGroupId": fifo_id(c.idempotency_key),
+                        "MessageDeduplicationId": fifo_id(c.idempotency_key)} for i, c in enumerate(chunk)]
             resp = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
             if resp.get("Failed"):
                 raise AdapterError(f"task queue refused {len(resp['Failed'])} messages: {resp['Failed'][0]}")
@@ -85,7 +102,7 @@ class SqsEventQueue:
     def send(self, event: Message) -> None:
         eid = getattr(event, "execution_id")
         self.sqs.send_message(QueueUrl=self.url, MessageBody=encode(event, self.payloads, eid),
-                              MessageGroupId=eid, MessageDeduplicationId=dedup_id(event))
+                              MessageGroupId=fifo_id(eid), MessageDeduplicationId=dedup_id(event))
 
 
 def schedule_name(key: str) -> str:
@@ -103,23 +120,37 @@ def parse_at(expression: str) -> float:
 
 
 class SchedulerTimers:
-    def __init__(self, scheduler: Any, group: str, target_arn: str, role_arn: str, payloads: PayloadStore):
+    """Each timer is a one-time schedule whose target is the FIFO event queue.
+
+    The Scheduler sends its SQS target no deduplication id, so the event queue has
+    content-based deduplication (SqsParameters, Scheduler API Reference). A delivery
+    that still fails is retried by the Scheduler (RetryPolicy), then parked on the
+    timers' dead-letter queue, which has an alarm: a lost timer is never silent.
+    """
+
+    RETRY_POLICY = {"MaximumEventAgeInSeconds": 86_400, "MaximumRetryAttempts": 185}
+
+    def __init__(self, scheduler: Any, group: str, target_arn: str, role_arn: str, payloads: PayloadStore,
+                 dlq_arn: str = ""):
         self.scheduler, self.group, self.target_arn, self.role_arn = scheduler, group, target_arn, role_arn
         self.payloads = payloads
+        self.dlq_arn = dlq_arn
 
     def start(self, timer: StartTimer) -> None:
         event = Message.from_dict(timer.event)
         eid = getattr(event, "execution_id")
+        target: dict[str, Any] = {
+            "Arn": self.target_arn, "RoleArn": self.role_arn,
+            "Input": encode(event, self.payloads, eid, SCHEDULER_INPUT_LIMIT),
+            "SqsParameters": {"MessageGroupId": fifo_id(eid)}, "RetryPolicy": dict(self.RETRY_POLICY)}
+        if self.dlq_arn:
+            target["DeadLetterConfig"] = {"Arn": self.dlq_arn}
         try:
             self.scheduler.create_schedule(
                 Name=schedule_name(timer.key), GroupName=self.group,
                 ScheduleExpression=at_expression(timer.due), ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
-                Description=timer.key[:512],
-                Target={"Arn": self.target_arn, "RoleArn": self.role_arn,
-                        "Input": encode(event, self.payloads, eid, SCHEDULER_INPUT_LIMIT),
-                        "SqsParameters": {"MessageGroupId": eid},
-                        "RetryPolicy": {"MaximumEventAgeInSeconds": 86_400, "MaximumRetryAttempts": 185}},
+                Description=timer.key[:512], Target=target,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConflictException":  # created by an earlier try
@@ -136,12 +167,12 @@ class SchedulerTimers:
 class EventBridgeBus:
     """Lifecycle events: source ``relayflow``, detail-type the event's type (``task.succeeded``).
 
-    ``level`` picks what is published: ``all``, ``workflow`` (workflow events only: one
-    event per execution end instead of two or three per task) or ``none``. The history
-    API keeps every event whatever the level.
+    ``level`` picks what is published: ``workflow`` (the default: workflow events only,
+    one event per execution start and end instead of two or three per task), ``all`` or
+    ``none``. The history API keeps every event whatever the level.
     """
 
-    def __init__(self, events: Any, bus: str, payloads: PayloadStore, level: str = "all"):
+    def __init__(self, events: Any, bus: str, payloads: PayloadStore, level: str = "workflow"):
         self.events, self.bus, self.payloads, self.level = events, bus, payloads, level
 
     def emit_all(self, events: list[Emit]) -> None:
@@ -149,11 +180,31 @@ class EventBridgeBus:
             return
         if self.level == "workflow":
             events = [e for e in events if e.type.startswith("workflow.")]
-        for start in range(0, len(events), 10):
-            entries = [{"Source": EVENT_SOURCE, "DetailType": e.type, "EventBusName": self.bus,
-                        "Detail": self.payloads.dump(e.detail, 200_000, e.detail.get("execution_id", "events"))}
-                       for e in events[start:start + 10]]
+        for entries in _event_batches([
+                {"Source": EVENT_SOURCE, "DetailType": e.type, "EventBusName": self.bus,
+                 "Detail": self.payloads.dump(e.detail, EVENT_DETAIL_LIMIT, e.detail.get("execution_id", "events"))}
+                for e in events]):
             resp = self.events.put_events(Entries=entries)
             if resp.get("FailedEntryCount"):
                 failed = [e for e in resp["Entries"] if e.get("ErrorCode")]
                 raise AdapterError(f"event bus refused {len(failed)} events: {failed[0]}")
+
+
+# PutEvents takes at most 10 entries, and under 256 KB for the whole request, counted as
+# the UTF-8 bytes of Source, DetailType and Detail (EventBridge User Guide, "Calculating
+# PutEvents event entry size"); a detail over EVENT_DETAIL_LIMIT goes to S3.
+PUT_EVENTS_LIMIT = 256 * 1024
+EVENT_DETAIL_LIMIT = 200_000
+
+
+def _event_batches(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    batches: list[list[dict[str, Any]]] = []
+    size = 0
+    for entry in entries:
+        n = sum(len(entry[k].encode("utf-8")) for k in ("Source", "DetailType", "Detail"))
+        if not batches or len(batches[-1]) == 10 or size + n > PUT_EVENTS_LIMIT:
+            batches.append([])
+            size = 0
+        batches[-1].append(entry)
+        size += n
+    return batches

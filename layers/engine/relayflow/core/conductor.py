@@ -16,8 +16,9 @@ import random
 from typing import Any
 
 from . import context as ctxmod
-from . import templates
-from .errors import TemplateError
+from . import templates, values
+from .errors import InputError, TemplateError
+from .inputs import initial_vars
 from .messages import (
     AttemptFinished, CallbackReceived, CancelTimer, CloseInquiry, ControlRequested, DispatchAttempt, Emit,
     Message, OpenInquiry, RedriveRequested, SendEvent, StartChild, StartRequested, StartTimer, TimerFired,
@@ -28,7 +29,7 @@ from .records import (
 )
 from .retry import delay_before
 from .session import Session
-from .spec import TaskSpec, Transition, WorkflowSpec
+from .spec import FAIL, NOOP, Branch, TaskSpec, Transition, WorkflowSpec
 
 SLEEP_ACTION = "core.sleep"
 ASK_ACTION = "core.ask"
@@ -36,6 +37,17 @@ ASK_ACTION = "core.ask"
 
 def timer_key(execution_id: str, kind: str, task: str = "", run: int = 0, unit: int = 0, attempt: int = 0) -> str:
     return f"{execution_id}/{kind}/{task}/{run}/{unit}/{attempt}"
+
+
+def _json(value: Any) -> Any:
+    try:
+        return values.to_json(value)
+    except values.NotJSON as exc:
+        raise TemplateError(str(exc)) from None
+
+
+# What the history keeps of an event's detail (its record holds the rest: input, output).
+HISTORY_FIELDS = ("error", "attempt", "attempts", "delay", "unit", "inquiry", "reason", "redrive")
 
 
 def child_id(execution_id: str, task: str, run: int, unit: int, attempt: int) -> str:
@@ -61,6 +73,7 @@ class Conductor:
         self.rng = rng or random.Random()
         self.commands: list[Message] = []
         self._launching: set[tuple[str, int]] = set()
+        self.reason: str | None = None  # a cancel request's reason, for workflow.cancelled
 
     # -- entry points --------------------------------------------------------
     def start(self) -> list[Message]:
@@ -68,14 +81,14 @@ class Conductor:
         if head.started or head.final:
             return self.commands
         head.started = True
-        self.emit("workflow.started", input=head.input)
+        self.emit("workflow.started", input=head.input, **({"parent": head.parent} if head.parent else {}))
         if self.spec.timeout:
             self.timer(timer_key(head.id, "workflow_timeout"), self.spec.timeout,
                        TimerFired(head.id, "workflow_timeout"))
         try:
-            initial = templates.render(self.spec.vars, self.context())
-        except TemplateError as exc:
-            self.fail_workflow({"task": None, "type": "TemplateError", "message": f"vars: {exc}"})
+            initial = initial_vars(self.spec, head.input, self.system(), self.limits)
+        except InputError as exc:  # checked before the execution was written; kept for older records
+            self.fail_workflow({"task": None, "type": "TemplateError", "message": str(exc)})
         else:
             for name, value in initial.items():
                 self.session.set_var(name, value)
@@ -113,7 +126,7 @@ class Conductor:
         head = self.head
         head.events_seen += 1
         entry = {"n": head.events_seen, "type": type_, "at": self.now,
-                 **{k: v for k, v in detail.items() if k in ("error", "attempt", "delay", "unit", "inquiry")}}
+                 **{k: v for k, v in detail.items() if k in HISTORY_FIELDS}}
         if run is not None:
             run.events.append(entry)
             detail = {"task": run.task, "run": run.run, **detail}
@@ -133,7 +146,8 @@ class Conductor:
                             current=current, **kw)
 
     def render(self, value: Any, ctx: dict[str, Any]) -> Any:
-        return templates.render(value, ctx, self.limits)
+        """A rendered value, as JSON will carry it (core/values.py): what every backend stores."""
+        return _json(templates.render(value, ctx, self.limits))
 
     def condition(self, expr: Any, ctx: dict[str, Any]) -> bool:
         return templates.truthy(templates.evaluate(expr, ctx, self.limits))
@@ -184,6 +198,8 @@ class Conductor:
             if state.arrivals < need:
                 return
             state.join_done = True
+            if state.failed_feeders:
+                self.settle_feeders(target, ran=True)
         self.create_run(target)
 
     def create_run(self, name: str, skipped_reason: str | None = None) -> None:
@@ -250,7 +266,7 @@ class Conductor:
             raise TemplateError(f"with_items: expected a list, got an object (use keys(...) or values(...))")
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
             raise TemplateError(f"with_items: expected a list, got {type(value).__name__}")
-        items = list(value)
+        items = _json(list(value))
         if task.batch_size:
             k = task.batch_size
             items = [items[i:i + k] for i in range(0, len(items), k)]
@@ -502,7 +518,7 @@ class Conductor:
         ctx = self.context(current=run)
         if run.status == SUCCEEDED and not self.publish(run, task.publish, ctx, "publish"):
             return
-        fired: list[tuple[Transition, tuple[str, ...]]] = []
+        fired: list[tuple[Transition, tuple[str, ...], frozenset[str]]] = []
         for tr in task.next:
             if tr.outcomes is not None and run.status not in tr.outcomes:
                 continue
@@ -510,40 +526,95 @@ class Conductor:
                 if tr.decision is not None:
                     chosen = self.decide(tr, ctx)
                     if chosen is not None:
-                        fired.append((tr, chosen))
+                        fired.append((tr, chosen.do, chosen.commands))
                     continue
                 if tr.when is not None and not self.condition(tr.when, ctx):
                     continue
             except TemplateError as exc:
                 return self.authoring_error(run, f"{tr.origin}.when", getattr(exc, "expr", tr.when), exc)
-            fired.append((tr, tr.do))
-        for tr, _ in fired:
+            fired.append((tr, tr.do, tr.commands))
+        for tr, _, _ in fired:
             if tr.publish and not self.publish(run, tr.publish, ctx, f"{tr.origin}.publish"):
                 return
-        targets = [name for _, do in fired for name in do]
-        if run.status in (FAILED, TIMED_OUT) and not targets:
-            error = run.error or {}
-            self.fail_workflow({"task": run.task, "type": error.get("type", "Error"),
-                                "message": error.get("message", f"task {run.task} {run.status}")})
+        failed = run.status in (FAILED, TIMED_OUT)
+        error = run.error or {}
+        told_to_fail = next((tr for tr, _, commands in fired if FAIL in commands), None)
+        if told_to_fail is not None:
+            why = f": {error.get('message', run.status)}" if failed else ""
+            self.fail_workflow({"task": run.task, "type": "Failed",
+                                "message": f"task {run.task} {run.status}{why}; its {told_to_fail.origin} "
+                                           f"says 'do: fail'"})
             return
-        run.handled = run.status in (FAILED, TIMED_OUT)
+        targets = [name for _, do, _ in fired for name in do]
+        noop = any(NOOP in commands for _, _, commands in fired)
+        if failed and not targets and not noop:
+            return self.unhandled(run)
+        run.handled = failed
         for name in targets:
             self.fire_into(name, run.task)
+        if failed and not noop and all(self.spec.tasks[n].join is not None for n in targets):
+            self.hang_on_joins(run, targets)
 
-    def decide(self, tr: Transition, ctx: dict[str, Any]) -> tuple[str, ...] | None:
+    def unhandled(self, run: TaskRun) -> None:
+        run.handled = False
+        error = run.error or {}
+        self.fail_workflow({"task": run.task, "type": error.get("type", "Error"),
+                            "message": error.get("message", f"task {run.task} {run.status}")})
+
+    # -- a failure fed only into joins (LANGUAGE §3.5) ----------------------------------
+    def join_fate(self, name: str) -> str:
+        """``ran`` (satisfied), ``dead`` (ended skipped, never satisfied) or ``waiting``."""
+        state = self.session.task_state(name)
+        if not state.join_done:
+            return "waiting"
+        latest = self.session.run(name, state.runs) if state.runs else None
+        if latest is not None and latest.status == SKIPPED and (latest.error or {}).get("type") == "JoinNotSatisfied":
+            return "dead"
+        return "ran"
+
+    def hang_on_joins(self, run: TaskRun, joins: list[str]) -> None:
+        """A failure whose entries fired only into joins is handled only if one of them runs."""
+        names = list(dict.fromkeys(joins))
+        fates = {n: self.join_fate(n) for n in names}
+        if "ran" in fates.values():
+            return
+        if all(f == "dead" for f in fates.values()):
+            return self.unhandled(run)
+        run.handled = False
+        run.fed_joins = names
+        for n in names:
+            if fates[n] == "waiting":
+                self.session.task_state(n).failed_feeders.append([run.task, run.run])
+
+    def settle_feeders(self, join: str, ran: bool) -> None:
+        """``join`` was satisfied (``ran``) or will never be: decide the failures that fed only joins."""
+        state = self.session.task_state(join)
+        feeders, state.failed_feeders = state.failed_feeders, []
+        for task, number in feeders:
+            run = self.session.run(task, number)
+            if run is None or not run.fed_joins or run.handled:
+                continue
+            if ran:
+                run.handled, run.fed_joins = True, []
+            elif all(n == join or self.join_fate(n) == "dead" for n in run.fed_joins):
+                run.fed_joins = []
+                self.unhandled(run)
+
+    def decide(self, tr: Transition, ctx: dict[str, Any]) -> Branch | None:
+        """The first matching branch; a ``default`` branch only when no other matched."""
         default = None
         for branch in tr.decision or ():
             if branch.default and branch.when is None:
-                default = branch.do
+                default = branch
                 continue
             try:
                 if self.condition(branch.when, ctx):
-                    return branch.do
+                    return branch
             except TemplateError as exc:
                 exc.expr = branch.when  # type: ignore[attr-defined]
                 raise
             if branch.default:
-                default = branch.do
+                default = branch
         return default
 
     def publish(self, run: TaskRun, pairs: tuple[tuple[str, Any], ...], ctx: dict[str, Any], where: str) -> bool:
@@ -579,16 +650,17 @@ class Conductor:
     def on_control(self, e: ControlRequested) -> None:
         head = self.head
         if e.action == "cancel":
+            self.reason = e.reason
             self.stop(CANCELLED, None)
         elif e.action == "fail":  # the transport gave up on one of this execution's messages
             self.stop(FAILED, {"task": None, "type": "PoisonMessage", "message": e.reason or "poison message"})
         elif e.action == "pause" and head.status == RUNNING:
             head.status = PAUSED
-            self.emit("workflow.paused")
+            self.emit("workflow.paused", **({"reason": e.reason} if e.reason else {}))
             self.signal_children("pause")
         elif e.action == "resume" and head.status == PAUSED:
             head.status = RUNNING
-            self.emit("workflow.resumed")
+            self.emit("workflow.resumed", **({"reason": e.reason} if e.reason else {}))
             self.signal_children("resume")
             for run in self.session.all_runs():
                 if not run.held or run.final:
@@ -612,6 +684,8 @@ class Conductor:
         latest: dict[str, TaskRun] = {}
         for run in runs:
             latest[run.task] = run
+        # A run whose entry said 'do: fail' ran again: it is what failed the workflow.
+        told_to_fail = head.error.get("task") if (head.error or {}).get("type") == "Failed" else None
         head.status, head.ending, head.error, head.output, head.finished_at = RUNNING, None, None, None, None
         head.redrives += 1
         self.emit("workflow.redriven", redrive=head.redrives)
@@ -621,7 +695,7 @@ class Conductor:
         for run in runs:
             if latest[run.task] is not run:
                 continue
-            if run.status in (FAILED, TIMED_OUT, CANCELLED) and not run.handled:
+            if run.status in (FAILED, TIMED_OUT, CANCELLED) and not run.handled or run.task == told_to_fail:
                 self.create_run(run.task)
             elif not run.followed and run.status in (SUCCEEDED, SKIPPED, FAILED, TIMED_OUT):
                 self.follow(run)
@@ -688,6 +762,8 @@ class Conductor:
             state.join_done = True
             arrived = set(self.session.arrivals(name))
             waiting = [s for s in self.spec.inbound[name] if s not in arrived]
+            if state.failed_feeders:  # before the skipped run is followed: failing fast starts nothing
+                self.settle_feeders(name, ran=False)
             self.create_run(name, skipped_reason=f"join not satisfied: waiting on [{', '.join(waiting)}]")
             return True
         return False
@@ -702,8 +778,9 @@ class Conductor:
         if self.spec.timeout:
             suffix = f".{head.redrives}" if head.redrives else ""
             self.commands.append(CancelTimer(timer_key(head.id, f"workflow_timeout{suffix}")))
+        reason = self.reason if status == CANCELLED else None
         self.emit(f"workflow.{status}", error=head.error, output=head.output,
-                  duration=round(self.now - head.created_at, 6))
+                  duration=round(self.now - head.created_at, 6), **({"reason": reason} if reason else {}))
         parent = head.parent
         if parent:
             if status == SUCCEEDED:

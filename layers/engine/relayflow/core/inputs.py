@@ -1,17 +1,24 @@
-"""Checking a workflow's input against its declared inputs (LANGUAGE.md §1)."""
+"""Checking a workflow's input against its declared inputs, and the values a run starts from.
+
+Input defaults and initial vars may be templates: they render once, when the execution
+starts, in declaration order. A default sees the inputs given and those declared before it;
+a var sees ``input``, ``system`` and the vars declared before it. A render error there is an
+input error, found before anything is written.
+"""
 from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, Mapping
 
-from .errors import InputError
+from . import templates, values
+from .errors import InputError, TemplateError
 from .loader import type_matches
 from .spec import WorkflowSpec
 
 
-def check_input(spec: WorkflowSpec, given: Any) -> dict[str, Any]:
-    """Apply defaults and check types; raise InputError listing every problem."""
+def check_input(spec: WorkflowSpec, given: Any, limits: templates.Limits | None = None) -> dict[str, Any]:
+    """Apply defaults (rendering templated ones) and check types; raise InputError listing every problem."""
     if given is None:
         given = {}
     if not isinstance(given, dict):
@@ -30,6 +37,13 @@ def check_input(spec: WorkflowSpec, given: Any) -> dict[str, Any]:
             value = given[p.name]
         elif p.has_default:
             value = copy.deepcopy(p.default)
+            if _has_template(value):
+                seen = {**{k: v for k, v in given.items() if k in declared}, **out}
+                try:
+                    value = values.to_json(templates.render(value, {"input": seen, "parameters": seen}, limits))
+                except (TemplateError, values.NotJSON) as exc:
+                    problems.append(f"input '{p.name}': its default {_show(p.default)} does not render: {exc}")
+                    continue
         elif p.required:
             problems.append(f"input '{p.name}': required but missing")
             continue
@@ -48,6 +62,35 @@ def check_input(spec: WorkflowSpec, given: Any) -> dict[str, Any]:
     if problems:
         raise InputError(problems)
     return out
+
+
+def initial_vars(spec: WorkflowSpec, input: Mapping[str, Any], system: Mapping[str, Any],
+                 limits: templates.Limits | None = None) -> dict[str, Any]:
+    """The workflow's ``vars`` rendered in declaration order; raise InputError naming the one that fails.
+
+    Rendering is pure, so the check before an execution is written and its first step agree."""
+    out: dict[str, Any] = {}
+    for name, raw in spec.vars.items():
+        if not _has_template(raw):
+            out[name] = copy.deepcopy(raw)
+            continue
+        ctx = {"input": input, "parameters": input, "vars": out, "variables": out, "workflow": out,
+               "system": system}
+        try:
+            out[name] = values.to_json(templates.render(raw, ctx, limits))
+        except (TemplateError, values.NotJSON) as exc:
+            raise InputError([f"vars.{name}: {_show(raw)} does not render: {exc}"]) from None
+    return out
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False
 
 
 def _json_type(value: Any) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import difflib
 import functools
+import gc
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +18,7 @@ from jinja2 import nodes as jnodes
 from . import graph, templates, yamlpos
 from .errors import Problem, ValidationError
 from .spec import (
-    BACKOFFS, DEFAULT_MAX_TASK_RUNS, FAILED, INPUT_TYPES, SUCCEEDED, TIMED_OUT,
+    BACKOFFS, COMMANDS, DEFAULT_MAX_TASK_RUNS, FAIL, FAILED, INPUT_TYPES, NOOP, SUCCEEDED, TIMED_OUT,
     Branch, InputParam, RetrySpec, TaskSpec, Transition, WorkflowSpec,
 )
 
@@ -59,15 +61,17 @@ ATTUNE_TASK_FIELDS = {
     "with": "write the items as 'with_items: \"{{ ... }}\"' and the limit as 'concurrency: N' on the task "
             "(StackStorm's with: {items, concurrency}); 'item' is the current item",
 }
-# StackStorm Orquesta's engine commands in `do`, and what to write instead.
+# StackStorm Orquesta's engine commands in `do` that relayflow has no use for, and what to write
+# instead. (Its `noop` and `fail` are relayflow's too: spec.COMMANDS.)
 _ENGINE_COMMANDS = {
-    "fail": "relayflow has no 'fail' command; route to a task with 'action: core.fail' and "
-            "'input: {message: ...}' to fail the workflow",
-    "noop": "relayflow has no 'noop' command; leave 'do' out (an entry may only publish)",
-    "continue": "relayflow has no 'continue' command; leave 'do' out",
-    "retry": "relayflow has no 'retry' command; give the task a 'retry: {count, delay, on_error}'",
+    "continue": "relayflow has no 'continue' command; leave 'do' out (or write 'do: noop' to handle a "
+                "failure)",
+    "retry": "relayflow has no 'retry' command; give the task a 'retry: {count, delay, on_error}' (it retries "
+             "failed attempts only: Orquesta's do: retry also re-runs a task that succeeded while its 'when' "
+             "holds; for that, loop back to the task with 'do: TASK')",
 }
 BUILTIN_ACTIONS = {"core.noop", "core.echo", "core.fail", "core.sleep", "core.http", "core.ask"}
+AWS_ACTIONS = {"aws.lambda"}
 BUILTIN_INPUTS = {"core.sleep": "seconds", "core.http": "url"}  # the input each cannot run without
 # JSON Schema keywords an input declaration may carry; relayflow checks only INPUT_FIELDS.
 SCHEMA_KEYWORDS = {"items", "minItems", "maxItems", "uniqueItems", "minimum", "maximum", "exclusiveMinimum",
@@ -103,6 +107,30 @@ def read_file(path: str) -> tuple[str | None, list[Problem]]:
         return None, [Problem(path, 0, None, "file", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]
 
 
+_NOT_SEARCHED = {"node_modules", "__pycache__", "venv", "site-packages"}
+
+
+def workflow_files(folder: str) -> list[str]:
+    """The workflow files in ``folder`` and its subfolders: YAML mappings with ``tasks`` and no
+    ``cases`` (a test file's), hidden folders and virtualenvs left out."""
+    import yaml  # only here: the rest of the loader reads through yamlpos
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_SEARCHED)
+        for name in sorted(files):
+            if not name.endswith((".yaml", ".yml")):
+                continue
+            path = os.path.normpath(os.path.join(root, name))
+            text, _ = read_file(path)
+            try:
+                data = yaml.safe_load(text) if text is not None else None
+            except yaml.YAMLError:
+                data = None
+            if isinstance(data, dict) and "tasks" in data and "cases" not in data:
+                found.append(path)
+    return found
+
+
 def parse_file(path: str) -> tuple[WorkflowSpec | None, list[Problem]]:
     """:func:`parse` on the file at ``path``."""
     text, problems = read_file(path)
@@ -134,7 +162,15 @@ def parse(text: str, source: str = "<string>") -> tuple[WorkflowSpec | None, lis
     except yamlpos.YamlSyntaxError as exc:
         return None, [Problem(source, exc.line, None, "yaml", str(exc))]
     builder = _Builder(source, lines, text)
-    spec = builder.build(data)
+    # Validation builds many small objects and no garbage cycles; the cyclic collector would
+    # rescan the growing document again and again (as in yamlpos.load).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        spec = builder.build(data)
+    finally:
+        if was_enabled:
+            gc.enable()
     problems = sorted(builder.problems, key=lambda p: (p.line, p.severity != "error"))
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -201,12 +237,14 @@ _FUNCTION_HINTS = {
 }
 _RUN_VIEW_KEYS = frozenset({"status", "result", "error", "attempts", "run", "started_at", "finished_at",
                             "get", "keys", "values", "items"})
+_RUN_FIELDS = _RUN_VIEW_KEYS - {"get", "keys", "values", "items"}
 _SYSTEM_KEYS = frozenset({"execution_id", "workflow", "started_at", "get", "keys", "values", "items"})
 
 
 # Fields rendered with no finished task in scope, where result() and the outcome functions are null.
 _NO_OUTCOME_FIELDS = {"input", "with_items", "concurrency", "timeout", "when", "output", "output_map", "vars"}
 _INPUT_SCOPES = ("input", "parameters")
+_NO_OUTCOME_FIELDS.add("parameters")
 _VAR_SCOPES = ("vars", "variables", "workflow")
 _MAPPING_METHODS = frozenset({"get", "keys", "values", "items"})
 
@@ -297,6 +335,55 @@ def _addressing(text: str, expression: bool) -> tuple[tuple[str, ...], ...]:
     return tuple(dict.fromkeys(found))
 
 
+def _has_template(value: Any) -> bool:
+    return any("{{" in t or "{%" in t for t in _strings(value))
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside ``value`` (dict values and list items, not keys)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+_FUNCTION_AS_VALUE = re.compile(r"\b(?:result|error|succeeded|failed|timed_out|skipped)\b(?!\s*\()")
+
+
+@functools.lru_cache(maxsize=4096)
+def _functions_as_values(text: str, expression: bool) -> tuple[tuple[str, str | None], ...]:
+    """(function, attribute or None) for each of result, error, succeeded... read without being called."""
+    try:
+        ast = templates._ast(text, expression)
+    except Exception:  # syntax errors are reported by the syntax check
+        return ()
+    called = {id(call.node) for call in ast.find_all(jnodes.Call)}
+    attrs = {id(node.node): _const_key(node) for node in ast.find_all((jnodes.Getattr, jnodes.Getitem))}
+    found = [(n.name, attrs.get(id(n))) for n in ast.find_all(jnodes.Name)
+             if n.name in FUNCTIONS and n.ctx == "load" and id(n) not in called]
+    return tuple(dict.fromkeys(found))
+
+
+def _cycle_through(succ: dict[str, tuple[str, ...]], start: str) -> list[str]:
+    """The shortest cycle from ``start`` back to it, as the tasks in order (``start`` first)."""
+    parent: dict[str, str] = {}
+    queue = [start]
+    for node in queue:
+        for nxt in succ[node]:
+            if nxt == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(parent[path[-1]])
+                return path[::-1]
+            if nxt not in parent:
+                parent[nxt] = node
+                queue.append(nxt)
+    return [start]
+
+
 def _looks_like_schema(value: Any) -> bool:
     """Attune's ``output`` beside ``output_map`` is a JSON Schema of the result, not the result."""
     if not isinstance(value, dict) or not value:
@@ -343,6 +430,9 @@ class _Builder:
         self.var_names: set[str] = set()
         self.input_names: set[str] = set()
         self.published: set[str] = set()
+        # Input defaults and initial vars that are templates: (path, field, value, name), in order.
+        self.start_templates: list[tuple[tuple, str, Any, str]] = []
+        self.known_vars: set[str] = set()
 
     # -- reporting -------------------------------------------------------
     def err(self, path: tuple, task: str | None, field: str, message: str, severity: str = "error") -> None:
@@ -404,14 +494,17 @@ class _Builder:
                 self.err(path, task, field, f"unknown input '{key}'{_suggest(key, self.input_names)}: the "
                                             f"workflow declares {', '.join(sorted(self.input_names))}",
                          severity="warning")
-            elif scope == "vars" and key not in self.var_names and key not in self.published:
-                known = self.var_names | self.published
+            elif scope == "vars" and key not in self.known_vars:
+                known = self.known_vars
                 hint = _suggest(key, known) or (
                     "; set it in 'vars' or with 'publish'" if not known else
                     f"; set it in 'vars' or with 'publish' (known: {', '.join(sorted(known))})")
                 self.err(path, task, field, f"unknown variable '{key}'{hint}", severity="warning")
 
     def check_templates(self) -> None:
+        # Every name a template may read as a variable, built once: rebuilding it per template
+        # made validating a workflow quadratic in its published variables.
+        self.known_vars = self.var_names | self.published
         for path, task, field, text, expression, item_scope in self.template_uses:
             message = templates.check_expression(text) if expression and "{{" not in text else templates.check(text)
             if message:
@@ -427,14 +520,22 @@ class _Builder:
                          f"{outcome[0]}() belongs to a finished task: it is set in that task's publish, next, "
                          f"decision and retry.on_error, and is null here; write 'task.NAME.result' (or "
                          f"task.NAME.status, task.NAME.error) to read another task")
-            if _may_read_unknown(text, self.input_names, self.var_names | self.published):
+            if names & FUNCTIONS and _FUNCTION_AS_VALUE.search(text):
+                for fn, attr in _functions_as_values(text, bare):
+                    write = f"{fn}().{attr}" if attr else f"{fn}()"
+                    self.err(path, task, field, f"'{fn}' is a function: write '{write}'"
+                                                f"{' (with the parentheses)' if attr else ''}")
+            if _may_read_unknown(text, self.input_names, self.known_vars):
                 self.check_names_read(text, bare, path, task, field)
             for finding in (_addressing(text, bare) if _may_misaddress(text) else ()):
                 if finding[0] == "task" and finding[1] in self.task_names:
                     _, ref, key = finding
+                    close = difflib.get_close_matches(key, sorted(_RUN_FIELDS), n=1, cutoff=0.75)
+                    advice = f"did you mean 'task.{ref}.{close[0]}'?" if close else \
+                        f"for a key of its result, write 'task.{ref}.result.{key}'"
                     self.err(path, task, field,
                              f"'task.{ref}.{key}': task.{ref} holds status, result, error, attempts, run, "
-                             f"started_at and finished_at; write 'task.{ref}.result.{key}'")
+                             f"started_at and finished_at; {advice}")
                 elif finding[0] == "system":
                     tail = " (Attune's system.workflow_start is system.started_at)" \
                         if finding[1] == "workflow_start" else ""
@@ -452,6 +553,47 @@ class _Builder:
                 self.err(path, task, field, "'callback' exists only in a task with 'callback: true'")
             for ref in sorted(templates.task_references(text, expression=bare) - self.task_names):
                 self.err(path, task, field, f"unknown task '{ref}' in template{_suggest(ref, self.task_names)}")
+
+    def check_start_templates(self, inputs: tuple[InputParam, ...], variables: dict[str, Any]) -> None:
+        """Templated input defaults and initial vars render at start, in declaration order: each
+        may read only what exists by then (LANGUAGE §1)."""
+        input_order = [p.name for p in inputs]
+        var_order = [k for k in variables if isinstance(k, str)]
+        for path, field, value, name in self.start_templates:
+            is_var = field.startswith("vars.")
+            allowed = {"input", "parameters"} | ({"vars", "variables", "workflow", "system"} if is_var else set())
+            sees = ("input, system and the vars declared before it" if is_var else
+                    "input: the inputs given and those declared before it")
+            for text in _strings(value):
+                if templates.check(text):
+                    continue  # reported by check_templates
+                outside = sorted((templates.referenced_names(text) & SCOPES) - allowed)
+                if outside:
+                    self.err(path, None, field, f"renders when the execution starts, before any task: it sees "
+                                                f"{sees}, not '{outside[0]}'")
+                if "defined" in text or "default" in text:
+                    continue  # a guarded read: it may be meant to fall back
+                for scope, key in _scope_keys(text, False):
+                    if is_var and scope == "vars":
+                        before = var_order[:var_order.index(name)] if name in var_order else var_order
+                        if key in before:
+                            continue
+                        if key == name:
+                            why = "reads itself"
+                        elif key in var_order:
+                            why = f"reads vars.{key}, declared after it: move {key} above {name}"
+                        else:
+                            why = f"reads vars.{key}, which nothing sets before the first task"
+                        self.err(path, None, field, f"{why} (vars render in declaration order when the "
+                                                    "execution starts)")
+                    elif not is_var and scope == "input" and key in input_order:
+                        if key == name:
+                            self.err(path, None, field, "a default cannot read its own input")
+                        elif input_order.index(key) > input_order.index(name):
+                            self.err(path, None, field,
+                                     f"reads input.{key}, declared after it: it renders only when {key} is "
+                                     f"given (defaults render in declaration order); move {key} above {name}",
+                                     severity="warning")
 
     # -- workflow level --------------------------------------------------
     def build(self, data: Any) -> WorkflowSpec | None:
@@ -477,6 +619,7 @@ class _Builder:
         vars_ = self.vars(data.get("vars"))
         self.input_names = {p.name for p in inputs}
         self.var_names = {k for k in vars_ if isinstance(k, str)}
+        self.check_start_templates(inputs, vars_)
         timeout = self.positive_number(data, "timeout", (), None)
         max_runs = data.get("max_task_runs", DEFAULT_MAX_TASK_RUNS)
         if not isinstance(max_runs, int) or isinstance(max_runs, bool) or max_runs < 1:
@@ -537,6 +680,7 @@ class _Builder:
                        else v) for k, v in raw["properties"].items()}
             path = path + ("properties",)
         items: list[tuple[str, Any, tuple]] = []
+        list_form = isinstance(raw, list)
         if isinstance(raw, dict):
             items = [(k, v, path + (k,)) for k, v in raw.items()]
         elif isinstance(raw, list):
@@ -597,7 +741,11 @@ class _Builder:
             kwargs: dict[str, Any] = {}
             if "default" in decl:
                 default = decl["default"]
-                if ptype and default is not None and not type_matches(ptype, default):
+                if _has_template(default):  # rendered at start; its type is checked then
+                    dpath = ppath + (pname,) if list_form else ppath + ("default",)
+                    self.start_templates.append((dpath, f"{field}.default", default, pname))
+                    self.template(default, dpath, None, f"{field}.default")
+                elif ptype and default is not None and not type_matches(ptype, default):
                     self.err(ppath + ("default",), None, f"{field}.default",
                              f"default {default!r} is not of type {ptype}")
                 elif enum is not None and default is not None and default not in enum:
@@ -611,6 +759,7 @@ class _Builder:
     def vars(self, raw: Any) -> dict[str, Any]:
         if raw is None:
             return {}
+        entries = raw if isinstance(raw, list) else None
         if isinstance(raw, list):  # the seed project's list-of-single-key-maps form
             merged: dict[str, Any] = {}
             for i, entry in enumerate(raw):
@@ -626,6 +775,14 @@ class _Builder:
             if not isinstance(k, str):
                 self.err(("vars", k), None, "vars", f"variable name {k!r} must be text")
         self.template(raw, ("vars",), None, "vars")
+        for k, v in raw.items():
+            if isinstance(k, str) and _has_template(v):
+                if entries is not None:
+                    where = [i for i, e in enumerate(entries) if isinstance(e, dict) and k in e]
+                    path = ("vars", where[-1], k)
+                else:
+                    path = ("vars", k)
+                self.start_templates.append((path, f"vars.{k}", v, k))
         return dict(raw)
 
     def positive_number(self, data: dict, key: str, path: tuple, task: str | None,
@@ -699,6 +856,10 @@ class _Builder:
         elif not valid_name:
             self.err(path + ("name",), parent, "name",
                      f"task name {name!r} must start with a letter or '_' and hold letters, digits, '_', '.', '-'")
+        elif name in COMMANDS and not sub:
+            meaning = "a failure is handled, nothing more to run" if name == NOOP else "fail the workflow"
+            self.err(path + ("name",), name, "name",
+                     f"'{name}' is reserved: 'do: {name}' is an engine command ({meaning}); rename the task")
         if sub:  # 'tasks' in a sub-task is reported below as a nested parallel task
             self.unknown_fields(t, SUBTASK_FIELDS | {"tasks"} | ATTUNE_IGNORED_TASK_FIELDS, path, label, not_here={
                 **{k: "a sub-task of a parallel task takes only "
@@ -842,9 +1003,14 @@ class _Builder:
                          f"not {action!r}")
             return
         if action.startswith("core.") and action not in BUILTIN_ACTIONS:
+            # core.* names only the built-ins, so this one cannot exist: it would fail as UnknownAction.
             self.err(path + ("action",), task, "action",
                      f"unknown built-in action {action!r}{_suggest(action, BUILTIN_ACTIONS)}; the core actions "
-                     f"are {', '.join(sorted(BUILTIN_ACTIONS))}", severity="warning")
+                     f"are {', '.join(sorted(BUILTIN_ACTIONS))}")
+            return
+        if action.startswith("aws.") and action not in AWS_ACTIONS:
+            self.err(path + ("action",), task, "action",
+                     f"unknown built-in action {action!r}; the aws actions are {', '.join(sorted(AWS_ACTIONS))}")
             return
         needs = BUILTIN_INPUTS.get(action)
         if needs and isinstance(task_input, dict) and needs not in task_input:
@@ -919,19 +1085,29 @@ class _Builder:
             out.append((k, v))
         return tuple(out)
 
-    def targets(self, raw: Any, path: tuple, task: str | None, field: str) -> tuple[str, ...]:
+    def targets(self, raw: Any, path: tuple, task: str | None, field: str
+                ) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The task names of a ``do`` and the engine commands (noop, fail) beside them."""
         names = _as_names(raw)
         if names is None:
             self.err(path, task, field, "must be a task name or a list of task names")
-            return ()
+            return (), frozenset()
+        commands = frozenset(n for n in names if n in COMMANDS)
         for n in names:
-            if n in self.task_names:
+            if n in self.task_names or n in COMMANDS:
                 continue
             if n in _ENGINE_COMMANDS:
                 self.err(path, task, field, f"unknown task '{n}': {_ENGINE_COMMANDS[n]}")
             else:
                 self.err(path, task, field, f"unknown task '{n}'{_suggest(n, self.task_names)}")
-        return tuple(n for n in names if n in self.task_names)
+        if commands == {NOOP, FAIL}:
+            self.err(path, task, field, "'noop' (the failure is handled) and 'fail' (fail the workflow) "
+                                        "contradict each other; give one")
+        elif FAIL in commands and len(names) > 1:
+            others = ", ".join(n for n in names if n != FAIL)
+            self.err(path, task, field, f"'fail' fails the workflow fast: {others} will not start",
+                     severity="warning")
+        return tuple(n for n in names if n in self.task_names), commands
 
     def transitions(self, t: dict, path: tuple, task: str | None) -> tuple[Transition, ...]:
         out: list[Transition] = []
@@ -950,8 +1126,8 @@ class _Builder:
             if isinstance(raw, list) and any(isinstance(e, dict) for e in raw):
                 out.extend(self.conditional_legacy(raw, path + (key,), task, key, outcomes))
                 continue
-            do = self.targets(raw, path + (key,), task, key)
-            out.append(Transition(origin=key, line=line(key), outcomes=outcomes, do=do))
+            do, commands = self.targets(raw, path + (key,), task, key)
+            out.append(Transition(origin=key, line=line(key), outcomes=outcomes, do=do, commands=commands))
         if "decision" in t:
             out.append(self.decision(t["decision"], path + ("decision",), task))
         if "next" in t:
@@ -970,9 +1146,10 @@ class _Builder:
                     if when is not None:
                         self.condition(when, epath + ("when",), task, f"{field}.when")
                     publish = self.publish(entry.get("publish"), epath + ("publish",), task, f"{field}.publish")
-                    do = self.targets(entry["do"], epath + ("do",), task, f"{field}.do") if "do" in entry else ()
+                    do, commands = self.targets(entry["do"], epath + ("do",), task, f"{field}.do") \
+                        if "do" in entry else ((), frozenset())
                     out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath),
-                                          when=when, publish=publish, do=do))
+                                          when=when, publish=publish, do=do, commands=commands))
                 self.check_failed_and_timed_out(raw, path + ("next",), task)
         return tuple(out)
 
@@ -998,8 +1175,9 @@ class _Builder:
         for i, entry in enumerate(raw):
             epath, field = path + (i,), f"{key}[{i}]"
             if isinstance(entry, str):
-                do = self.targets(entry, epath, task, field)
-                out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath), outcomes=outcomes, do=do))
+                do, commands = self.targets(entry, epath, task, field)
+                out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath), outcomes=outcomes,
+                                      do=do, commands=commands))
                 continue
             if not isinstance(entry, dict):
                 self.err(epath, task, field, "must be a task name or {when, do}")
@@ -1017,9 +1195,9 @@ class _Builder:
             if raw_do is None:
                 self.err(epath, task, field, "needs 'do': the task(s) to run")
                 continue
-            do = self.targets(raw_do, epath + ("do",), task, f"{field}.do")
+            do, commands = self.targets(raw_do, epath + ("do",), task, f"{field}.do")
             out.append(Transition(origin=field, line=yamlpos.line_of(self.lines, epath), outcomes=outcomes,
-                                  when=when, do=do))
+                                  when=when, do=do, commands=commands))
         return out
 
     def decision(self, raw: Any, path: tuple, task: str | None) -> Transition:
@@ -1040,7 +1218,7 @@ class _Builder:
             if target_key not in b:
                 self.err(bpath, task, field, "needs 'next': the task to run")
                 continue
-            do = self.targets(b[target_key], bpath + (target_key,), task, f"{field}.{target_key}")
+            do, commands = self.targets(b[target_key], bpath + (target_key,), task, f"{field}.{target_key}")
             default = b.get("default", False)
             if not isinstance(default, bool):
                 self.err(bpath + ("default",), task, f"{field}.default", "must be true or false")
@@ -1050,7 +1228,7 @@ class _Builder:
                 self.err(bpath, task, field, "needs 'when' (or 'default: true')")
             if when is not None:
                 self.condition(when, bpath + ("when",), task, f"{field}.when")
-            branches.append(Branch(when=when, do=do, default=default))
+            branches.append(Branch(when=when, do=do, default=default, commands=commands))
         if sum(b.default for b in branches) > 1:
             self.err(path, task, "decision", "only one branch may be the default")
         return Transition(origin="decision", line=yamlpos.line_of(self.lines, path),
@@ -1095,3 +1273,65 @@ class _Builder:
                 self.err(p, name, "join",
                          f"{len(inb[name])} tasks lead here ({', '.join(inb[name])}) and there is no 'join': "
                          "it runs once per arrival", severity="warning")
+        for name, task in tasks.items():
+            self.check_failure_into_joins(task, tasks, path_of.get(name, ("tasks",)))
+        if cyclic:
+            self.check_endless_loops(tasks, path_of, data.get("max_task_runs", DEFAULT_MAX_TASK_RUNS))
+
+    def check_endless_loops(self, tasks: dict[str, TaskSpec], path_of: dict, max_runs: Any) -> None:
+        """Loops no 'when' can leave: each edge fires on every outcome (an error), or on success
+        with no condition (a warning: only a failure leaves it)."""
+        def edges(fires: Callable[[Transition], bool]) -> dict[str, tuple[str, ...]]:
+            out = {}
+            for name, task in tasks.items():
+                stops = any(FAIL in tr.commands for tr in task.next)  # 'do: fail' may end it
+                out[name] = () if stops else tuple(dict.fromkeys(
+                    t for tr in task.next if tr.decision is None and tr.when is None and fires(tr)
+                    for t in tr.do if t in tasks))
+            return out
+
+        always = edges(lambda tr: tr.outcomes is None)
+        on_success = edges(lambda tr: tr.outcomes is None or SUCCEEDED in tr.outcomes)
+        reported: set[str] = set()
+        for succ, severity in ((always, "error"), (on_success, "warning")):
+            cyclic = graph.in_cycles(succ)
+            for name in tasks:
+                if name not in cyclic or name in reported:
+                    continue
+                loop = _cycle_through(succ, name)
+                reported.update(loop)
+                path = " -> ".join(loop + [name])
+                origin = next(tr.origin for tr in tasks[name].next if tr.decision is None and loop[1 % len(loop)]
+                              in tr.do)
+                if severity == "error":
+                    message = (f"endless loop {path}: every transition on it fires on every outcome with no "
+                               f"'when', so nothing leaves it and it runs until max_task_runs ({max_runs}) fails "
+                               f"the workflow; give one of its transitions a 'when'")
+                else:
+                    message = (f"loop {path} has no 'when': only a failure leaves it; give one of its "
+                               f"transitions a 'when' that ends the loop")
+                key, _, index = origin.rstrip("]").partition("[")
+                self.err(path_of.get(name, ("tasks",)) + ((key, int(index)) if index else (key,)), name, origin,
+                         message, severity=severity)
+
+    def check_failure_into_joins(self, task: TaskSpec, tasks: dict[str, TaskSpec], path: tuple) -> None:
+        """A failure fed only into joins is unhandled when none of them is ever satisfied (LANGUAGE §3.5)."""
+        def on_failure(tr: Transition) -> bool:
+            if tr.outcomes is not None:
+                return bool(tr.outcomes & {FAILED, TIMED_OUT})
+            when = tr.when if isinstance(tr.when, str) else ""
+            return tr.when is None or bool(re.search(r"\b(failed|timed_out)\s*\(", when))
+
+        entries = [tr for tr in task.next if tr.decision is None and on_failure(tr)]
+        if not entries or any(NOOP in tr.commands or FAIL in tr.commands for tr in entries):
+            return
+        targets = [n for tr in entries for n in tr.do]
+        if not targets or any(tasks[n].join is None or tasks[n].join == 1 for n in targets):
+            return
+        joins = ", ".join(dict.fromkeys(targets))
+        key, _, index = entries[0].origin.rstrip("]").partition("[")
+        self.err(path + ((key, int(index)) if index else (key,)), task.name, entries[0].origin,
+                 f"a failure of {task.name} goes only into the join {joins}: if that join is never satisfied "
+                 f"(its other inbound tasks do not all fire into it), it ends skipped and this failure fails the "
+                 f"workflow; to handle the failure either way, add a task or 'noop' to the 'do'",
+                 severity="warning")

@@ -113,7 +113,10 @@ class TaskRun:
     done: int = 0
     failed_indexes: list[int] = field(default_factory=list)
     concurrency: int | None = None
-    handled: bool = False  # a failed run whose transitions scheduled a task
+    handled: bool = False  # a failed run whose transitions scheduled a task (or said do: noop)
+    # A failed run whose entries fired only into joins still waiting: it is handled once one of
+    # them runs, and unhandled if every one ends skipped, never satisfied (LANGUAGE §3.5).
+    fed_joins: list[str] = field(default_factory=list)
     followed: bool = False  # its transitions were evaluated (fail-fast skips them)
     events: list[dict[str, Any]] = field(default_factory=list)  # this run's lifecycle events
 
@@ -127,6 +130,7 @@ class TaskRun:
     def clone(self) -> "TaskRun":
         twin = copy.copy(self)
         twin.failed_indexes = list(self.failed_indexes)
+        twin.fed_joins = list(self.fed_joins)
         twin.events = list(self.events)
         if self.unit is not None:
             twin.unit = copy.copy(self.unit)
@@ -139,12 +143,15 @@ class TaskState:
     runs: int = 0
     arrivals: int = 0  # join: distinct inbound tasks that fired into it (each one is its own record)
     join_done: bool = False
+    # Runs [task, run] that failed and fired only into joins, this one among them, while it waited.
+    failed_feeders: list[list[Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def clone(self) -> "TaskState":
-        return TaskState(self.task, self.runs, self.arrivals, self.join_done)
+        return TaskState(self.task, self.runs, self.arrivals, self.join_done,
+                         [list(f) for f in self.failed_feeders])
 
 
 def compact(record: Any) -> dict[str, Any]:
@@ -168,6 +175,13 @@ def compact(record: Any) -> dict[str, Any]:
 def history(head: Execution, runs: list[TaskRun]) -> list[dict[str, Any]]:
     """Every lifecycle event of an execution, in order, from the records that keep them."""
     events = [dict(e) for e in head.events]
+    # The input and the output live once, on the head; the events that docs/events.md
+    # gives them get them back here rather than a second copy in the record.
+    for e in events:
+        if e["type"] == "workflow.started":
+            e["input"] = head.input
+        elif e["type"] == "workflow.succeeded":  # final: there is at most one
+            e["output"] = head.output
     for run in runs:
         events += [{**e, "task": run.task, "run": run.run} for e in run.events]
     return sorted(events, key=lambda e: e["n"])

@@ -20,6 +20,12 @@ DEFAULT_MAX_TASK_RUNS = 1000
 
 _NO_DEFAULT = object()
 
+# Engine commands that may stand in a ``do`` list beside task names (so no task may be
+# named so): ``noop`` handles a failure with nothing more to run, ``fail`` fails the workflow.
+NOOP = "noop"
+FAIL = "fail"
+COMMANDS = (NOOP, FAIL)
+
 
 @dataclass(frozen=True)
 class InputParam:
@@ -52,6 +58,7 @@ class Branch:
     when: Any
     do: tuple[str, ...]
     default: bool = False
+    commands: frozenset[str] = frozenset()  # noop / fail given beside (or instead of) task names
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class Transition:
     publish: tuple[tuple[str, Any], ...] = ()
     do: tuple[str, ...] = ()
     decision: tuple[Branch, ...] | None = None
+    commands: frozenset[str] = frozenset()  # noop / fail given in ``do`` beside task names
 
     def targets(self) -> tuple[str, ...]:
         if self.decision is None:

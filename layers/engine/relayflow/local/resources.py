@@ -12,6 +12,7 @@ STACK = "relayflow-local"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 MAX_RECEIVE_COUNT = 5
+FUNCTION_TIMEOUT = 30  # seconds: Globals.Function.Timeout
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class QueueSpec:
     fifo: bool
     visibility_timeout: int
     dlq_name: str
+    content_dedup: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,13 @@ class Route:
     queue: str
     handler: str  # module:function
     batch_size: int
+    batching_window: int = 0  # MaximumBatchingWindowInSeconds
 
 
 QUEUES = (
     QueueSpec("task", f"{STACK}-tasks.fifo", True, 180, f"{STACK}-tasks-dlq.fifo"),
-    QueueSpec("event", f"{STACK}-events.fifo", True, 180, f"{STACK}-events-dlq.fifo"),
+    # Content-based deduplication: the Scheduler delivers timers with no deduplication id.
+    QueueSpec("event", f"{STACK}-events.fifo", True, 180, f"{STACK}-events-dlq.fifo", content_dedup=True),
 )
 ROUTES = (
     Route("task", "functions.worker.app:handler", 10),
@@ -46,3 +50,4 @@ BUCKET = f"{STACK}-payloads"
 EVENT_BUS = f"{STACK}-bus"
 SCHEDULE_GROUP = f"{STACK}-timers"
 SCHEDULER_ROLE = f"{STACK}-scheduler"
+TIMER_DLQ = f"{STACK}-timers-dlq"  # standard: the Scheduler takes no FIFO dead-letter queue
