@@ -237,11 +237,6 @@ def test_a_step_that_crashed_mid_commit_commits_from_another_batch(env, die):
     assert describe == clean["join"].describe
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a process that dies mid-commit (no undo runs) leaves records of the whole batch at the "
-    "next version; the redelivery in a smaller batch has the same step token (its first message) "
-    "but writes only its own records and commits that version, so the dead step's records of the "
-    "other messages read as committed: their completions are dropped, the execution stays running"))
 def test_a_process_dying_mid_commit_leaves_nothing_a_smaller_batch_reads_as_committed(env):
     # repro: join; the 3 branch completions in one batch; the process dies at the step's 4th PutItem
     # (RUN#b1, RUN#b2 written); SQS hands the completions back one per batch

@@ -23,7 +23,8 @@ import json
 from typing import Any, Callable
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -37,6 +38,10 @@ from .payloads import PayloadStore
 
 ITEM_PART_LIMIT = 150_000  # bytes of JSON kept inline per attribute; larger goes to S3
 DAY = 86_400
+STEP_SK = "STEP"  # the intent of the step committing (or last committed)
+# How long a step may hold its intent before another token may take it over: longer than the
+# advance function may run (Lambda has killed it by then).
+STEP_LEASE = 900.0
 
 
 class _Gsi1(GlobalSecondaryIndex):
@@ -86,8 +91,9 @@ def unit_sk(task: str, run: int, index: int) -> str:
 
 class DynamoStore:
     def __init__(self, model: type[Model], payloads: PayloadStore, clock: Callable[[], float],
-                 retention_days: int = 30):
+                 retention_days: int = 30, step_lease: float = STEP_LEASE):
         self.model = model
+        self.step_lease = step_lease
         self.payloads = payloads
         self.clock = clock
         self.retention = retention_days * DAY
@@ -246,8 +252,11 @@ class DynamoStore:
             found, prior_value = priors.get(("v", name), (False, None))
             items.append(self._detail(eid, f"VAR#{name}", {"value": value},
                                       {"value": prior_value} if found else None, version, changes.token))
+        # The intent first: it names every key this step will write, so whoever redoes the step
+        # after this process dies (in whatever batch SQS brings back) can put them back.
+        self._claim_step(eid, version, changes.token, [item.sk for item in items])
         # Each record is written only over a committed older version or this step's own
-        # crashed attempt: a concurrent step that started from the same head conflicts here,
+        # attempt: a concurrent step that started from the same head conflicts here,
         # before the head, instead of overwriting what the winner wrote.
         model = self.model
         guard = model.v.does_not_exist() | (model.v < version) | (model.s == changes.token)
@@ -283,6 +292,70 @@ class DynamoStore:
         if head.status != changes.prior_status:
             self._write_index(head)
 
+    # -- the step intent -------------------------------------------------------------------
+    def _client(self) -> Any:
+        return self.model._get_connection().connection.client
+
+    def _intent(self, execution_id: str, version: int, token: str, keys: list[str]) -> dict[str, Any]:
+        return {"pk": {"S": _exec_pk(execution_id)}, "sk": {"S": STEP_SK}, "v": {"N": str(version)},
+                "s": {"S": token}, "at": {"N": repr(float(self.clock()))},
+                "d": {"S": self._dump(sorted(set(keys)), execution_id)}}
+
+    def _claim_step(self, execution_id: str, version: int, token: str, keys: list[str]) -> None:
+        """Write the step's intent (``EXEC#<id> / STEP``: its version, token and keys).
+
+        One conditional put, the intent of the committed step before it (``v`` below this
+        version) being the only thing it replaces. An intent at this very version is an
+        attempt that never committed: its own earlier attempt (same token: the group's oldest
+        message, which FIFO hands back first) or one whose lease ran out (Lambda killed it),
+        is taken over: the new intent names the old keys too, then those records are put
+        back; any other is a concurrent step, and this one conflicts.
+        """
+        client, table = self._client(), self.model.Meta.table_name
+        try:
+            client.put_item(TableName=table, Item=self._intent(execution_id, version, token, keys),
+                            ConditionExpression="attribute_not_exists(v) OR v < :v",
+                            ExpressionAttributeValues={":v": {"N": str(version)}},
+                            ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = exc.response.get("Item")
+        if old is None:  # pragma: no cover - AWS returns the item it checked
+            raise ConflictError(f"execution {execution_id}: step intent changed")
+        old_version, old_token = int(old["v"]["N"]), old["s"]["S"]
+        stale = float(old.get("at", {"N": "0"})["N"]) + self.step_lease < self.clock()
+        if old_version != version or (old_token != token and not stale):
+            raise ConflictError(f"execution {execution_id}: another step is committing version {version}")
+        old_keys = self.payloads.load(old["d"]["S"]) if "d" in old else []
+        try:
+            client.put_item(TableName=table, Item=self._intent(execution_id, version, token, keys + old_keys),
+                            ConditionExpression="v = :v AND s = :s",
+                            ExpressionAttributeValues={":v": {"N": str(version)}, ":s": {"S": old_token}})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConflictError(f"execution {execution_id}: step intent taken over") from None
+            raise
+        self._put_back(execution_id, version, old_keys)
+
+    def _put_back(self, execution_id: str, version: int, keys: list[str]) -> None:
+        """Restore each record an uncommitted attempt at ``version`` wrote to what it held before."""
+        model = self.model
+        for sk in keys:
+            item = self._get(execution_id, sk)
+            if item is None or item.v != version:
+                continue
+            try:
+                if item.pv is None or item.pv < 0 or item.p is None:
+                    item.delete(condition=model.v == version)
+                else:
+                    model(item.pk, item.sk, d=item.p, v=item.pv, expires_at=item.expires_at).save(
+                        condition=model.v == version)
+            except (PutError, DeleteError) as exc:
+                if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                    raise
+
     def _undo(self, written: list[Any], version: int, token: str) -> None:
         """Put back what a step that did not commit wrote, so no other step can ever read it
         as committed. Best effort: a process that dies here leaves records that only a redo of
@@ -312,6 +385,17 @@ class DynamoStore:
                 return False
             raise
         self._write_index(head)
+        return True
+
+    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
+        """``EXEC#<id> / CLAIM#<attempt key>``, put only if absent or already ``owner``'s."""
+        item = self.model(_exec_pk(execution_id), f"CLAIM#{attempt_key}", d=owner)
+        try:
+            item.save(condition=self.model.d.does_not_exist() | (self.model.d == owner))
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise
         return True
 
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:
