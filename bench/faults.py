@@ -52,9 +52,18 @@ def main(argv: list[str] | None = None) -> int:
         measured = time.perf_counter() - started
         kill.run_cases(sweep, cases, args.jobs)
     elapsed = time.perf_counter() - started
-    for *_, verdict in sweep.verdicts:
+    unexplained = 0
+    for shape, handler, k, variant, verdict in sweep.verdicts:
         if verdict.status != "recovered":
-            print(f"{verdict.status.upper()} {verdict.case}: {verdict.detail}")
+            reason = kill.known(sweep.clean_run(shape, variant), handler, k)
+            unexplained += reason is None
+            print(f"{verdict.status.upper()} {verdict.case}: {verdict.detail}"
+                  + (f" [known: {reason}]" if reason else " [NOT PREDICTED]"))
+    predicted = [c for c in cases if kill.known(sweep.clean_run(c[0], c[3]), c[1], c[2])]
+    recovered_known = [v for s, h, k, var, v in sweep.verdicts
+                       if v.status == "recovered" and kill.known(sweep.clean_run(s, var), h, k)]
+    print(f"{len(predicted)} cases predicted not to recover (kill.known), {len(recovered_known)} of them recovered; "
+          f"{unexplained} failures not predicted")
     lines = kill.summary(sweep.verdicts)
     print("\n".join(lines[:-1]))
     print(f"slice {slice_}: {len(cases)} cases in {elapsed:.0f} s ({measured:.0f} s of clean runs), {args.jobs} jobs")

@@ -75,16 +75,28 @@ class MotoServer:
             self.proc.kill()
             raise RuntimeError(f"moto server did not start: {line}")
         self.url = f"http://127.0.0.1:{line[1]}"
-        self._saved = {k: os.environ.get(k) for k in [*_ENV, "AWS_ENDPOINT_URL"]}
-        os.environ.update(_ENV)
-        os.environ["AWS_ENDPOINT_URL"] = self.url
+        self._saved: dict[str, str | None] | None = None
+        self.activate()
+
+    def activate(self) -> None:
+        """Point this process's new AWS clients at the server (until :meth:`deactivate`)."""
+        if self._saved is None:
+            self._saved = {k: os.environ.get(k) for k in [*_ENV, "AWS_ENDPOINT_URL"]}
+            os.environ.update(_ENV)
+            os.environ["AWS_ENDPOINT_URL"] = self.url
+
+    def deactivate(self) -> None:
+        """Give other tests of the process their environment back (clients built meanwhile keep the server)."""
+        if self._saved is not None:
+            for key, value in self._saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            self._saved = None
 
     def close(self) -> None:
-        for key, value in self._saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        self.deactivate()
         if self.proc.poll() is None:
             assert self.proc.stdin is not None
             self.proc.stdin.close()
@@ -438,6 +450,7 @@ class Outcome:
     stuck: str | None  # why the run did not end (None: it ended)
     problems: list[str]  # what broke a promise on the way (DLQ'd messages, refused API retries, ...)
     main: str = EID  # the id of the shape's execution
+    routes: list[str] = field(default_factory=list)  # the API request of each api point
 
 
 class Run:
@@ -484,6 +497,7 @@ class Run:
         self.executions: list[str] = []
         self.pending_moves = list(shape.interventions)
         self.used_tokens: set[str] = set()
+        self.routes: list[str] = []  # the API request each api point belongs to
 
     def close(self) -> None:
         self.tmp.cleanup()
@@ -496,6 +510,9 @@ class Run:
             assert die_at >= 1
         inv = invoke(name, event, self.child_rt, self.child_service, die_at)
         self.points[name] += inv.ops
+        if name == "api":
+            route = f"{event['httpMethod']} {event['path']}"
+            self.routes += [route] * len(inv.ops)
         if inv.killed:
             self.killed.append(inv)
             if name in ("advance", "worker"):
@@ -670,7 +687,8 @@ class Run:
         if self.pending_moves:
             self.problems.append(f"moves never made: {self.pending_moves}")
         self.problems += self.dead_letters()
-        return Outcome(state, action_runs(self.dir), dict(self.points), self.killed, stuck, self.problems, ids[0])
+        return Outcome(state, action_runs(self.dir), dict(self.points), self.killed, stuck, self.problems, ids[0],
+                       self.routes)
 
 
 # -- the sweep ----------------------------------------------------------------------------------
@@ -873,3 +891,35 @@ def run_cases(sweep: Sweep, cases: list[tuple[str, str, int, str]], jobs: int = 
         _pool_sweep = None
     sweep.verdicts += results
     return [r[-1] for r in results]
+
+
+# -- what does not recover yet ---------------------------------------------------------------------
+
+WORKER_RERUN = ("the worker's batch is redelivered whole after the process died, and a dispatch whose "
+                "outcome was already sent runs its action again: outside the README's window")
+RESPOND_409 = ("respond marks the inquiry answered before it sends the answer: the client's retry gets 409 "
+               "and the approval waits until it times out")
+
+
+def _invocation(points: list[str], k: int) -> tuple[list[str], int]:
+    """The points of the invocation that point ``k`` belongs to, and k's index in them."""
+    start = k - 1
+    while start > 0 and points[start - 1] != "return":
+        start -= 1
+    end = k - 1
+    while points[end] != "return":
+        end += 1
+    return points[start:end + 1], k - 1 - start
+
+
+def known(clean: Outcome, handler: str, k: int) -> str | None:
+    """Why the case (a kill at ``handler``'s point ``k``) is expected not to recover, if it is."""
+    points = clean.points.get(handler, [])
+    ops, i = _invocation(points, k)
+    done = ops[:i]  # the calls that completed before the kill
+    if handler == "worker" and any(op in SENDS for op in done):
+        return WORKER_RERUN
+    if handler == "api" and clean.routes[k - 1].endswith("/respond") and any(
+            op not in READS for op in done):
+        return RESPOND_409
+    return None
