@@ -2,7 +2,7 @@
 worker bookkeeping, and the one piece of SQS behaviour moto does not model.
 
 Everything here wraps the real stack from the outside (botocore, the handler table
-``stack.handlers``, ``functions.worker.app.record_handler``); nothing in the
+``stack.handlers``, the delivery layer's ``run``); nothing in the
 package is changed.
 """
 from __future__ import annotations
@@ -152,7 +152,7 @@ def wrap_handlers(stack: Any, injector: CallInjector) -> None:
 # -- what the worker ran ----------------------------------------------------------------
 
 class WorkerLog:
-    """Every worker invocation of a dispatch: attempt key -> SQS message ids, one per run.
+    """Every action the worker ran: attempt key -> SQS message ids, one per run.
 
     A redelivery of the same SQS message keeps its message id; a dispatch sent twice
     (not deduplicated) shows up as a second message id for the same attempt.
@@ -164,26 +164,19 @@ class WorkerLog:
 
     @contextlib.contextmanager
     def installed(self, stack: Any) -> Iterator["WorkerLog"]:
-        import functions.worker.app as worker
+        delivery = stack.runtime.delivery
+        original = delivery.run
 
-        original = worker.record_handler
-        payloads = stack.runtime.payloads
+        def run(command: DispatchAttempt, record: Any) -> Any:
+            with self._lock:
+                self.runs[command.idempotency_key].append(record.id)
+            return original(command, record)
 
-        def record_handler(record: Any) -> None:
-            try:
-                command = decode(record.body, payloads)
-            except Exception:
-                command = None
-            if isinstance(command, DispatchAttempt):
-                with self._lock:
-                    self.runs[command.idempotency_key].append(record.message_id)
-            return original(record)
-
-        worker.record_handler = record_handler
+        delivery.run = run
         try:
             yield self
         finally:
-            worker.record_handler = original
+            del delivery.run
 
     def clear(self) -> None:
         self.runs.clear()

@@ -208,18 +208,17 @@ def test_event_that_always_raises_fails_only_its_execution(stack, monkeypatch):
 def test_dispatch_that_always_raises_fails_its_execution(stack, monkeypatch):
     """The worker gives up on a dispatch's last delivery: the attempt fails with the reason,
     an unhandled task failure fails the workflow; another execution is untouched."""
-    import functions.worker.app as worker
-
     begin(stack)
     victim, other = "poison-worker", "poison-worker-other"
-    original = worker.run_attempt
+    delivery = stack.runtime.delivery
+    original = delivery.runner
 
-    def run_attempt(registry: Any, command: Any) -> Any:
+    def run_attempt(command: Any) -> Any:
         if command.execution_id == victim:
             raise Boom("the worker cannot run this attempt")
-        return original(registry, command)
+        return original(command)
 
-    monkeypatch.setattr(worker, "run_attempt", run_attempt)
+    monkeypatch.setattr(delivery, "runner", run_attempt)
     stack.start("t.sequence", None, execution_id=victim)
     stack.start("t.sequence", None, execution_id=other)
     pump(stack)

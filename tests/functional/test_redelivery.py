@@ -177,8 +177,14 @@ def test_completion_after_cancel(env):
     cancelled = stack.describe(eid)
     assert cancelled["status"] == "cancelled"
     assert [(t["name"], t["status"]) for t in cancelled["tasks"]] == [("a", "cancelled")]
-    assert stack.deliver("task")  # the worker runs a anyway; its completion comes after the cancel
-    assert dup.find("attempt_finished")
+    with faults.WorkerLog().installed(stack) as log:
+        assert stack.deliver("task")  # the worker finds a's run cancelled: it does not run the action
+    assert log.keys(eid) == {}
+    assert dup.find("attempt_finished") == []
+    # a worker that checked before the cancel committed reports after it: ignored
+    late = {"v": 1, "m": {"kind": "attempt_finished", "execution_id": eid, "task": "a", "run": 1, "unit": 0,
+                          "attempt": 1, "status": "succeeded", "result": {"x": 1}}}
+    dup.inject("event", eid, json.dumps(late))
     dup.drive(stack)
     assert stack.describe(eid) == cancelled
 
@@ -206,8 +212,15 @@ def test_completion_after_its_attempt_timed_out(env):
     assert stack.deliver("event")  # slow dispatched, its timeout set
     assert stack.fire_due()  # the timeout passes before any worker picks slow up
     assert stack.deliver("event")  # slow timed out; recover dispatched
-    dup.drive(stack)  # the worker runs slow (late) and recover
-    assert len(dup.find("attempt_finished")) == 2
+    with faults.WorkerLog().installed(stack) as log:
+        dup.drive(stack)  # the worker skips slow (its attempt timed out) and runs recover
+    assert list(log.keys(eid)) == [f"{eid}:recover:1:0:1"]
+    assert len(dup.find("attempt_finished")) == 1
+    # a worker that took slow before its timeout committed reports after it: ignored
+    late = {"v": 1, "m": {"kind": "attempt_finished", "execution_id": eid, "task": "slow", "run": 1, "unit": 0,
+                          "attempt": 1, "status": "succeeded", "result": {"late": True}}}
+    dup.inject("event", eid, json.dumps(late))
+    dup.drive(stack)
     result = stack.describe(eid)
     assert result["status"] == "succeeded"
     assert [(t["name"], t["status"], t["attempts"], t["result"]) for t in result["tasks"]] == [

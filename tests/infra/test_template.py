@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 SCRIPT = REPO / "infra" / "scripts" / "lint_template.py"
 
-FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction", "ApiFunction")
+FUNCTIONS = ("StartFunction", "WorkerFunction", "AdvanceFunction", "ApiFunction", "ReconcileFunction")
 ENV_VARS = {
     "RELAYFLOW_LIFECYCLE_EVENTS",
     "RELAYFLOW_ACTION_MODULES",
@@ -220,10 +220,11 @@ class TestResources:
         for res in resources.values():
             counts[res["Type"]] = counts.get(res["Type"], 0) + 1
         assert counts == {
-            "AWS::Lambda::Function": 4,
-            "AWS::IAM::Role": 5,  # one per function + the scheduler role
+            "AWS::Lambda::Function": 5,
+            "AWS::IAM::Role": 6,  # one per function + the scheduler role
             "AWS::Lambda::EventSourceMapping": 2,
-            "AWS::Lambda::Permission": 21,  # API Gateway may invoke ApiFunction: one per route
+            "AWS::Lambda::Permission": 22,  # API Gateway may invoke ApiFunction: one per route; the reconcile rule
+            "AWS::Events::Rule": 1,  # the reconciler's schedule
             "AWS::ApiGateway::RestApi": 1,
             "AWS::ApiGateway::Deployment": 1,
             "AWS::ApiGateway::Stage": 1,
@@ -234,7 +235,7 @@ class TestResources:
             "AWS::Scheduler::ScheduleGroup": 1,
             "AWS::S3::Bucket": 1,
             "AWS::S3::BucketPolicy": 1,
-            "AWS::CloudWatch::Alarm": 6,
+            "AWS::CloudWatch::Alarm": 7,
         }
         assert set(of_type(resources, "AWS::Lambda::Function")) == set(FUNCTIONS)
 
@@ -277,6 +278,7 @@ class TestResources:
             "WorkerFunction": "functions/worker/",
             "AdvanceFunction": "functions/advance/",
             "ApiFunction": "functions/api/",
+            "ReconcileFunction": "functions/reconcile/",
         }
         layer = res["EngineLayer"]
         assert layer["Properties"]["ContentUri"] == "layers/engine/"
@@ -455,6 +457,7 @@ class TestLeastPrivilege:
             ("WorkerFunction", {SQS_POLLER}),
             ("AdvanceFunction", {SQS_POLLER}),
             ("ApiFunction", set()),
+            ("ReconcileFunction", set()),
         ],
     )
     def test_managed_policies(self, resources, fn, extra):
@@ -463,9 +466,11 @@ class TestLeastPrivilege:
         managed = set(props(resources, function_role(fn)).get("ManagedPolicyArns", []))
         assert managed == {BASIC, XRAY} | extra
 
-    def test_worker_has_no_dynamodb(self, resources):
-        actions = {a for a, _ in grants(resources, function_role("WorkerFunction"))}
-        assert not {a for a in actions if a.startswith("dynamodb:")}
+    def test_worker_only_reads_and_claims_in_dynamodb(self, resources):
+        # the claim: read the attempt's head and run, put its CLAIM item; nothing else
+        table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
+        dynamo = {(a, r) for a, r in grants(resources, function_role("WorkerFunction")) if a.startswith("dynamodb:")}
+        assert dynamo == {("dynamodb:GetItem", table), ("dynamodb:PutItem", table)}
         managed = props(resources, function_role("WorkerFunction"))["ManagedPolicyArns"]
         assert not [m for m in managed if "DynamoDB" in m]
 
@@ -488,11 +493,25 @@ class TestLeastPrivilege:
         actions = json.dumps(
             {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-action-*"}
         )
+        table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
         assert grants(resources, "WorkerFunctionRole") == {
+            ("dynamodb:GetItem", table),
+            ("dynamodb:PutItem", table),
             ("sqs:SendMessage", events),
             ("s3:GetObject", payloads),
             ("s3:PutObject", payloads),
             ("lambda:InvokeFunction", actions),
+        }
+
+    def test_reconcile_grants(self, resources):
+        table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
+        index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/gsi1"})
+        payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
+        assert grants(resources, "ReconcileFunctionRole") == {
+            ("dynamodb:GetItem", table),
+            ("dynamodb:Query", index),
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})),
+            ("s3:GetObject", payloads),
         }
 
     def test_advance_grants(self, resources):
@@ -582,7 +601,14 @@ class TestApi:
     def test_only_this_api_may_invoke_the_function(self, resources):
         perms = of_type(resources, "AWS::Lambda::Permission")
         assert perms
+        (schedule,) = [p["Properties"] for p in perms.values()
+                       if p["Properties"]["FunctionName"] == {"Ref": "ReconcileFunction"}]
+        # the reconciler may be invoked by its own schedule rule only
+        assert (schedule["Principal"], schedule["SourceArn"]) == (
+            "events.amazonaws.com", {"Fn::GetAtt": ["ReconcileFunctionEveryFiveMinutes", "Arn"]})
         for perm in perms.values():
+            if perm["Properties"]["FunctionName"] == {"Ref": "ReconcileFunction"}:
+                continue
             p = perm["Properties"]
             assert (p["FunctionName"], p["Principal"], p["Action"]) == (
                 {"Ref": "ApiFunction"}, "apigateway.amazonaws.com", "lambda:InvokeFunction")
@@ -618,6 +644,7 @@ class TestAlarms:
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "WorkerFunction"})),
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "AdvanceFunction"})),
             ("AWS/Lambda", "Errors", json.dumps({"Ref": "ApiFunction"})),
+            ("Relayflow", "StuckExecutions", json.dumps("relayflow")),
         }
 
     def test_alarm_topic_condition(self, cfn):

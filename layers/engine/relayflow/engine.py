@@ -19,14 +19,30 @@ from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input, initial_vars
 from .core.messages import (
     AttemptFinished, CancelTimer, CloseInquiry, DispatchAttempt, Emit, Message, OpenInquiry, SendEvent,
-    StartChild, StartRequested, StartTimer,
+    ReconcileRequested, StartChild, StartRequested, StartTimer, SweepRequested,
 )
-from .core.records import Execution
+from .core.records import WORKFLOW_FINAL, Execution
 from .core.session import Session
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
 
 MAX_CONFLICT_RETRIES = 50
+# How long past what it left in flight a step may wait for the next one before the
+# reconciler acts: a dispatch ends within maxReceiveCount x the visibility timeout (5 x 180 s);
+# a due timer is delivered within seconds (Scheduler retries for longer); a start at once.
+ATTEMPT_GRACE = 1_200.0
+TIMER_GRACE = 300.0
+START_GRACE = 300.0
+
+
+def next_deadline(previous: float | None, commands: list[Message], now: float) -> float | None:
+    """The head's deadline after a step that sent ``commands``: the latest moment something
+    it left in flight must have come back by, or the previous deadline while it is later."""
+    due = [now + ATTEMPT_GRACE for c in commands if isinstance(c, DispatchAttempt)]
+    due += [c.due + TIMER_GRACE for c in commands if isinstance(c, StartTimer)]
+    if previous is not None and previous > now:
+        due.append(previous)
+    return max(due, default=None)
 
 
 class UnknownExecution(RelayflowError):
@@ -90,7 +106,7 @@ class Engine:
         # is an input error here, before anything is written.
         initial_vars(spec, checked, {"execution_id": eid, "workflow": spec.name, "started_at": now}, self.limits)
         head = Execution(id=eid, workflow=spec.name, spec_version=version, input=checked,
-                         created_at=now, parent=parent)
+                         created_at=now, parent=parent, deadline=now + START_GRACE)
         created = self.store.create_execution(head)
         if self.defer_start:
             self.events.send(StartRequested(eid))
@@ -116,6 +132,21 @@ class Engine:
         if head is None:
             raise UnknownExecution(f"no execution {eid!r}")
         message_ids = message_ids or []
+        chores = [e for e in events if isinstance(e, (SweepRequested, ReconcileRequested))]
+        if chores:  # not steps: the records' expiry follows the head; a reconcile re-sends
+            for chore in chores:
+                if isinstance(chore, SweepRequested):
+                    after = self.store.sweep(eid, chore.after)
+                    if after is not None:
+                        self.events.send(SweepRequested(eid, after))
+                elif not head.final and head.deadline == chore.deadline:  # no step since
+                    self.carry_out([Message.from_dict(c) for c in head.outbox])
+            kept = [(e, m) for e, m in zip(events, message_ids or [None] * len(events))
+                    if not isinstance(e, (SweepRequested, ReconcileRequested))]
+            events = [e for e, _ in kept]
+            message_ids = [m for _, m in kept if m is not None]
+            if not events:
+                return
         done = set(message_ids) & set(head.last_messages)
         if done:
             # Redelivered after their step committed (the batch may have grown since):
@@ -150,6 +181,13 @@ class Engine:
             conductor = Conductor(self.spec(head.workflow, head.spec_version), session, self.clock.now(),
                                   self.limits, self.rng)
             commands = action(conductor)
+            if session.execution.final != (session.prior_status in WORKFLOW_FINAL):
+                # It finished (or a redrive revived it): its records' expiry follows, swept
+                # from the outbox, so a crash after the commit cannot lose the sweep.
+                commands = commands + [SendEvent(SweepRequested(execution_id).to_dict())]
+            # The start's own deadline ends with the start step; later ones carry over.
+            session.execution.deadline = None if session.execution.final else next_deadline(
+                head.deadline if head.started else None, commands, self.clock.now())
             changes = session.changes()
             changes.token = step_token(message_ids)
             changes.execution.outbox = [c.to_dict() for c in commands] if message_ids else []

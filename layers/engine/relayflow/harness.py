@@ -17,6 +17,7 @@ from .actions.aws_lambda import LocalFunctions, register_lambda_action
 from .actions.builtin import default_registry
 from .actions.registry import ActionRegistry
 from .actions.worker import run_attempt
+from .delivery import Delivery, Received
 from .adapters.memory import (
     MemoryBus, MemoryQueue, MemoryStore, MemoryTimers, MemoryWorkflows, SystemClock, VirtualClock,
 )
@@ -24,8 +25,15 @@ from .core import templates
 from .core.loader import load_file
 from .core.messages import ControlRequested, DispatchAttempt, Emit, Message
 from .core.spec import WorkflowSpec
-from .engine import Engine, UnknownExecution
+from .engine import Engine
 from .service import Service
+
+
+MAX_RECEIVES = 5  # as the deployed queues' maxReceiveCount
+
+
+def _no_decoding(body: str) -> Message:
+    raise TypeError("the memory stack's queues hold messages, not bodies")
 
 
 @dataclass
@@ -44,7 +52,7 @@ class Faults:
 class MemoryStack:
     def __init__(self, registry: ActionRegistry | None = None, real_time: bool = False,
                  faults: Faults | None = None, limits: templates.Limits | None = None,
-                 seed: int | None = None, keep_events: bool = True, defer_start: bool = False):
+                 seed: int | None = None, keep_events: bool = True, defer_start: bool = True):
         self.registry = registry or default_registry()
         self.functions = LocalFunctions()  # what aws.lambda invokes here
         register_lambda_action(self.registry, self.functions)
@@ -61,9 +69,15 @@ class MemoryStack:
         self._rng = random.Random(self.faults.seed)
         counter = iter(range(1, 1 << 62))
         new_id = (lambda: f"ex-{next(counter):06d}") if seed is not None else None
+        # Started as on AWS (unless ``defer_start`` is False): the head is written and a start
+        # message queued, which the delivery layer applies like any other event.
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
                              self.bus, self.clock, limits=limits, rng=random.Random(seed), new_id=new_id,
                              defer_start=defer_start)
+        self.delivery = Delivery(self.engine, _no_decoding, MAX_RECEIVES, runner=lambda cmd: self.execute(cmd))
+        self.dead_letters: list[Message] = []  # messages given up after MAX_RECEIVES deliveries
+        self._received: dict[int, tuple[Message, str, int]] = {}  # id(message) -> (it, message id, receives)
+        self._ids = iter(range(1, 1 << 62))
         self.deliveries = 0
         self.duplicates = 0  # deliveries of a message that was delivered before
         self._copies: Counter[int] = Counter()  # queued extra copies, by id of the message object
@@ -121,21 +135,38 @@ class MemoryStack:
             queue.insert(self._rng.randrange(len(queue) + 1), msg)
         return msg
 
+    def _receive(self, message: Message, group: str) -> Received:
+        """The message as a transport hands it over: the same id on every delivery of it."""
+        _, mid, receives = self._received.get(id(message), (message, f"m-{next(self._ids)}", 0))
+        self._received[id(message)] = (message, mid, receives + 1)
+        return Received(mid, message, group, receives + 1)
+
+    def _settle(self, queue: deque[Message], message: Message, failed: bool) -> None:
+        """Delete a handled message, or hand a failed one back at the head of its queue (FIFO)
+        until its deliveries run out, then park it as a dead letter."""
+        receives = self._received[id(message)][2]
+        if failed and receives < MAX_RECEIVES:
+            queue.appendleft(message)
+            return
+        if failed:
+            self.dead_letters.append(message)
+        if not self.faults.duplicate:  # a duplicate may still be queued: it keeps its id
+            del self._received[id(message)]
+
     def step(self) -> bool:
         """Deliver one message or fire due timers; False when there is nothing left to do."""
         tasks, events = self.task_queue.messages, self.event_queue.messages
         if tasks or events:
             use_tasks = bool(tasks) and (not events or not self.faults.reorder or self._rng.random() < 0.5)
             self.deliveries += 1
+            queue = tasks if use_tasks else events
+            message = self._take(queue)
             if use_tasks:
-                cmd = self._take(tasks)
-                assert isinstance(cmd, DispatchAttempt)
-                self.event_queue.send(self.execute(cmd))
+                group = message.idempotency_key if isinstance(message, DispatchAttempt) else ""
+                report = self.delivery.work([self._receive(message, group)])
             else:
-                try:
-                    self.engine.handle(self._take(events))
-                except UnknownExecution:
-                    pass  # a message for an execution that never existed: nothing to do
+                report = self.delivery.advance([self._receive(message, getattr(message, "execution_id", ""))])
+            self._settle(queue, message, bool(report.failed))
             return True
         due = self.timers.next_due()
         if due is None:

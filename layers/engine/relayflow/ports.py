@@ -23,6 +23,20 @@ class StateStore(StateReader, Protocol):
     def commit(self, changes: Changes) -> None:
         """Apply a step's changes; raise ConflictError if the head moved since it was read."""
 
+    def mark_failed(self, execution_id: str, error: dict[str, Any]) -> bool:
+        """End an execution failed outside the conductor (when the conductor is what fails);
+        False when it had ended already."""
+
+    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
+        """Claim an attempt for the delivery ``owner`` (a conditional write): True when it is
+        unclaimed or already ``owner``'s (the same message redelivered), False when another
+        delivery claimed it."""
+
+    def sweep(self, execution_id: str, after: str | None) -> str | None:
+        """Stamp one page of the execution's records with the expiry of its head (its
+        retention once finished, none while it runs); return where the next page starts,
+        None after the last."""
+
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:
         """Every lifecycle event of the execution, in order."""
 

@@ -16,8 +16,11 @@ from .actions.builtin import default_registry
 from .actions.registry import ActionRegistry
 from .adapters.dynamodb import DynamoStore, DynamoWorkflows, make_model
 from .adapters.memory import SystemClock
-from .adapters.messaging import EventBridgeBus, SchedulerTimers, SqsEventQueue, SqsTaskQueue
+from .actions.worker import run_attempt
+from .adapters.messaging import EventBridgeBus, decode, SchedulerTimers, SqsEventQueue, SqsTaskQueue
 from .adapters.payloads import PayloadStore
+from .budgets import Budgets, derive
+from .delivery import Delivery, Received
 from .engine import Engine
 from .ports import Clock
 from .settings import Settings
@@ -50,6 +53,21 @@ class Runtime:
             register_lambda_action(self.actions, boto3_invoker(session.client("lambda", config=_BOTO_CONFIG)))
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
                              self.bus, self.clock, defer_start=True)
+        self.delivery = Delivery(self.engine, lambda body: decode(body, self.payloads), settings.max_receive_count,
+                                 runner=lambda command: run_attempt(self.actions, command))
+
+
+def received(record: Any) -> Received:
+    """An SQS event record (Powertools' SQSRecord) as the delivery layer takes it."""
+    return Received(record.message_id, record.body, record.attributes.message_group_id,
+                    int(record.attributes.approximate_receive_count or 1))
+
+
+def function_budgets(context: Any) -> Budgets:
+    """The budgets of the function running now: its time as it starts, its memory (Lambda's context)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    timeout_ms = float(remaining()) if callable(remaining) else 30_000.0
+    return derive(timeout_ms, int(getattr(context, "memory_limit_in_mb", 128) or 128))
 
 
 _current: Runtime | None = None

@@ -21,7 +21,7 @@ from .core.conductor import parse_token
 from .core.errors import InputError, RelayflowError, ValidationError
 from .core.inputs import check_input
 from .core.loader import parse
-from .core.messages import CallbackReceived, ControlRequested, RedriveRequested
+from .core.messages import CallbackReceived, ControlRequested, RedriveRequested, StartRequested
 from .core.records import (
     CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT, WORKFLOW_FINAL, Execution, TaskRun,
 )
@@ -227,6 +227,10 @@ class Service:
         if not same:
             raise Conflict("this Idempotency-Key started an execution with a different input",
                            {"execution_id": eid})
+        if not head.started and not head.final:
+            # The first request wrote the head but its start message may never have left:
+            # send it again (starting twice is a no-op, and FIFO drops a copy within 5 minutes).
+            self.events.send(StartRequested(eid))
         return eid, False
 
     def _start(self, workflow: str, input: Any, execution_id: str | None, version: str | None) -> str:
@@ -372,6 +376,12 @@ class Service:
         inquiry = self.store.get_inquiry(inquiry_id)
         if inquiry is None:
             raise NotFound(f"no inquiry {inquiry_id!r}")
+        event = CallbackReceived(inquiry["execution_id"], inquiry_id, "succeeded", response)
+        if inquiry["status"] == "answered" and inquiry.get("response") == response:
+            # A retry of a request whose event may not have left after the answer was recorded:
+            # send it again (the conductor applies an inquiry's answer once).
+            self.events.send(event)
+            return {"inquiry": inquiry_id, "status": "answered"}
         if inquiry["status"] != "pending":
             raise Conflict(f"inquiry {inquiry_id} is {inquiry['status']}, not pending")
         schema = inquiry.get("schema")
@@ -384,7 +394,7 @@ class Service:
                 raise BadRequest(f"the inquiry's schema is invalid: {exc}") from None
         if not self.store.answer_inquiry(inquiry_id, response, self.clock.now()):
             raise Conflict(f"inquiry {inquiry_id} was answered already")
-        self.events.send(CallbackReceived(inquiry["execution_id"], inquiry_id, "succeeded", response))
+        self.events.send(event)
         return {"inquiry": inquiry_id, "status": "answered"}
 
     def callback(self, token: str, status: str, result: Any = None, error: Any = None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -100,8 +100,9 @@ class DynamoStore:
         self._head_version: dict[str, int] = {}
 
     # -- encoding ------------------------------------------------------------------
-    def _expiry(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(int(self.clock()) + self.retention, tz=dt.timezone.utc)
+    def _expiry(self, finished_at: float | None = None) -> dt.datetime:
+        at = self.clock() if finished_at is None else finished_at
+        return dt.datetime.fromtimestamp(int(at) + self.retention, tz=dt.timezone.utc)
 
     def _dump(self, document: Any, execution_id: str) -> str:
         return self.payloads.dump(document, ITEM_PART_LIMIT, execution_id)
@@ -119,8 +120,9 @@ class DynamoStore:
         return None
 
     def _detail(self, execution_id: str, sk: str, data: Any, prior: Any, version: int, token: str) -> Any:
-        item = self.model(_exec_pk(execution_id), sk, d=self._dump(data, execution_id), v=version, s=token,
-                          expires_at=self._expiry())
+        # No expiry while the execution runs: its records expire together, after it finishes
+        # (``sweep``), however long it waits.
+        item = self.model(_exec_pk(execution_id), sk, d=self._dump(data, execution_id), v=version, s=token)
         if prior is None:
             item.pv = -1
         else:
@@ -132,7 +134,7 @@ class DynamoStore:
         item = self.model(_exec_pk(execution.id), "HEAD", d=self._dump(compact(execution), execution.id),
                           v=execution.version, status=execution.status)
         if execution.final:
-            item.expires_at = self._expiry()
+            item.expires_at = self._expiry(execution.finished_at)
         return item
 
     def _write_index(self, execution: Execution) -> None:
@@ -143,7 +145,7 @@ class DynamoStore:
                           status=execution.status, gsi1pk=f"WFX#{execution.workflow}",
                           gsi1sk=f"{execution.created_at:017.6f}#{execution.id}")
         if execution.final:
-            item.expires_at = self._expiry()
+            item.expires_at = self._expiry(execution.finished_at)
         item.save()
 
     # -- reads -----------------------------------------------------------------------
@@ -254,7 +256,8 @@ class DynamoStore:
                                       {"value": prior_value} if found else None, version, changes.token))
         # The intent first: it names every key this step will write, so whoever redoes the step
         # after this process dies (in whatever batch SQS brings back) can put them back.
-        self._claim_step(eid, version, changes.token, [item.sk for item in items])
+        self._claim_step(eid, version, changes.token, [item.sk for item in items],
+                         self._expiry(head.finished_at) if head.final else None)
         # Each record is written only over a committed older version or this step's own
         # attempt: a concurrent step that started from the same head conflicts here,
         # before the head, instead of overwriting what the winner wrote.
@@ -296,12 +299,17 @@ class DynamoStore:
     def _client(self) -> Any:
         return self.model._get_connection().connection.client
 
-    def _intent(self, execution_id: str, version: int, token: str, keys: list[str]) -> dict[str, Any]:
-        return {"pk": {"S": _exec_pk(execution_id)}, "sk": {"S": STEP_SK}, "v": {"N": str(version)},
+    def _intent(self, execution_id: str, version: int, token: str, keys: list[str],
+                expires: dt.datetime | None = None) -> dict[str, Any]:
+        item = {"pk": {"S": _exec_pk(execution_id)}, "sk": {"S": STEP_SK}, "v": {"N": str(version)},
                 "s": {"S": token}, "at": {"N": repr(float(self.clock()))},
                 "d": {"S": self._dump(sorted(set(keys)), execution_id)}}
+        if expires is not None:  # a step of a finished execution (a late message)
+            item["expires_at"] = {"N": str(int(expires.timestamp()))}
+        return item
 
-    def _claim_step(self, execution_id: str, version: int, token: str, keys: list[str]) -> None:
+    def _claim_step(self, execution_id: str, version: int, token: str, keys: list[str],
+                    expires: dt.datetime | None = None) -> None:
         """Write the step's intent (``EXEC#<id> / STEP``: its version, token and keys).
 
         One conditional put, the intent of the committed step before it (``v`` below this
@@ -313,7 +321,7 @@ class DynamoStore:
         """
         client, table = self._client(), self.model.Meta.table_name
         try:
-            client.put_item(TableName=table, Item=self._intent(execution_id, version, token, keys),
+            client.put_item(TableName=table, Item=self._intent(execution_id, version, token, keys, expires),
                             ConditionExpression="attribute_not_exists(v) OR v < :v",
                             ExpressionAttributeValues={":v": {"N": str(version)}},
                             ReturnValuesOnConditionCheckFailure="ALL_OLD")
@@ -330,7 +338,8 @@ class DynamoStore:
             raise ConflictError(f"execution {execution_id}: another step is committing version {version}")
         old_keys = self.payloads.load(old["d"]["S"]) if "d" in old else []
         try:
-            client.put_item(TableName=table, Item=self._intent(execution_id, version, token, keys + old_keys),
+            client.put_item(TableName=table, Item=self._intent(execution_id, version, token, keys + old_keys,
+                                                                expires),
                             ConditionExpression="v = :v AND s = :s",
                             ExpressionAttributeValues={":v": {"N": str(version)}, ":s": {"S": old_token}})
         except ClientError as exc:
@@ -387,6 +396,30 @@ class DynamoStore:
         self._write_index(head)
         return True
 
+    def sweep(self, execution_id: str, after: str | None, page: int = 100) -> str | None:
+        """Give one page of the execution's records the head's expiry: ``finished_at`` plus the
+        retention once it has finished, none while it runs (a redrive revived it). The head
+        and its index entry carry theirs already; a page is idempotent, so a redelivered
+        sweep message just does it again."""
+        head = self.get_execution(execution_id)
+        if head is None:
+            return None
+        model = self.model
+        expires = self._expiry(head.finished_at) if head.final else None
+        action = model.expires_at.set(expires) if expires is not None else model.expires_at.remove()
+        last, seen = None, 0
+        for item in model.query(_exec_pk(execution_id), model.sk > after if after else None,
+                                consistent_read=True, limit=page):
+            last, seen = item.sk, seen + 1
+            if item.sk in ("HEAD", "IDX") or item.expires_at == expires:
+                continue
+            try:
+                item.update(actions=[action], condition=model.pk.exists())
+            except UpdateError as exc:  # put back (deleted) since the query read it
+                if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                    raise
+        return last if seen >= page else None
+
     def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
         """``EXEC#<id> / CLAIM#<attempt key>``, put only if absent or already ``owner``'s."""
         item = self.model(_exec_pk(execution_id), f"CLAIM#{attempt_key}", d=owner)
@@ -406,7 +439,8 @@ class DynamoStore:
     def _inquiry_item(self, inquiry: dict[str, Any]) -> Any:
         return self.model(f"INQ#{inquiry['id']}", "INQ", d=self._dump(inquiry, "inquiries"),
                           status=inquiry["status"], gsi1pk=f"INQ#{inquiry['status']}",
-                          gsi1sk=f"{inquiry['created_at']:017.6f}#{inquiry['id']}", expires_at=self._expiry())
+                          gsi1sk=f"{inquiry['created_at']:017.6f}#{inquiry['id']}",
+                          expires_at=None if inquiry["status"] == "pending" else self._expiry())
 
     def put_inquiry(self, inquiry: dict[str, Any]) -> None:
         self._inquiry_item(inquiry).save()

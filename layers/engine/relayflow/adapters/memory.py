@@ -30,6 +30,7 @@ class MemoryStore:
         # join arrivals in order of arrival; a dict so a lookup stays O(1) in wide fan-outs
         self.arrivals: dict[tuple[str, str], dict[str, None]] = {}
         self.commits = 0
+        self.claims: dict[tuple[str, str], str] = {}
 
     def create_execution(self, execution: Execution) -> bool:
         if execution.id in self.executions:
@@ -92,6 +93,22 @@ class MemoryStore:
         for task, source in changes.arrivals:
             self.arrivals.setdefault((eid, task), {})[source] = None
         self.commits += 1
+
+    def mark_failed(self, execution_id: str, error: dict[str, Any]) -> bool:
+        head = self.executions.get(execution_id)
+        if head is None or head.final:
+            return False
+        head = head.clone()
+        head.status, head.error, head.ending = "failed", error, None
+        head.version += 1
+        self.executions[execution_id] = head
+        return True
+
+    def sweep(self, execution_id: str, after: str | None) -> str | None:
+        return None  # nothing here expires
+
+    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
+        return self.claims.setdefault((execution_id, attempt_key), owner) == owner
 
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:
         head = self.executions.get(execution_id)

@@ -104,7 +104,13 @@ class Conductor:
             self.on_redrive()
             self.settle()
             return self.commands
-        if self.head.final or not self.head.started:
+        if self.head.final:
+            return self.commands
+        if not self.head.started:
+            # Nothing runs yet, but cancel and fail still end it: the start that follows finds
+            # it ended (a start that can never commit would otherwise leave it running forever).
+            if isinstance(event, ControlRequested) and event.action in ("cancel", "fail", "stuck"):
+                self.on_control(event)
             return self.commands
         if isinstance(event, AttemptFinished):
             self.on_attempt_finished(event)
@@ -654,6 +660,8 @@ class Conductor:
             self.stop(CANCELLED, None)
         elif e.action == "fail":  # the transport gave up on one of this execution's messages
             self.stop(FAILED, {"task": None, "type": "PoisonMessage", "message": e.reason or "poison message"})
+        elif e.action == "stuck":  # the reconciler found it past its deadline, re-sending did not help
+            self.stop(FAILED, {"task": None, "type": "Stuck", "message": e.reason or "stuck"})
         elif e.action == "pause" and head.status == RUNNING:
             head.status = PAUSED
             self.emit("workflow.paused", **({"reason": e.reason} if e.reason else {}))

@@ -65,7 +65,7 @@ class TimerFired(Message):
 class ControlRequested(Message):
     kind: ClassVar[str] = "control"
     execution_id: str
-    action: str  # pause | resume | cancel
+    action: str  # pause | resume | cancel; fail (a poison message), stuck (the reconciler)
     reason: str | None = None
     request_id: str | None = None  # tells two identical requests apart for deduplicating transports
 
@@ -97,6 +97,27 @@ class StartRequested(Message):
 
     kind: ClassVar[str] = "start"
     execution_id: str
+
+
+@dataclass
+class SweepRequested(Message):
+    """Give the execution's records the expiry its status calls for, a page at a time:
+    the finished one's retention, or none while it runs (after a redrive). ``after`` is
+    the sort key the previous page ended at."""
+
+    kind: ClassVar[str] = "sweep"
+    execution_id: str
+    after: str | None = None
+
+
+@dataclass
+class ReconcileRequested(Message):
+    """The execution is past its deadline: send the last step's commands again (each is
+    idempotent), in case they were lost when the process that committed it died."""
+
+    kind: ClassVar[str] = "reconcile"
+    execution_id: str
+    deadline: float | None = None  # the deadline that passed (a later step makes this moot)
 
 
 # -- commands ----------------------------------------------------------------

@@ -47,6 +47,10 @@ class Execution:
     version: int = 0
     redrives: int = 0
     events_seen: int = 0  # lifecycle events so far; numbers them for the history
+    # When the next step is due at the latest if nothing is lost: set from what the last step
+    # left in flight (a dispatch, a timer, the start); None while it waits only on people or
+    # children (which have their own) or has ended. The reconciler acts on it once passed.
+    deadline: float | None = None
     events: list[dict[str, Any]] = field(default_factory=list)  # workflow-level lifecycle events
     # The last step's commands and the ids of the messages it consumed: a message
     # redelivered after its step committed re-sends these instead of repeating the step.

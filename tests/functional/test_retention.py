@@ -1,0 +1,65 @@
+"""Retention: an execution's records expire only after it finishes, all together.
+
+DynamoDB's TTL deletes an item some time after its ``expires_at``; an execution
+that waits (an approval, a long sleep) longer than the retention must keep every
+record, and a finished one must leave nothing behind that expires later or never.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from relayflow.core.loader import load_text
+
+from . import faults
+
+APPROVAL = """
+name: r.approval
+tasks:
+  - {name: prepare, action: core.echo, input: {v: 1}, on_success: approve}
+  - name: approve
+    action: core.ask
+    input: {prompt: "Go?"}
+    on_success: ship
+  - {name: ship, action: core.echo, input: {v: 2}}
+output: {answer: "{{ task.approve.result }}"}
+"""
+DAY = 86_400
+
+
+def partition(stack: Any, eid: str) -> dict[str, Any]:
+    """sort key -> expires_at (epoch seconds or None) of every item of the execution."""
+    out = {}
+    ddb = stack.runtime.model._get_connection().connection.client
+    pages = ddb.get_paginator("query").paginate(
+        TableName=stack.settings.table, KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"EXEC#{eid}"}}, ConsistentRead=True)
+    for page in pages:
+        for item in page["Items"]:
+            out[item["sk"]["S"]] = int(item["expires_at"]["N"]) if "expires_at" in item else None
+    return out
+
+
+def test_records_of_a_waiting_execution_never_expire_and_expire_together_after_it_ends(local):
+    stack = local
+    faults.fresh_case(stack)
+    stack.register(load_text(APPROVAL, "approval.yaml"))
+    retention = stack.runtime.store.retention
+    eid = stack.start("r.approval", None, execution_id="retention-approval")
+    stack.pump()
+    (inquiry,) = [i for i in stack.service.list_inquiries("pending") if i["execution_id"] == eid]
+    waiting = partition(stack, eid)
+    assert {"HEAD", "IDX", "STEP"} <= set(waiting)
+    assert any(sk.startswith("RUN#") for sk in waiting) and any(sk.startswith("CLAIM#") for sk in waiting)
+    assert waiting == dict.fromkeys(waiting)  # nothing of a running execution expires
+
+    stack.clock.advance_to(stack.clock.now() + retention + 10 * DAY)  # the approval waits past the retention
+    stack.service.respond(inquiry["id"], {"ok": True})
+    stack.pump()
+    result = stack.describe(eid)
+    assert result["status"] == "succeeded"
+    assert result["output"] == {"answer": {"ok": True}}
+    head = stack.runtime.store.get_execution(eid)
+    ended = partition(stack, eid)
+    assert set(waiting) <= set(ended)
+    assert ended == dict.fromkeys(ended, int(head.finished_at) + retention)  # every record, one moment
+    faults.assert_idle(stack)
