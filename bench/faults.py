@@ -7,8 +7,8 @@ end as the clean run did, with no run recorded twice and no action run twice
 outside the README's window. ``tests/functional/kill.py`` is the harness and
 ``tests/functional/test_kill.py`` runs the same cases as tests.
 
-    python bench/faults.py --quick              # a representative slice, a few minutes
-    python bench/faults.py                      # the CI slice (what test_kill.py runs)
+    python bench/faults.py --quick              # a representative slice, what test_kill.py runs in CI
+    python bench/faults.py --wide               # every distinct point of one variant, a third of the others
     python bench/faults.py --full --jobs 2      # every distinct kill point, every variant
     python bench/faults.py --shape join --handler advance --variant smaller
 
@@ -34,13 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--quick", action="store_const", dest="slice", const="quick")
+    which.add_argument("--wide", action="store_const", dest="slice", const="wide")
     which.add_argument("--full", action="store_const", dest="slice", const="full")
     parser.add_argument("--shape", action="append", choices=sorted(kill.SHAPES))
     parser.add_argument("--handler", action="append", choices=kill.HANDLERS)
     parser.add_argument("--variant", action="append", choices=kill.VARIANTS)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
-    slice_ = args.slice or "ci"
+    slice_ = args.slice or "quick"
     started = time.perf_counter()
     with kill.MotoServer():
         sweep = kill.Sweep()
@@ -55,13 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     unexplained = 0
     for shape, handler, k, variant, verdict in sweep.verdicts:
         if verdict.status != "recovered":
-            reason = kill.known(sweep.clean_run(shape, variant), handler, k)
+            reason = kill.known(sweep.clean_run(shape, variant), handler, k, variant)
             unexplained += reason is None
             print(f"{verdict.status.upper()} {verdict.case}: {verdict.detail}"
                   + (f" [known: {reason}]" if reason else " [NOT PREDICTED]"))
-    predicted = [c for c in cases if kill.known(sweep.clean_run(c[0], c[3]), c[1], c[2])]
+    predicted = [c for c in cases if kill.known(sweep.clean_run(c[0], c[3]), c[1], c[2], c[3])]
     recovered_known = [v for s, h, k, var, v in sweep.verdicts
-                       if v.status == "recovered" and kill.known(sweep.clean_run(s, var), h, k)]
+                       if v.status == "recovered" and kill.known(sweep.clean_run(s, var), h, k, var)]
     print(f"{len(predicted)} cases predicted not to recover (kill.known), {len(recovered_known)} of them recovered; "
           f"{unexplained} failures not predicted")
     lines = kill.summary(sweep.verdicts)

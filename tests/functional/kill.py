@@ -277,6 +277,8 @@ def _handler(name: str) -> Callable[..., Any]:
         from functions.advance.app import handler
     elif name == "worker":
         from functions.worker.app import handler
+    elif name == "reconcile":
+        from functions.reconcile.app import handler
     else:
         from functions.api.app import handler
     return handler
@@ -451,6 +453,7 @@ class Outcome:
     problems: list[str]  # what broke a promise on the way (DLQ'd messages, refused API retries, ...)
     main: str = EID  # the id of the shape's execution
     routes: list[str] = field(default_factory=list)  # the API request of each api point
+    reconciles: int = 0  # runs of the reconciler the case needed to end
 
 
 class Run:
@@ -462,7 +465,7 @@ class Run:
         from relayflow.service import Service
 
         self.shape, self.variant, self.kill = shape, variant, kill
-        for name in HANDLERS:  # imported here, once: a child only runs them
+        for name in (*HANDLERS, "reconcile"):  # imported here, once: a child only runs them
             _handler(name)
         self.tmp = tempfile.TemporaryDirectory(prefix="relayflow-kill-")
         self.dir = Path(self.tmp.name)
@@ -498,6 +501,7 @@ class Run:
         self.pending_moves = list(shape.interventions)
         self.used_tokens: set[str] = set()
         self.routes: list[str] = []  # the API request each api point belongs to
+        self.reconciles = 0  # runs of the reconciler this case needed
 
     def close(self) -> None:
         self.tmp.cleanup()
@@ -645,7 +649,23 @@ class Run:
         if self.hold is not None:
             self.hold = None
             return True
-        return self.intervene() or self.fire_due()
+        return self.intervene() or self.fire_due() or self.reconcile()
+
+    def reconcile(self) -> bool:
+        """Nothing left to happen and an execution still running: the reconciler's schedule comes
+        round once its deadline has passed (at most three times a case)."""
+        if self.reconciles >= 3:
+            return False
+        heads = [self.rt.store.get_execution(e) for e in self.executions]
+        deadlines = [h.deadline for h in heads if h is not None and not h.final and h.deadline is not None]
+        if not deadlines:
+            return False
+        self.clock.advance_to(max(self.clock.now(), max(deadlines) + 1))
+        self.reconciles += 1
+        inv = invoke("reconcile", {}, self.child_rt, self.child_service, None)
+        if inv.raised:
+            self.problems.append(f"the reconciler failed: {inv.raised[-300:]}")
+        return True
 
     def dead_letters(self) -> list[str]:
         out = []
@@ -688,7 +708,7 @@ class Run:
             self.problems.append(f"moves never made: {self.pending_moves}")
         self.problems += self.dead_letters()
         return Outcome(state, action_runs(self.dir), dict(self.points), self.killed, stuck, self.problems, ids[0],
-                       self.routes)
+                       self.routes, self.reconciles)
 
 
 # -- the sweep ----------------------------------------------------------------------------------
@@ -734,7 +754,7 @@ def judge(case: str, clean: Outcome, got: Outcome, killed_handler: str) -> Verdi
     diffs += got.problems
     if diffs:
         return Verdict(case, "diverged", "; ".join(diffs))
-    return Verdict(case, "recovered")
+    return Verdict(case, "recovered", f"after {got.reconciles} reconciler runs" if got.reconciles else "")
 
 
 def _short(text: str | None, n: int = 400) -> str:
@@ -747,96 +767,32 @@ SENDS = ("SendMessage", "SendMessageBatch")
 
 
 def _reruns(got: Outcome) -> list[str]:
-    """Actions run more than once outside the README's window: "a worker that dies after an
-    action and before reporting it runs it again". A run counts as reported once its process
-    completed a send to a queue after it (the outcome goes to the event queue)."""
+    """Actions run more than once outside the README's window ("Known limits"): an action runs
+    again only on a redelivery of the message whose worker stopped between claiming the attempt
+    and Lambda deleting the message. So every run but the last must be by a worker that was
+    killed after it ran the action; a second run after one in a process that lived is a
+    dispatch delivered twice."""
     dead = {inv.pid: inv for inv in got.killed}
     out = []
     for key, runs in got.runs.items():
-        for i, (pid, at) in enumerate(runs[:-1]):
+        for pid, _ in runs[:-1]:
             inv = dead.get(pid)
-            if inv is None:
+            if inv is None or inv.handler != "worker":
                 out.append(f"action {key} ran {len(runs)} times, again after a run in a process that lived")
                 break
-            completed = inv.ops[at:-1]  # the calls made after the action ran; the last one never happened
-            if inv.handler != "worker" or any(op in SENDS for op in completed):
-                out.append(f"action {key} ran {len(runs)} times: again after its outcome was sent "
-                           f"(the {inv.handler} died {len(completed)} calls later, at {inv.ops[-1]})")
-                break
     return out
-
-
-# AWS calls that change nothing: dying just before one is dying just after the call before it
-READS = {"GetItem", "BatchGetItem", "Query", "Scan", "GetObject", "HeadObject", "GetSchedule", "ListSchedules",
-         "ReceiveMessage", "GetQueueAttributes", "GetQueueUrl", "DescribeTable"}
-
-
-def distinct_points(points: list[str]) -> list[int]:
-    """The k (1-based) whose kill leaves a world no earlier k leaves: an invocation's first
-    point, and every point right after a call that changed something. Dying before a call
-    that follows a read is dying before that read: the read changed nothing."""
-    out = []
-    previous = "return"
-    for k, op in enumerate(points, 1):
-        if previous == "return" or previous not in READS:
-            out.append(k)
-        previous = op
-    return out
-
-
-class Sweep:
-    """Clean runs (measured once per shape and batch profile) and the cases compared with them."""
-
-    def __init__(self) -> None:
-        self.workflows = all_workflows()
-        self.clean: dict[tuple[str, str], Outcome] = {}
-        self.verdicts: list[tuple[str, str, int, str, Verdict]] = []
-
-    def clean_run(self, shape: str, variant: str) -> Outcome:
-        key = (shape, PROFILE[variant])
-        if key not in self.clean:
-            base = {"b10": "same", "b1": "merged", "pair": "interleaved"}[PROFILE[variant]]
-            self.clean[key] = run(shape, base, self.workflows)
-        return self.clean[key]
-
-    def points(self, shape: str, handler: str, variant: str) -> list[int]:
-        return distinct_points(self.clean_run(shape, variant).points.get(handler, []))
-
-    def case(self, shape: str, handler: str, k: int, variant: str) -> Verdict:
-        clean = self.clean_run(shape, variant)
-        op = clean.points[handler][k - 1]
-        name = f"{shape}/{handler}/k={k}({op})/{variant}"
-        got = run(shape, variant, self.workflows, (handler, k))
-        verdict = judge(name, clean, got, handler)
-        self.verdicts.append((shape, handler, k, variant, verdict))
-        return verdict
-
-
-def summary(verdicts: list[tuple[str, str, int, str, Verdict]]) -> list[str]:
-    """Counts by handler and shape, then the closing line."""
-    table: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    for shape, handler, _, _, v in verdicts:
-        table[(handler, shape)]["injected"] += 1
-        table[(handler, shape)][v.status] += 1
-    lines = [f"{'handler':8} {'shape':11} {'injected':>8} {'recovered':>9} {'diverged':>8} {'stuck':>5}"]
-    for (handler, shape), c in sorted(table.items()):
-        lines.append(f"{handler:8} {shape:11} {c['injected']:8} {c['recovered']:9} {c['diverged']:8} {c['stuck']:5}")
-    total = collections.Counter(v.status for *_, v in verdicts)
-    lines.append(f"faults: {len(verdicts)} injected, {total['recovered']} recovered, {total['diverged']} diverged, "
-                 f"{total['stuck']} stuck" + (f", {total['missed']} missed" if total["missed"] else ""))
-    return lines
 
 
 # -- which cases ------------------------------------------------------------------------------
 
-SLICES = ("quick", "ci", "full")
+SLICES = ("quick", "wide", "full")
 
 
 def plan(sweep: Sweep, shape: str, handler: str, slice_: str) -> list[tuple[int, str]]:
     """The (k, variant) cases of one shape and handler.
 
     full   every distinct kill point of every variant's clean run
-    ci     every distinct point of the ten-at-a-time run, alternately redelivered the same
+    wide   every distinct point of the ten-at-a-time run, alternately redelivered the same
            and smaller; every third point of the one-at-a-time run merged, and of the run
            shared with another execution interleaved
     quick  four distinct points spread from the first to the last, each in another variant
@@ -845,7 +801,7 @@ def plan(sweep: Sweep, shape: str, handler: str, slice_: str) -> list[tuple[int,
     if slice_ == "full":
         for variant in VARIANTS:
             out += [(k, variant) for k in sweep.points(shape, handler, variant)]
-    elif slice_ == "ci":
+    elif slice_ == "wide":
         for i, k in enumerate(sweep.points(shape, handler, "same")):
             out.append((k, ("same", "smaller")[i % 2]))
         out += [(k, "merged") for i, k in enumerate(sweep.points(shape, handler, "merged")) if i % 3 == 0]
@@ -895,31 +851,18 @@ def run_cases(sweep: Sweep, cases: list[tuple[str, str, int, str]], jobs: int = 
 
 # -- what does not recover yet ---------------------------------------------------------------------
 
-WORKER_RERUN = ("the worker's batch is redelivered whole after the process died, and a dispatch whose "
-                "outcome was already sent runs its action again: outside the README's window")
-RESPOND_409 = ("respond marks the inquiry answered before it sends the answer: the client's retry gets 409 "
-               "and the approval waits until it times out")
+# (reason, predicate on (clean run, handler, k, variant)): the cases expected not to recover,
+# run as strict xfails by test_kill. None at present: the sweep found a worker's rerun after it
+# sent its outcome (inside the README's window since claims), a respond killed after marking
+# the inquiry answered and a start killed between its head and its start message (both fixed:
+# a retry re-sends), a step killed mid-commit redelivered in a smaller batch (fixed: the intent
+# record).
+KNOWN_CAUSES: list[tuple[str, Callable[[Outcome, str, int, str], bool]]] = []
 
 
-def _invocation(points: list[str], k: int) -> tuple[list[str], int]:
-    """The points of the invocation that point ``k`` belongs to, and k's index in them."""
-    start = k - 1
-    while start > 0 and points[start - 1] != "return":
-        start -= 1
-    end = k - 1
-    while points[end] != "return":
-        end += 1
-    return points[start:end + 1], k - 1 - start
-
-
-def known(clean: Outcome, handler: str, k: int) -> str | None:
+def known(clean: Outcome, handler: str, k: int, variant: str) -> str | None:
     """Why the case (a kill at ``handler``'s point ``k``) is expected not to recover, if it is."""
-    points = clean.points.get(handler, [])
-    ops, i = _invocation(points, k)
-    done = ops[:i]  # the calls that completed before the kill
-    if handler == "worker" and any(op in SENDS for op in done):
-        return WORKER_RERUN
-    if handler == "api" and clean.routes[k - 1].endswith("/respond") and any(
-            op not in READS for op in done):
-        return RESPOND_409
+    for reason, applies in KNOWN_CAUSES:
+        if applies(clean, handler, k, variant):
+            return reason
     return None
