@@ -783,6 +783,67 @@ def _reruns(got: Outcome) -> list[str]:
     return out
 
 
+# AWS calls that change nothing: dying just before one is dying just after the call before it
+READS = {"GetItem", "BatchGetItem", "Query", "Scan", "GetObject", "HeadObject", "GetSchedule", "ListSchedules",
+         "ReceiveMessage", "GetQueueAttributes", "GetQueueUrl", "DescribeTable"}
+
+
+def distinct_points(points: list[str]) -> list[int]:
+    """The k (1-based) whose kill leaves a world no earlier k leaves: an invocation's first
+    point, and every point right after a call that changed something. Dying before a call
+    that follows a read is dying before that read: the read changed nothing."""
+    out = []
+    previous = "return"
+    for k, op in enumerate(points, 1):
+        if previous == "return" or previous not in READS:
+            out.append(k)
+        previous = op
+    return out
+
+
+class Sweep:
+    """Clean runs (measured once per shape and batch profile) and the cases compared with them."""
+
+    def __init__(self) -> None:
+        self.workflows = all_workflows()
+        self.clean: dict[tuple[str, str], Outcome] = {}
+        self.verdicts: list[tuple[str, str, int, str, Verdict]] = []
+
+    def clean_run(self, shape: str, variant: str) -> Outcome:
+        key = (shape, PROFILE[variant])
+        if key not in self.clean:
+            base = {"b10": "same", "b1": "merged", "pair": "interleaved"}[PROFILE[variant]]
+            self.clean[key] = run(shape, base, self.workflows)
+        return self.clean[key]
+
+    def points(self, shape: str, handler: str, variant: str) -> list[int]:
+        return distinct_points(self.clean_run(shape, variant).points.get(handler, []))
+
+    def case(self, shape: str, handler: str, k: int, variant: str) -> Verdict:
+        clean = self.clean_run(shape, variant)
+        op = clean.points[handler][k - 1]
+        name = f"{shape}/{handler}/k={k}({op})/{variant}"
+        got = run(shape, variant, self.workflows, (handler, k))
+        verdict = judge(name, clean, got, handler)
+        self.verdicts.append((shape, handler, k, variant, verdict))
+        return verdict
+
+
+def summary(verdicts: list[tuple[str, str, int, str, Verdict]]) -> list[str]:
+    """Counts by handler and shape, then the closing line."""
+    table: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for shape, handler, _, _, v in verdicts:
+        table[(handler, shape)]["injected"] += 1
+        table[(handler, shape)][v.status] += 1
+    lines = [f"{'handler':8} {'shape':11} {'injected':>8} {'recovered':>9} {'diverged':>8} {'stuck':>5}"]
+    for (handler, shape), c in sorted(table.items()):
+        lines.append(f"{handler:8} {shape:11} {c['injected']:8} {c['recovered']:9} {c['diverged']:8} {c['stuck']:5}")
+    total = collections.Counter(v.status for *_, v in verdicts)
+    lines.append(f"faults: {len(verdicts)} injected, {total['recovered']} recovered, {total['diverged']} diverged, "
+                 f"{total['stuck']} stuck" + (f", {total['missed']} missed" if total["missed"] else ""))
+    return lines
+
+
 # -- which cases ------------------------------------------------------------------------------
 
 SLICES = ("quick", "wide", "full")
