@@ -247,7 +247,6 @@ tasks:
   - {name: b, action: core.noop}
 """)
     eid = stack.start("c.late")
-    assert stack.step()  # the start message: its step dispatches a's attempt
     assert stack.task_queue.messages  # a's attempt is dispatched
     stack.control(eid, "cancel")
     stack.pump()  # the worker runs the attempt, and its result arrives after the cancel
@@ -389,7 +388,6 @@ tasks:
   - {name: never, action: core.noop}
 """)
     eid = stack.start("c.late_timeout")
-    assert stack.step()  # the start message: its step dispatches a's attempt
     held = stack.task_queue.messages.popleft()  # the worker is slow: its attempt is still out
     stack.pump()
     assert runs(stack, eid) == [("a", 1, "timed_out", 1), ("caught", 1, "succeeded", 1)]

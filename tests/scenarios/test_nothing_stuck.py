@@ -40,7 +40,7 @@ class Counting(MemoryStack):
     """Counts the actions the worker ran, by attempt key."""
 
     def __init__(self) -> None:
-        super().__init__(seed=0)
+        super().__init__(seed=0, defer_start=True)  # started as on AWS
         self.ran: dict[str, int] = {}
         for text in (SEQ, ASK):
             self.register(load_text(text, "workflow.yaml"))

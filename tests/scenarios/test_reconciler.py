@@ -27,7 +27,7 @@ tasks:
 
 
 def stack_with(*texts: str) -> tuple[MemoryStack, Reconciler]:
-    stack = MemoryStack(seed=0)
+    stack = MemoryStack(seed=0, defer_start=True)  # started as on AWS
     for text in texts:
         stack.register(load_text(text, "workflow.yaml"))
     return stack, Reconciler(stack.store, stack.workflows, stack.event_queue, stack.clock)

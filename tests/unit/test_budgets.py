@@ -37,7 +37,7 @@ class Clock:
 
 
 def test_a_batch_is_handed_back_when_the_time_left_cannot_cover_a_step():
-    stack = MemoryStack(seed=0)
+    stack = MemoryStack(seed=0, defer_start=True)
     stack.register(load_text(SEQ, "seq.yaml"))
     ids = [stack.start("b.seq") for _ in range(3)]
     batch = [stack._receive(m, m.execution_id) for m in list(stack.event_queue.messages)]
@@ -59,7 +59,7 @@ def test_a_batch_is_handed_back_when_the_time_left_cannot_cover_a_step():
 
 
 def test_the_worker_hands_back_dispatches_it_has_no_time_for():
-    stack2 = MemoryStack(seed=0)
+    stack2 = MemoryStack(seed=0, defer_start=True)
     stack2.register(load_text(SEQ, "seq.yaml"))
     eids = [stack2.start("b.seq") for _ in range(2)]
     starts = [stack2._receive(m, m.execution_id) for m in list(stack2.event_queue.messages)]

@@ -52,7 +52,7 @@ class Faults:
 class MemoryStack:
     def __init__(self, registry: ActionRegistry | None = None, real_time: bool = False,
                  faults: Faults | None = None, limits: templates.Limits | None = None,
-                 seed: int | None = None, keep_events: bool = True, defer_start: bool = True):
+                 seed: int | None = None, keep_events: bool = True, defer_start: bool = False):
         self.registry = registry or default_registry()
         self.functions = LocalFunctions()  # what aws.lambda invokes here
         register_lambda_action(self.registry, self.functions)
@@ -69,8 +69,8 @@ class MemoryStack:
         self._rng = random.Random(self.faults.seed)
         counter = iter(range(1, 1 << 62))
         new_id = (lambda: f"ex-{next(counter):06d}") if seed is not None else None
-        # Started as on AWS (unless ``defer_start`` is False): the head is written and a start
-        # message queued, which the delivery layer applies like any other event.
+        # With ``defer_start`` started as on AWS: the head is written and a start message
+        # queued, which the delivery layer applies like any other event.
         self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
                              self.bus, self.clock, limits=limits, rng=random.Random(seed), new_id=new_id,
                              defer_start=defer_start)
