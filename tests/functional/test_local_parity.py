@@ -5,6 +5,7 @@ import json
 import pytest
 import yaml
 
+from relayflow.actions.allowlist import ActionModules
 from relayflow.actions.builtin import default_registry
 from relayflow.adapters.memory import VirtualClock
 from relayflow.core.errors import InputError
@@ -28,7 +29,8 @@ def _normalise(result: dict) -> str:
 
 def run_local(stack, case):
     stack.clock.t = VirtualClock().t  # each case starts at the memory backend's epoch
-    registry = default_registry()
+    # the same declared action module as the memory backend's scenario stack
+    registry = default_registry(ActionModules(["tests.scenarios.actions_module"]))
     for name, script in (case.get("actions") or {}).items():
         registry.register(name, ScriptedAction(script))
     stack.runtime.actions = registry

@@ -19,7 +19,7 @@ from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input, initial_vars
 from .core.messages import (
     AttemptFinished, CancelTimer, CloseInquiry, DispatchAttempt, Emit, Message, OpenInquiry, SendEvent,
-    ReconcileRequested, StartChild, StartRequested, StartTimer, SweepRequested,
+    ReconcileRequested, StartChild, StartRequested, StartTimer, SweepRequested, TimerFired,
 )
 from .core.records import WORKFLOW_FINAL, Execution
 from .core.session import Session
