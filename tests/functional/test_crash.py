@@ -181,7 +181,11 @@ def test_crash_at_every_aws_call(env, crash_point):
     elif mode == "error" and operation == "SendMessageBatch":
         assert reruns and set(reruns.values()) == {1}, f"{where}: reruns {reruns}"
     elif mode == "error":
-        assert len(reruns) == 1 and set(reruns.values()) == {1}, f"{where}: reruns {reruns}"
+        # the worker reads the attempt and claims it before the action runs: a failure there
+        # means the action had not run yet; after it, the redelivery runs it once more
+        assert len(reruns) <= 1 and set(reruns.values()) <= {1}, f"{where}: reruns {reruns}"
+        if operation not in ("GetItem", "PutItem"):
+            assert len(reruns) == 1, f"{where}: reruns {reruns}"
     assert faults.drain_dlqs(stack) == {"task": [], "event": []}, where
     faults.assert_idle(stack)
 
