@@ -259,7 +259,8 @@ def test_every_message_delivered_twice_with_its_id(env, script, queue):
     assert final_state(stack, script, eid) == clean[script][0]
     runs = {key: ids for key, ids in log.runs.items() if key.startswith(eid)}
     assert all(len(set(ids)) == 1 for ids in runs.values()), runs  # one message per attempt
-    # the worker runs an attempt twice only when its own message came twice
-    assert {len(ids) for ids in runs.values()} <= ({2} if queue == "task" else {1}), runs
+    # the worker runs an attempt twice only when its own message came twice, and not even then
+    # when the attempt had ended by the redelivery (the claim check finds it finished)
+    assert {len(ids) for ids in runs.values()} <= ({1, 2} if queue == "task" else {1}), runs
     assert faults.drain_dlqs(stack) == {"task": [], "event": []}
     faults.assert_idle(stack)
