@@ -37,7 +37,9 @@ def derive(timeout_ms: float, memory_mb: int) -> Budgets:
     return Budgets(
         template_seconds=template_seconds,
         output_bytes=max(1 << 20, memory_mb * (1 << 20) // OUTPUT_SHARE),
-        step_reserve_ms=template_seconds * 1000 + MARGIN_MS,
+        # never more than half the function's time: a reserve larger than the time a function
+        # has would hand every message back, forever
+        step_reserve_ms=min(template_seconds * 1000 + MARGIN_MS, timeout_ms / 2),
         action_seconds=action_seconds,
-        attempt_reserve_ms=action_seconds * 1000 + MARGIN_MS,
+        attempt_reserve_ms=min(action_seconds * 1000 + MARGIN_MS, timeout_ms / 2),
     )
