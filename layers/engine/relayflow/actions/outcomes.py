@@ -1,7 +1,7 @@
 """The worker's outcomes, held briefly to leave together in one SendMessageBatch.
 
 One SQS request for up to ten outcomes instead of ten. An outcome leaves as soon as an
-action runs HOLD_S or longer or the oldest held one has waited that long, and always
+action runs HOLD_S or longer or the oldest held one has waited MAX_WAIT_S, and always
 before the invocation returns: the invocation's dispatches are deleted only after that,
 so a crash before the send loses nothing (the batch comes back and runs again, as after
 a crash between an action and its send).
@@ -15,7 +15,8 @@ from typing import Callable
 from .. import usage
 from ..core.messages import AttemptFinished
 
-HOLD_S = 0.1
+HOLD_S = 0.1  # an action this slow sends what is held at once
+MAX_WAIT_S = 1.0  # no outcome waits longer than this for its batch (each dispatch also reads and claims)
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class HeldOutcomes:
         outcome.usage = {}  # the requests made for it, for its execution's cost report
         usage.add_invocation(outcome.usage, self.share)
         self.pending.append(outcome)
-        if action_s >= HOLD_S or now - self.since >= HOLD_S:
+        if action_s >= HOLD_S or now - self.since >= MAX_WAIT_S:
             try:
                 self.flush()
             except Exception as exc:  # noqa: BLE001 - not this record's failure: they stay held,
