@@ -12,7 +12,6 @@ plain task, one per item for ``with_items``, one per sub-task for
 """
 from __future__ import annotations
 
-import hashlib
 import random
 import secrets
 from typing import Any
@@ -21,22 +20,21 @@ from . import context as ctxmod
 from . import templates, values
 from .errors import InputError, TemplateError
 from .inputs import initial_vars
+from .builtins import ASK, SLEEP
 from .messages import (
-    AttemptFinished, CallbackReceived, CancelTimer, CloseInquiry, ControlRequested, DispatchAttempt, Emit,
-    Message, OpenInquiry, RedriveRequested, SendEvent, StartChild, StartRequested, StartTimer, TimerFired,
+    AttemptFinished, CallbackReceived, CancelTimer, ControlRequested, Emit, Message, RedriveRequested, SendEvent,
+    StartRequested, StartTimer, TimerFired,
 )
 from .records import TaskRun, Unit
 from .retry import delay_before
 from .session import Session
 from .spec import FAIL, NOOP, Branch, TaskSpec, Transition, WorkflowSpec
-from .status import AttemptStatus, ExecutionStatus, InquiryStatus, RunStatus, UnitStatus, change_status
+from .status import AttemptStatus, ExecutionStatus, RunStatus, UnitStatus, change_status
+from .units import UnitKind, child_id, kind_for, timer_key
 
-SLEEP_ACTION = "core.sleep"
-ASK_ACTION = "core.ask"
-
-
-def timer_key(execution_id: str, kind: str, task: str = "", run: int = 0, unit: int = 0, attempt: int = 0) -> str:
-    return f"{execution_id}/{kind}/{task}/{run}/{unit}/{attempt}"
+SLEEP_ACTION = SLEEP  # the names callers outside the core import
+ASK_ACTION = ASK
+__all__ = ["ASK_ACTION", "SLEEP_ACTION", "Conductor", "child_id", "parse_token", "timer_key"]
 
 
 def _json(value: Any) -> Any:
@@ -48,19 +46,6 @@ def _json(value: Any) -> Any:
 
 # What the history keeps of an event's detail (its record holds the rest: input, output).
 HISTORY_FIELDS = ("error", "attempt", "attempts", "delay", "unit", "inquiry", "reason", "redrive", "parent", "by")
-CHILD_ID_MAX = 200
-
-
-def child_id(execution_id: str, task: str, run: int, unit: int, attempt: int) -> str:
-    """The child's id, derived from the parent's unit (so a retried start is a no-op).
-
-    It grows with each nesting level, and ids end up in DynamoDB keys (2,048 bytes),
-    S3 keys (1,024) and inquiry ids: past CHILD_ID_MAX characters it becomes the root
-    execution's id and a digest of the whole address, still one per address."""
-    full = f"{execution_id}.{task}.{run}.{unit}.{attempt}"
-    if len(full) <= CHILD_ID_MAX:
-        return full
-    return f"{execution_id.split('.', 1)[0][:64]}.{hashlib.sha256(full.encode()).hexdigest()[:40]}"
 
 
 def parse_token(token: str) -> tuple[str, str, int, int] | None:
@@ -170,6 +155,9 @@ class Conductor:
     def unit_spec(self, run: TaskRun, unit: Unit) -> TaskSpec:
         task = self.spec.tasks[run.task]
         return task.subtasks[unit.index] if run.kind == "parallel" else task
+
+    def unit_kind(self, run: TaskRun, unit: Unit) -> UnitKind:
+        return kind_for(self.unit_spec(run, unit))
 
     def fail_workflow(self, error: dict[str, Any]) -> None:
         """Fail fast: nothing new starts (no run, item or retry); the workflow ends once
@@ -323,8 +311,9 @@ class Conductor:
 
     def start_unit(self, run: TaskRun, unit: Unit) -> None:
         spec = self.unit_spec(run, unit)
+        kind = kind_for(spec)
         extra: dict[str, Any] = {"item": unit.item, "index": unit.index} if run.kind == "items" else {}
-        if spec.callback or spec.action == ASK_ACTION:
+        if kind.needs_token:
             # 128 random bits from the OS (never the seeded rng): the token is the only proof a caller
             # may end this unit. Made once per unit; a step that is retried makes a new one, unsent.
             unit.token = "~".join([self.head.id, run.task, str(run.run), str(unit.index), secrets.token_hex(16)])
@@ -334,9 +323,9 @@ class Conductor:
         except TemplateError as exc:
             return self.unit_finished(run, unit, UnitStatus.FAILED,
                                       error={"type": "TemplateError", "message": f"input: {exc}"})
-        if spec.workflow is not None and not isinstance(rendered, dict):
-            return self.unit_finished(run, unit, UnitStatus.FAILED, error={
-                "type": "TemplateError", "message": "input: a workflow task's input must be an object"})
+        problem = kind.input_problem(spec, rendered)
+        if problem is not None:
+            return self.unit_finished(run, unit, UnitStatus.FAILED, error={"type": "TemplateError", "message": problem})
         unit.input = rendered
         self.dispatch_attempt(run, unit)
 
@@ -358,32 +347,7 @@ class Conductor:
                                           retry=False)
             unit.timeout_timer = timer_key(head.id, "timeout", *a)
             self.timer(unit.timeout_timer, float(seconds), TimerFired(head.id, "timeout", *a))
-        if spec.workflow is not None:
-            unit.child_id = child_id(head.id, *a)
-            self.commands.append(StartChild(unit.child_id, spec.workflow, unit.input, parent={
-                "execution_id": head.id, "task": run.task, "run": run.run, "unit": unit.index,
-                "attempt": unit.attempt}))
-        elif spec.action == ASK_ACTION:
-            self.commands.append(OpenInquiry({
-                "id": unit.token, "execution_id": head.id, "workflow": head.workflow, "task": run.task,
-                "run": run.run, "unit": unit.index, "attempt": unit.attempt, "created_at": self.now,
-                "prompt": unit.input.get("prompt") if isinstance(unit.input, dict) else None,
-                "schema": unit.input.get("schema") if isinstance(unit.input, dict) else None,
-                "input": unit.input, "status": InquiryStatus.PENDING.value}))
-            self.emit("inquiry.opened", run, inquiry=unit.token)
-        elif spec.action == SLEEP_ACTION:
-            seconds = unit.input.get("seconds") if isinstance(unit.input, dict) else None
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-                return self.attempt_ended(run, unit, AttemptStatus.FAILED, None, {
-                    "type": "InvalidInput", "message": f"core.sleep needs input.seconds >= 0, got {seconds!r}"},
-                    retry=False)
-            unit.timer = timer_key(head.id, "sleep", *a)
-            self.timer(unit.timer, float(seconds),
-                       AttemptFinished(head.id, *a, AttemptStatus.SUCCEEDED.value, {"slept": seconds}))
-        else:
-            self.commands.append(DispatchAttempt(head.id, head.workflow, run.task, run.run, unit.index,
-                                                 unit.attempt, spec.action or "", unit.input, spec.callback,
-                                                 unit.token if spec.callback else None))
+        kind_for(spec).begin(self, run, unit, spec, a)
 
     # -- attempts ending ---------------------------------------------------------
     def on_attempt_finished(self, e: AttemptFinished) -> None:
@@ -393,12 +357,9 @@ class Conductor:
         unit = self.session.unit(run, e.unit)
         if unit is None or unit.status != UnitStatus.RUNNING or unit.attempt != e.attempt:
             return  # duplicate, late (timed out, cancelled) or reordered
-        if self.unit_spec(run, unit).action == ASK_ACTION:
-            return  # never dispatched: only its inquiry's answer ends it (on_callback, via "inquiry")
         status = AttemptStatus(e.status) if e.status in tuple(AttemptStatus) else AttemptStatus.FAILED
-        if status == AttemptStatus.SUCCEEDED and self.unit_spec(run, unit).callback:
-            unit.acked = True  # the action handed the token out; the callback ends the attempt
-            return
+        if not self.unit_kind(run, unit).takes_outcome(unit, status):
+            return  # e.g. a callback's acknowledgement; an inquiry is ended only by its answer
         self.attempt_ended(run, unit, status, e.result, e.error)
 
     def on_callback(self, e: CallbackReceived) -> None:
@@ -411,16 +372,11 @@ class Conductor:
         unit = self.session.unit(run, where[3])
         if unit is None or unit.status != UnitStatus.RUNNING or unit.token != e.token:
             return
-        asks = self.unit_spec(run, unit).action == ASK_ACTION
-        if asks != (e.via == "inquiry"):
+        if not self.unit_kind(run, unit).takes_callback(self, run, unit, e):
             return  # an inquiry is answered only through the inquiry API, a callback only through its own
-        self.emit("inquiry.answered" if asks else "task.callback", run, unit=unit.index,
-                  **({"inquiry": unit.token} if asks else {}), status=e.status, by=e.by)
         status = AttemptStatus.SUCCEEDED if e.status == AttemptStatus.SUCCEEDED else AttemptStatus.FAILED
         error = e.error or ({"type": "CallbackFailed", "message": "the callback reported a failure"}
                             if status == AttemptStatus.FAILED else None)
-        if self.unit_spec(run, unit).action == ASK_ACTION:
-            self.commands.append(CloseInquiry(unit.token or "", InquiryStatus.ANSWERED.value))
         self.attempt_ended(run, unit, status, e.result, error)
 
     def attempt_ended(self, run: TaskRun, unit: Unit, status: AttemptStatus, result: Any, error: Any,
@@ -433,11 +389,7 @@ class Conductor:
             if status != AttemptStatus.SUCCEEDED:
                 self.commands.append(CancelTimer(unit.timer))
             unit.timer = None
-        if unit.token and status != AttemptStatus.SUCCEEDED and self.unit_spec(run, unit).action == ASK_ACTION:
-            self.commands.append(CloseInquiry(unit.token, InquiryStatus.TIMED_OUT.value if status == AttemptStatus.TIMED_OUT
-                                              else InquiryStatus.FAILED.value))
-        if unit.child_id and status == AttemptStatus.TIMED_OUT:
-            self.commands.append(SendEvent(ControlRequested(unit.child_id, "cancel", "parent task timed out").to_dict()))
+        self.unit_kind(run, unit).attempt_ended(self, run, unit, status)
         unit.result = result
         if status == AttemptStatus.SUCCEEDED:
             unit.error = None
@@ -760,10 +712,7 @@ class Conductor:
                     if key:
                         self.commands.append(CancelTimer(key))
                 unit.timer = unit.timeout_timer = None
-                if unit.child_id and unit.status == UnitStatus.RUNNING:
-                    self.commands.append(SendEvent(ControlRequested(unit.child_id, "cancel").to_dict()))
-                if unit.token and unit.status == UnitStatus.RUNNING and self.unit_spec(run, unit).action == ASK_ACTION:
-                    self.commands.append(CloseInquiry(unit.token, InquiryStatus.CANCELLED.value))
+                self.unit_kind(run, unit).cancel(self, run, unit)
                 change_status(unit, UnitStatus.CANCELLED)
         change_status(run, RunStatus.CANCELLED)
         run.held = False
