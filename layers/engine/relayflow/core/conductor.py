@@ -20,6 +20,7 @@ from . import context as ctxmod
 from . import templates, values
 from .errors import InputError, TemplateError
 from .inputs import initial_vars
+from .listener import NO_LISTENER, Listener
 from .builtins import ASK, SLEEP
 from .messages import (
     AttemptFinished, CallbackReceived, CancelTimer, ControlRequested, Emit, Message, RedriveRequested, SendEvent,
@@ -58,8 +59,10 @@ def parse_token(token: str) -> tuple[str, str, int, int] | None:
 
 class Conductor:
     def __init__(self, spec: WorkflowSpec, session: Session, now: float,
-                 limits: templates.Limits | None = None, rng: random.Random | None = None):
+                 limits: templates.Limits | None = None, rng: random.Random | None = None,
+                 listener: Listener | None = None):
         self.spec = spec
+        self.listener = listener or NO_LISTENER
         self.session = session
         self.head = session.execution
         self.now = now
@@ -67,6 +70,7 @@ class Conductor:
         self.rng = rng or random.Random()
         self.commands: list[Message] = []
         self._launching: set[tuple[str, int]] = set()
+        self._following: TaskRun | None = None
         self.reason: str | None = None  # a cancel request's reason, for workflow.cancelled
 
     # -- entry points --------------------------------------------------------
@@ -152,6 +156,12 @@ class Conductor:
     def condition(self, expr: Any, ctx: dict[str, Any]) -> bool:
         return templates.truthy(templates.evaluate(expr, ctx, self.limits))
 
+    def guard(self, run: TaskRun, where: str, expr: Any, ctx: dict[str, Any]) -> bool:
+        """A condition of ``run`` (its ``when``, an entry's, a branch's, a retry's), told to the listener."""
+        value = self.condition(expr, ctx)
+        self.listener.guard_evaluated(run, where, expr, value)
+        return value
+
     def unit_spec(self, run: TaskRun, unit: Unit) -> TaskSpec:
         task = self.spec.tasks[run.task]
         return task.subtasks[unit.index] if run.kind == "parallel" else task
@@ -232,10 +242,11 @@ class Conductor:
         run.started_at = self.now
         task = self.spec.tasks[run.task]
         self.emit("task.started", run)
+        self.listener.run_started(run)
         ctx = self.context()
         if task.when is not None:
             try:
-                go = self.condition(task.when, ctx)
+                go = self.guard(run, "when", task.when, ctx)
             except TemplateError as exc:
                 return self.finish_run(run, RunStatus.FAILED, error={"type": "TemplateError", "message": f"when: {exc}"})
             if not go:
@@ -312,6 +323,8 @@ class Conductor:
     def start_unit(self, run: TaskRun, unit: Unit) -> None:
         spec = self.unit_spec(run, unit)
         kind = kind_for(spec)
+        if run.kind != "single":
+            self.listener.item_started(run, unit)
         extra: dict[str, Any] = {"item": unit.item, "index": unit.index} if run.kind == "items" else {}
         if kind.needs_token:
             # 128 random bits from the OS (never the seeded rng): the token is the only proof a caller
@@ -402,7 +415,7 @@ class Conductor:
             if policy.on_error is not None:
                 ctx = self.context(status=status, result=result, error=error)
                 try:
-                    go = self.condition(policy.on_error, ctx)
+                    go = self.guard(run, "retry.on_error", policy.on_error, ctx)
                 except TemplateError as exc:
                     self.authoring_error(run, "retry.on_error", policy.on_error, exc)
                     go = False
@@ -437,6 +450,7 @@ class Conductor:
             result, error = unit.result, unit.error if status != UnitStatus.SUCCEEDED else None
             unit.result = unit.error = None
             return self.finish_run(run, RunStatus(status), result, error)
+        self.listener.item_finished(run, unit)
         run.in_flight -= 1
         run.done += 1
         if status != UnitStatus.SUCCEEDED:
@@ -488,16 +502,19 @@ class Conductor:
         self.head.active -= 1
         self.emit(f"task.{status}", run, attempts=run.attempts, error=error,
                   duration=round(self.now - (run.started_at or self.now), 6))
+        self.listener.run_finished(run)
         if self.head.ending is None and not self.head.final:
             self.follow(run)
 
     def follow(self, run: TaskRun) -> None:
         run.followed = True
+        self._following = run  # the run whose decisions ``decide`` reports to the listener
         task = self.spec.tasks[run.task]
         ctx = self.context(current=run)
         if run.status == RunStatus.SUCCEEDED and not self.publish(run, task.publish, ctx, "publish"):
             return
-        fired: list[tuple[Transition, tuple[str, ...], frozenset[str]]] = []
+        # (entry, its name for the listener, the tasks it fires, its noop / fail commands)
+        fired: list[tuple[Transition, str, tuple[str, ...], frozenset[str]]] = []
         for tr in task.next:
             if tr.outcomes is not None and run.status not in tr.outcomes:
                 continue
@@ -505,32 +522,38 @@ class Conductor:
                 if tr.decision is not None:
                     chosen = self.decide(tr, ctx)
                     if chosen is not None:
-                        fired.append((tr, chosen.do, chosen.commands))
+                        fired.append((tr, f"{tr.origin}[{tr.decision.index(chosen)}]", chosen.do, chosen.commands))
                     continue
-                if tr.when is not None and not self.condition(tr.when, ctx):
+                if tr.when is not None and not self.guard(run, f"{tr.origin}.when", tr.when, ctx):
                     continue
             except TemplateError as exc:
                 return self.authoring_error(run, f"{tr.origin}.when", getattr(exc, "expr", tr.when), exc)
-            fired.append((tr, tr.do, tr.commands))
-        for tr, _, _ in fired:
+            fired.append((tr, tr.origin, tr.do, tr.commands))
+        for tr, _, _, _ in fired:
             if tr.publish and not self.publish(run, tr.publish, ctx, f"{tr.origin}.publish"):
                 return
         failed = run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
         error = run.error or {}
-        told_to_fail = next((tr for tr, _, commands in fired if FAIL in commands), None)
+        told_to_fail = next((tr for tr, _, _, commands in fired if FAIL in commands), None)
         if told_to_fail is not None:
+            for _, entry, _, commands in fired:
+                if FAIL in commands:
+                    self.listener.transition_taken(run, entry, FAIL, ())
             why = f": {error.get('message', run.status)}" if failed else ""
             self.fail_workflow({"task": run.task, "type": "Failed",
                                 "message": f"task {run.task} {run.status}{why}; its {told_to_fail.origin} "
                                            f"says 'do: fail'"})
             return
-        targets = [name for _, do, _ in fired for name in do]
-        noop = any(NOOP in commands for _, _, commands in fired)
+        targets = [name for _, _, do, _ in fired for name in do]
+        noop = any(NOOP in commands for _, _, _, commands in fired)
         if failed and not targets and not noop:
             return self.unhandled(run)
         run.handled = failed
-        for name in targets:
-            self.fire_into(name, run.task)
+        for _, entry, do, commands in fired:
+            if do or NOOP in commands:
+                self.listener.transition_taken(run, entry, "do" if do else NOOP, do)
+            for name in do:
+                self.fire_into(name, run.task)
         if failed and not noop and all(self.spec.tasks[n].join is not None for n in targets):
             self.hang_on_joins(run, targets)
 
@@ -582,12 +605,16 @@ class Conductor:
     def decide(self, tr: Transition, ctx: dict[str, Any]) -> Branch | None:
         """The first matching branch; a ``default`` branch only when no other matched."""
         default = None
-        for branch in tr.decision or ():
+        run = self._following
+        for i, branch in enumerate(tr.decision or ()):
             if branch.default and branch.when is None:
                 default = branch
                 continue
             try:
-                if self.condition(branch.when, ctx):
+                value = self.condition(branch.when, ctx)
+                if run is not None:
+                    self.listener.guard_evaluated(run, f"{tr.origin}[{i}].when", branch.when, value)
+                if value:
                     return branch
             except TemplateError as exc:
                 exc.expr = branch.when  # type: ignore[attr-defined]
@@ -719,6 +746,7 @@ class Conductor:
         run.finished_at = self.now
         self.head.active -= 1
         self.emit("task.cancelled", run)
+        self.listener.run_finished(run)
 
     # -- ending the workflow --------------------------------------------------------
     def settle(self) -> None:
