@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import nodes as jnodes
 
 from . import graph, templates, yamlpos
+from .templates import analysis
 from .builtins import BUILTINS
 from .errors import Problem, ValidationError
 from .spec import (
@@ -79,7 +80,11 @@ SCHEMA_KEYWORDS = {"items", "minItems", "maxItems", "uniqueItems", "minimum", "m
 
 SCOPES = {"input", "parameters", "vars", "variables", "workflow", "task", "tasks", "item", "index",
           "system", "callback"}
-FUNCTIONS = {"result", "error", "succeeded", "failed", "timed_out", "skipped"}
+FUNCTIONS = analysis.OUTCOME_FUNCTIONS
+# Fields rendered with no finished task in scope, where result() and the outcome functions are null.
+_NO_OUTCOME_FIELDS = {"input", "parameters", "with_items", "concurrency", "timeout", "when", "output", "output_map",
+                      "vars"}
+_RUN_FIELDS = analysis.RUN_VIEW_KEYS - {"get", "keys", "values", "items"}
 
 _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
@@ -234,106 +239,6 @@ _FUNCTION_HINTS = {
     "slice": "'X[START:END]'", "index_of": "'X.index(V)' (an error when V is absent)", "count": "'X.count(V)'",
     "chunks": "'X | batch(N) | list'",
 }
-_RUN_VIEW_KEYS = frozenset({"status", "result", "error", "attempts", "run", "started_at", "finished_at",
-                            "get", "keys", "values", "items"})
-_RUN_FIELDS = _RUN_VIEW_KEYS - {"get", "keys", "values", "items"}
-_SYSTEM_KEYS = frozenset({"execution_id", "workflow", "started_at", "get", "keys", "values", "items"})
-
-
-# Fields rendered with no finished task in scope, where result() and the outcome functions are null.
-_NO_OUTCOME_FIELDS = {"input", "with_items", "concurrency", "timeout", "when", "output", "output_map", "vars"}
-_INPUT_SCOPES = ("input", "parameters")
-_NO_OUTCOME_FIELDS.add("parameters")
-_VAR_SCOPES = ("vars", "variables", "workflow")
-_MAPPING_METHODS = frozenset({"get", "keys", "values", "items"})
-
-
-# Cheap textual screens: the template is parsed for the checks below only when one of them
-# sees a candidate, so a large valid workflow pays a regular expression, not a second parse.
-_TASK_ATTR = re.compile(r"\btasks?\s*(?:\.\s*\w+|\[[^\]]*\])\s*(?:\.\s*(\w+)|\[\s*['\"]([^'\"]*))")
-_SYSTEM_ATTR = re.compile(r"\bsystem\s*(?:\.\s*(\w+)|\[\s*['\"]([^'\"]*))")
-_CALLED_VALUE = re.compile(r"\b(?:item|index|tasks?)\s*\(")
-_SCOPE_ATTR = re.compile(r"\b(input|parameters|vars|variables|workflow)\s*(?:\.\s*(\w+)|\[\s*['\"]([^'\"]*))")
-
-
-def _may_misaddress(text: str) -> bool:
-    if any((m.group(1) or m.group(2)) not in _RUN_VIEW_KEYS for m in _TASK_ATTR.finditer(text)):
-        return True
-    if any((m.group(1) or m.group(2)) not in _SYSTEM_KEYS for m in _SYSTEM_ATTR.finditer(text)):
-        return True
-    return _CALLED_VALUE.search(text) is not None
-
-
-def _may_read_unknown(text: str, inputs: set[str], variables: set[str]) -> bool:
-    for m in _SCOPE_ATTR.finditer(text):
-        key = m.group(2) or m.group(3)
-        if key in _MAPPING_METHODS:
-            continue
-        if m.group(1) in _INPUT_SCOPES:
-            if inputs and key not in inputs:
-                return True
-        elif key not in variables:
-            return True
-    return False
-
-
-@functools.lru_cache(maxsize=4096)
-def _scope_keys(text: str, expression: bool) -> tuple[tuple[str, str], ...]:
-    """(input|vars, KEY) for every ``input.KEY`` / ``vars.KEY`` (and aliases, and ``['KEY']``) read."""
-    try:
-        ast = templates._ast(text, expression)
-    except Exception:
-        return ()
-    found: list[tuple[str, str]] = []
-    for node in ast.find_all((jnodes.Getattr, jnodes.Getitem)):
-        key = _const_key(node)
-        if key is None or key in _MAPPING_METHODS or not isinstance(node.node, jnodes.Name):
-            continue
-        if node.node.name in _INPUT_SCOPES:
-            found.append(("input", key))
-        elif node.node.name in _VAR_SCOPES:
-            found.append(("vars", key))
-    return tuple(dict.fromkeys(found))
-
-
-def _const_key(node: Any) -> str | None:
-    if isinstance(node, jnodes.Getattr):
-        return node.attr
-    if isinstance(node, jnodes.Getitem) and isinstance(node.arg, jnodes.Const) and isinstance(node.arg.value, str):
-        return node.arg.value
-    return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _addressing(text: str, expression: bool) -> tuple[tuple[str, ...], ...]:
-    """Uses of ``task.X.FIELD`` with a FIELD a task entry lacks, unknown ``system.X``, and ``task(...)``."""
-    try:
-        ast = templates._ast(text, expression)
-    except Exception:  # syntax errors are reported by the syntax check
-        return ()
-    found: list[tuple[str, ...]] = []
-    for node in ast.find_all((jnodes.Getattr, jnodes.Getitem)):
-        key = _const_key(node)
-        inner = node.node
-        if key is None:
-            continue
-        if isinstance(inner, jnodes.Name):
-            if inner.name == "system" and key not in _SYSTEM_KEYS:
-                found.append(("system", key))
-            continue
-        if isinstance(inner, (jnodes.Getattr, jnodes.Getitem)) and isinstance(inner.node, jnodes.Name) \
-                and inner.node.name in ("task", "tasks"):
-            ref = _const_key(inner)
-            if ref is not None and key not in _RUN_VIEW_KEYS:
-                found.append(("task", ref, key))
-    for call in ast.find_all(jnodes.Call):
-        if isinstance(call.node, jnodes.Name) and call.node.name in ("task", "tasks"):
-            found.append(("call",))
-        elif isinstance(call.node, jnodes.Name) and call.node.name in ("item", "index"):
-            found.append(("item_call", call.node.name))
-    return tuple(dict.fromkeys(found))
-
-
 def _has_template(value: Any) -> bool:
     return any("{{" in t or "{%" in t for t in _strings(value))
 
@@ -347,23 +252,6 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
-
-
-_FUNCTION_AS_VALUE = re.compile(r"\b(?:result|error|succeeded|failed|timed_out|skipped)\b(?!\s*\()")
-
-
-@functools.lru_cache(maxsize=4096)
-def _functions_as_values(text: str, expression: bool) -> tuple[tuple[str, str | None], ...]:
-    """(function, attribute or None) for each of result, error, succeeded... read without being called."""
-    try:
-        ast = templates._ast(text, expression)
-    except Exception:  # syntax errors are reported by the syntax check
-        return ()
-    called = {id(call.node) for call in ast.find_all(jnodes.Call)}
-    attrs = {id(node.node): _const_key(node) for node in ast.find_all((jnodes.Getattr, jnodes.Getitem))}
-    found = [(n.name, attrs.get(id(n))) for n in ast.find_all(jnodes.Name)
-             if n.name in FUNCTIONS and n.ctx == "load" and id(n) not in called]
-    return tuple(dict.fromkeys(found))
 
 
 def _never_fails(task: TaskSpec) -> bool:
@@ -493,7 +381,7 @@ class _Builder:
         Warnings: such a read fails when it runs, unless the template guards it (``is defined``,
         ``default``), which this check cannot always see."""
         guarded = "defined" in text or "default" in text
-        for scope, key in _scope_keys(text, bare):
+        for scope, key in analysis.scope_keys(text, bare):
             if guarded:
                 continue
             if scope == "input" and self.input_names and key not in self.input_names:
@@ -526,14 +414,14 @@ class _Builder:
                          f"{outcome[0]}() belongs to a finished task: it is set in that task's publish, next, "
                          f"decision and retry.on_error, and is null here; write 'task.NAME.result' (or "
                          f"task.NAME.status, task.NAME.error) to read another task")
-            if names & FUNCTIONS and _FUNCTION_AS_VALUE.search(text):
-                for fn, attr in _functions_as_values(text, bare):
+            if names & FUNCTIONS and analysis.FUNCTION_AS_VALUE.search(text):
+                for fn, attr in analysis.functions_as_values(text, bare):
                     write = f"{fn}().{attr}" if attr else f"{fn}()"
                     self.err(path, task, field, f"'{fn}' is a function: write '{write}'"
                                                 f"{' (with the parentheses)' if attr else ''}")
-            if _may_read_unknown(text, self.input_names, self.known_vars):
+            if analysis.may_read_unknown(text, self.input_names, self.known_vars):
                 self.check_names_read(text, bare, path, task, field)
-            for finding in (_addressing(text, bare) if _may_misaddress(text) else ()):
+            for finding in (analysis.addressing(text, bare) if analysis.may_misaddress(text) else ()):
                 if finding[0] == "task" and finding[1] in self.task_names:
                     _, ref, key = finding
                     close = difflib.get_close_matches(key, sorted(_RUN_FIELDS), n=1, cutoff=0.75)
@@ -579,7 +467,7 @@ class _Builder:
                                                 f"{sees}, not '{outside[0]}'")
                 if "defined" in text or "default" in text:
                     continue  # a guarded read: it may be meant to fall back
-                for scope, key in _scope_keys(text, False):
+                for scope, key in analysis.scope_keys(text, False):
                     if is_var and scope == "vars":
                         before = var_order[:var_order.index(name)] if name in var_order else var_order
                         if key in before:
