@@ -16,6 +16,7 @@ from typing import Any
 from . import ports, usage
 from .core import templates, values
 from .core.conductor import Conductor
+from .core.listener import NO_LISTENER, Listener
 from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input, initial_vars
 from .core.messages import (
@@ -84,6 +85,7 @@ class Engine:
         self.clock = clock
         self.limits = limits
         self.rng = rng or random.Random()
+        self.listener: Listener = NO_LISTENER  # told each transition of every step (relayflow test's coverage)
         self.new_id = new_id or (lambda: uuid.uuid4().hex)
         self._specs: dict[tuple[str, str], WorkflowSpec] = {}
         # Deferred: start() only writes the head and queues a StartRequested, so every
@@ -206,7 +208,7 @@ class Engine:
                 return
             session = Session(self.store, head, created=created)
             conductor = Conductor(self.spec(head.workflow, head.spec_version), session, self.clock.now(),
-                                  self.limits, self.rng)
+                                  self.limits, self.rng, self.listener)
             commands = action(conductor)
             if session.execution.final != (session.prior_status in WORKFLOW_FINAL):
                 # It finished (or a redrive revived it): its records' expiry follows, swept
