@@ -16,9 +16,9 @@ from typing import Any
 from . import ports, usage
 from .core import templates, values
 from .core.conductor import Conductor
-from .core.listener import NO_LISTENER, Listener
 from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input, initial_vars
+from .core.listener import NO_LISTENER, Listener
 from .core.messages import (
     AttemptFinished,
     CancelTimer,
