@@ -11,10 +11,6 @@ from typing import Any
 import pytest
 
 from relayflow.core import templates as templates_module
-from relayflow.core.templates import analysis as analysis_module
-from relayflow.core.templates import limits as limits_module
-from relayflow.core.templates import rendering as rendering_module
-from relayflow.core.templates import sandbox as sandbox_module
 from relayflow.core.errors import TemplateError, TemplateLimitError
 from relayflow.core.templates import (
     Limits,
@@ -26,6 +22,10 @@ from relayflow.core.templates import (
     task_references,
     truthy,
 )
+from relayflow.core.templates import analysis as analysis_module
+from relayflow.core.templates import limits as limits_module
+from relayflow.core.templates import rendering as rendering_module
+from relayflow.core.templates import sandbox as sandbox_module
 
 
 class LazyMapping(Mapping):
