@@ -461,7 +461,7 @@ class Run:
     """One shape run to its end on fresh resources, with at most one kill."""
 
     def __init__(self, shape: Shape, variant: str, workflows: list[Any], kill: tuple[str, int] | None = None):
-        from relayflow.adapters.memory import VirtualClock
+        from relayflow.clock import VirtualClock
         from relayflow.runtime import Runtime
         from relayflow.service import Service
 

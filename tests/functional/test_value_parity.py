@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from relayflow.actions.builtin import default_registry
-from relayflow.adapters.memory import VirtualClock
+from relayflow.clock import VirtualClock
 from relayflow.core.errors import InputError
 from relayflow.core.loader import load_text
 from relayflow.harness import MemoryStack

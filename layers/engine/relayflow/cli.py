@@ -14,6 +14,7 @@ from .client import ApiError
 from .core import graph
 from .core.errors import InputError, Problem
 from .core.loader import parse_file, workflow_files
+from .errors import PermanentError, UnknownWorkflowError
 from .progress import Printer, items_text
 
 EXIT_OK, EXIT_NOT_SUCCEEDED, EXIT_USAGE = 0, 1, 2
@@ -24,8 +25,8 @@ TASK_RUN_KEYS = ("name", "run", "status", "attempts", "result", "error")
 PROGRESS_READ_EVERY = 0.5  # seconds between reads of the running runs' item counts
 
 
-class UsageError(Exception):
-    pass
+class UsageError(PermanentError):
+    """The command line asks for something that cannot be done; the CLI exits 2 with the message."""
 
 
 def _silence_stdout() -> None:
@@ -157,7 +158,7 @@ def _spec_of(stack: Any, name: str) -> Any:
     registry = stack.runtime.workflows if hasattr(stack, "runtime") else stack.workflows
     try:
         return registry.get(name)
-    except KeyError:
+    except UnknownWorkflowError:
         return None
 
 

@@ -28,9 +28,11 @@ from typing import Any
 
 from .actions.outcomes import HeldOutcomes
 from .adapters.errors import MalformedMessage
+from .attempts import AttemptAddress
 from .core.messages import AttemptFinished, ControlRequested, DispatchAttempt, Message, SweepRequested
 from .core.records import RUNNING
-from .engine import Engine, UnknownExecution
+from .engine import Engine
+from .errors import UnknownExecutionError
 
 
 @dataclass
@@ -128,7 +130,7 @@ class Delivery:
             self.engine.handle_batch(events, ids)
             report.applied += len(events)
             return []
-        except UnknownExecution:
+        except UnknownExecutionError:
             report.dropped += len(events)
             return []
         except Exception as exc:  # isolate the failing record: replay one by one
@@ -152,7 +154,7 @@ class Delivery:
             # named after the message, so a retry of this very step is recognised as one.
             self.engine.handle(ControlRequested(group, "fail", reason), message_id=f"poison:{record.id}")
             failed = True
-        except UnknownExecution:
+        except UnknownExecutionError:
             return
         except Exception:  # the conductor itself may be what fails: fall back to the head alone
             failed = self.store.mark_failed(group, {"task": None, "type": "PoisonMessage", "message": reason})
@@ -241,10 +243,9 @@ class Delivery:
             return
         if not isinstance(cmd, DispatchAttempt):
             return
-        self.engine.events.send(AttemptFinished(
-            cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt, "failed", None, {
-                "type": "PoisonMessage",
-                "message": f"dispatch {record.id} failed on all {record.receives} deliveries: {exc}"}))
+        self.engine.events.send(AttemptAddress.of(cmd).finished("failed", None, {
+            "type": "PoisonMessage",
+            "message": f"dispatch {record.id} failed on all {record.receives} deliveries: {exc}"}))
         report.poisoned.append((cmd.idempotency_key, str(exc)))
 
     def _execution_of(self, record: Received) -> str | None:

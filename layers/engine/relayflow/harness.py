@@ -25,9 +25,8 @@ from .adapters.memory import (
     MemoryStore,
     MemoryTimers,
     MemoryWorkflows,
-    SystemClock,
-    VirtualClock,
 )
+from .clock import SystemClock, VirtualClock
 from .core import templates
 from .core.loader import load_file
 from .core.messages import AttemptFinished, ControlRequested, DispatchAttempt, Emit, Message

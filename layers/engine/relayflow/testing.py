@@ -78,7 +78,7 @@ from .core.loader import parse_file, read_file
 from .core.messages import AttemptFinished, DispatchAttempt, Message, StartChild, StartTimer
 from .core.records import RUNNING, Execution, TaskRun, Unit
 from .core.spec import FAIL, Branch, TaskSpec, Transition, WorkflowSpec
-from .engine import UnknownExecution
+from .errors import PermanentError, UnknownExecutionError
 from .harness import MemoryStack
 
 # How a token-holding unit (approval, callback task) is answered, where the engine has it.
@@ -98,7 +98,7 @@ _TASK_KEYED = ("attempts", "inputs", "inputs_include", "results", "results_inclu
 _MISSING = object()
 
 
-class TestFileError(Exception):
+class TestFileError(PermanentError):
     """A test file that cannot be run; ``problems`` are ``FILE:LINE: message`` lines."""
 
     def __init__(self, problems: list[str]):
@@ -200,7 +200,7 @@ def _schema_problem(validate: Callable[[Any], Any], answer: Any) -> str | None:
     return None
 
 
-class MockRefused(Exception):
+class MockRefused(PermanentError):
     """A mocked outcome the real service would refuse (an approval answer breaking its schema)."""
 
 
@@ -957,7 +957,7 @@ def _inputs_of(stack: MemoryStack, eid: str, spec: WorkflowSpec, task: str, run:
 def _head(stack: MemoryStack, eid: str) -> Execution:
     head = stack.store.get_execution(eid)
     if head is None:
-        raise UnknownExecution(f"no execution {eid!r}")
+        raise UnknownExecutionError(eid)
     return head
 
 

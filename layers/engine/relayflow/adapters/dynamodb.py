@@ -35,6 +35,7 @@ from ..core.records import Execution, TaskRun, TaskState, Unit, compact, history
 from ..core.session import Changes
 from ..core.spec import WorkflowSpec
 from ..core.versioning import spec_version
+from ..errors import UnknownWorkflowError
 from .payloads import PayloadStore
 
 ITEM_PART_LIMIT = 150_000  # bytes of JSON kept inline per attribute; larger goes to S3
@@ -531,7 +532,7 @@ class DynamoWorkflows:
             try:
                 latest = self.model.get(f"WF#{name}", "LATEST", consistent_read=True)
             except DoesNotExist:
-                raise KeyError(name) from None
+                raise UnknownWorkflowError(name) from None
             version = json.loads(latest.d)["version"]
         key = (name, version)
         spec = self._cache.get(key)
@@ -539,7 +540,7 @@ class DynamoWorkflows:
             try:
                 item = self.model.get(f"WF#{name}", f"V#{version}")
             except DoesNotExist:
-                raise KeyError(f"{name}@{version}") from None
+                raise UnknownWorkflowError(name, version) from None
             data = self.payloads.load(item.d)
             spec = self._cache[key] = load_text(data["text"], data.get("source", name))
         return spec

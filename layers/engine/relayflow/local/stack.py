@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..actions.registry import ActionRegistry
-from ..adapters.memory import SystemClock, VirtualClock
 from ..adapters.messaging import decode, parse_at
+from ..clock import SystemClock, VirtualClock
 from ..core.errors import InputError
 from ..core.messages import ControlRequested, Emit
 from ..core.spec import WorkflowSpec
+from ..errors import PermanentError, UnknownWorkflowError
 from ..settings import Settings
 from . import contract as aws_contract
 from . import resources as R
@@ -39,8 +40,8 @@ _ENV = {
 }
 
 
-class StartError(Exception):
-    pass
+class StartError(PermanentError):
+    """The start function refused the request (its error's message says why)."""
 
 
 def _load(path: str) -> Callable[..., Any]:
@@ -198,6 +199,8 @@ class LocalStack:
         if "error" in out:
             if out["error"]["type"] == "InvalidInput":
                 raise InputError(out["error"]["problems"])
+            if out["error"]["type"] == "UnknownWorkflow":
+                raise UnknownWorkflowError(workflow)
             raise StartError(out["error"]["message"])
         return out["execution_id"]
 
