@@ -9,7 +9,7 @@ child's AWS calls (PynamoDB's included) and the child sends itself SIGKILL befor
 k-th one reaches the server, or just after the handler returned (its answer never
 reaches Lambda). The moto server keeps whatever the child wrote.
 
-The parent plays AWS around the handlers, as ``LocalStack``'s pump does: it receives
+The parent plays AWS around the handlers, as ``EmbeddedStack``'s pump does: it receives
 batches from SQS and hands them to a child, deletes what the child reported done,
 makes the rest visible again (all of it when the child died), fires Scheduler
 schedules on a virtual clock, and retries API requests a client saw fail. A case

@@ -17,8 +17,8 @@ CASES = [(n, c) for n, c in load_cases() if not c.get("xfail") and "invalid" not
 
 @pytest.fixture(scope="module")
 def stack():
-    from relayflow.local.stack import LocalStack
-    with LocalStack() as s:
+    from relayflow.local.stack import EmbeddedStack
+    with EmbeddedStack() as s:
         yield s
 
 

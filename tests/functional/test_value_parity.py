@@ -79,8 +79,8 @@ def specs():
 
 @pytest.fixture(scope="module")
 def local():
-    from relayflow.local.stack import LocalStack
-    with LocalStack(registry=registry()) as stack:
+    from relayflow.local.stack import EmbeddedStack
+    with EmbeddedStack(registry=registry()) as stack:
         for spec in specs():
             stack.register(spec)
         yield stack

@@ -33,6 +33,7 @@ from .core.messages import AttemptFinished, ControlRequested, DispatchAttempt, M
 from .core.records import RUNNING
 from .engine import Engine
 from .errors import UnknownExecutionError
+from .ports import ExecutionEvent
 
 
 @dataclass
@@ -81,7 +82,9 @@ class Budget:
         return cls(remaining if callable(remaining) else None, reserve_ms)
 
 
-Runner = Callable[[DispatchAttempt], AttemptFinished]
+# Runs a claimed dispatch. None: its outcome comes later by another way (relayflow test's mocked
+# stack answers some attempts on a timer); the worker's runner always returns the outcome.
+Runner = Callable[[DispatchAttempt], ExecutionEvent | None]
 
 
 class Delivery:
@@ -199,13 +202,16 @@ class Delivery:
         started = time.perf_counter()
         outcome = self.run(command, record)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        if self._held is not None:
+        if outcome is None:
+            return
+        if self._held is not None and isinstance(outcome, AttemptFinished):
             self._held.add(outcome, elapsed_ms / 1000)
         else:
             self.engine.events.send(outcome)
-        report.outcomes.append((outcome, elapsed_ms))
+        if isinstance(outcome, AttemptFinished):
+            report.outcomes.append((outcome, elapsed_ms))
 
-    def run(self, command: DispatchAttempt, record: Received) -> AttemptFinished:
+    def run(self, command: DispatchAttempt, record: Received) -> ExecutionEvent | None:
         """Run the claimed attempt ``command`` (that ``record`` delivered)."""
         assert self.runner is not None, "a Delivery that runs dispatches needs a runner"
         return self.runner(command)

@@ -40,6 +40,7 @@ from .core.session import Session
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
 from .errors import UnknownExecutionError, UnknownWorkflowError
+from .summary import ExecutionSummary, summarize
 
 MAX_CONFLICT_RETRIES = 50
 # How long past what it left in flight a step may wait for the next one before the
@@ -294,17 +295,12 @@ class Engine:
                 "failed", None, {"type": "ChildWorkflowError", "message": message}))
 
     # -- reading -------------------------------------------------------------------
-    def describe(self, execution_id: str) -> dict[str, Any]:
-        """The execution as ``relayflow run --json`` prints it (DESIGN §4)."""
+    def describe(self, execution_id: str) -> ExecutionSummary:
+        """The execution's summary: what ``relayflow run --json`` prints and the API answers (DESIGN §4)."""
         head = self.store.get_execution(execution_id)
         if head is None:
             raise UnknownExecutionError(execution_id)
-        return {
-            "execution_id": head.id, "workflow": head.workflow, "status": head.status,
-            "output": head.output, "error": head.error,
-            "tasks": [{"name": r.task, "run": r.run, "status": r.status, "attempts": r.attempts,
-                       "result": r.result, "error": r.error} for r in self.store.list_runs(execution_id)],
-        }
+        return summarize(head, self.store.list_runs(execution_id))
 
     def cost(self, execution_id: str) -> dict[str, Any]:
         """The execution's AWS requests by service and their dollar estimate (relayflow.usage)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import admission, schemas, usage
 from .actions.registry import ActionRegistry
+from .api.errors import BadRequest, Conflict, NotFound, ServiceError, TooLarge, UnsupportedMediaType
 from .core import graph
 from .core.conductor import parse_token
 from .core.errors import InputError, ValidationError
@@ -36,7 +37,7 @@ from .core.records import (
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
 from .engine import Engine
-from .errors import PermanentError, UnknownWorkflowError
+from .errors import UnknownWorkflowError
 from .ports import Clock, EventQueue, StateStore, WorkflowRegistry
 
 CONTROL_ACTIONS = ("pause", "resume", "cancel")
@@ -47,43 +48,6 @@ MAX_PAGE = 100
 MAX_STORED_DEFINITION = 350_000
 # Idempotency keys name executions through a uuid5 in this namespace.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d1c8f0e-7a43-4d7e-9a51-2f0b6c1d9e3a")
-
-
-class ServiceError(PermanentError):
-    """A request the API refuses; ``status`` and ``type`` are its HTTP answer."""
-
-    status = 400
-    type = "BadRequest"
-
-    def __init__(self, message: str, details: Any = None):
-        self.details = details
-        super().__init__(message)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "message": str(self)}
-        if self.details is not None:
-            out["details"] = self.details
-        return out
-
-
-class BadRequest(ServiceError):
-    pass
-
-
-class NotFound(ServiceError):
-    status, type = 404, "NotFound"
-
-
-class Conflict(ServiceError):
-    status, type = 409, "Conflict"
-
-
-class TooLarge(ServiceError):
-    status, type = 413, "PayloadTooLarge"
-
-
-class UnsupportedMediaType(ServiceError):
-    status, type = 415, "UnsupportedMediaType"
 
 
 def _summary(head: Execution) -> dict[str, Any]:
@@ -348,7 +312,7 @@ class Service:
         head = self.store.get_execution(execution_id)
         if head is None:
             raise NotFound(f"no execution {execution_id!r}")
-        view = self.engine.describe(execution_id)
+        view: dict[str, Any] = dict(self.engine.describe(execution_id))
         return {**view, "cost": usage.report(head.usage)} if cost else view
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:

@@ -27,7 +27,9 @@ from ..core.errors import InputError
 from ..core.messages import ControlRequested, Emit
 from ..core.spec import WorkflowSpec
 from ..errors import PermanentError, UnknownWorkflowError
+from ..ports import StateStore, WorkflowRegistry
 from ..settings import Settings
+from ..summary import ExecutionSummary
 from . import contract as aws_contract
 from . import resources as R
 from .lambda_runtime import FunctionTimedOut, Invoker
@@ -49,7 +51,7 @@ def _load(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), func)
 
 
-class LocalStack:
+class EmbeddedStack:
     def __init__(self, registry: ActionRegistry | None = None, real_time: bool = False,
                  handler_output: Any = None, function_timeout: float = R.FUNCTION_TIMEOUT):
         for key, value in _ENV.items():
@@ -144,7 +146,7 @@ class LocalStack:
         )
         for key, value in self.settings.to_env().items():
             os.environ[key] = value
-        from ..adapters.dynamodb import make_model
+        from ..adapters.dynamodb_items import make_model
         make_model(R.TABLE, R.REGION).create_table(wait=True)
         session.client("dynamodb").update_time_to_live(
             TableName=R.TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
@@ -157,13 +159,21 @@ class LocalStack:
         self.invoker.close()
         self._mock.stop()
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> EmbeddedStack:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
     # -- using it ----------------------------------------------------------------------
+    @property
+    def store(self) -> StateStore:
+        return self.runtime.store
+
+    @property
+    def workflows(self) -> WorkflowRegistry:
+        return self.runtime.workflows
+
     def register(self, spec: WorkflowSpec) -> str:
         return self.runtime.workflows.register(spec)
 
@@ -207,10 +217,10 @@ class LocalStack:
     def control(self, execution_id: str, action: str, reason: str | None = None) -> None:
         self.runtime.event_queue.send(ControlRequested(execution_id, action, reason, uuid.uuid4().hex))
 
-    def describe(self, execution_id: str) -> dict[str, Any]:
+    def describe(self, execution_id: str) -> ExecutionSummary:
         return self.runtime.engine.describe(execution_id)
 
-    def run(self, workflow: str, input: Any = None, max_deliveries: int | None = None) -> dict[str, Any]:
+    def run(self, workflow: str, input: Any = None, max_deliveries: int | None = None) -> ExecutionSummary:
         eid = self.start(workflow, input)
         self.pump(max_deliveries=max_deliveries)
         return self.describe(eid)
