@@ -19,6 +19,7 @@ from .core import templates, values
 from .core.conductor import Conductor
 from .core.errors import ConflictError, InputError
 from .core.inputs import check_input, initial_vars
+from .core.listener import NO_LISTENER, Listener
 from .core.messages import (
     AttemptFinished,
     CancelTimer,
@@ -83,6 +84,7 @@ class Engine:
         self.clock = clock
         self.limits = limits
         self.rng = rng or random.Random()
+        self.listener: Listener = NO_LISTENER  # told each transition of every step (relayflow test's coverage)
         self.new_id = new_id or (lambda: uuid.uuid4().hex)
         self._specs: dict[tuple[str, str], WorkflowSpec] = {}
         # Deferred: start() only writes the head and queues a StartRequested, so every
@@ -205,7 +207,7 @@ class Engine:
                 return
             session = Session(self.store, head, created=created)
             conductor = Conductor(self.spec(head.workflow, head.spec_version), session, self.clock.now(),
-                                  self.limits, self.rng)
+                                  self.limits, self.rng, self.listener)
             commands = action(conductor)
             if session.execution.final != (session.prior_status in WORKFLOW_FINAL):
                 # It finished (or a redrive revived it): its records' expiry follows, swept
