@@ -15,7 +15,8 @@ from ..spec import (
     Transition,
 )
 from ..yamlpos import Path
-from . import task_section, template_checks
+from . import template_checks
+from .publish_section import publish_pairs
 from .fields import _ENGINE_COMMANDS, BRANCH_FIELDS, NEXT_FIELDS
 from .hints import _suggest
 from .raw import _as_names
@@ -88,7 +89,7 @@ def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> 
                 when = entry.get("when")
                 if when is not None:
                     template_checks.condition(b, when, epath + ("when",), task, f"{field}.when")
-                publish = task_section.publish_pairs(b, entry.get("publish"), epath + ("publish",), task, f"{field}.publish")
+                publish = publish_pairs(b, entry.get("publish"), epath + ("publish",), task, f"{field}.publish")
                 do, commands = targets(b, entry["do"], epath + ("do",), task, f"{field}.do") \
                     if "do" in entry else ((), frozenset())
                 out.append(Transition(origin=field, line=yamlpos.line_of(b.lines, epath),
