@@ -170,7 +170,8 @@ class Names:
             "PayloadBucket": f"arn:aws:s3:::{R.BUCKET}",
             "SchedulerRole": stack.settings.scheduler_role_arn,
             "EventBus": arn % ("events", f"event-bus/{R.EVENT_BUS}"),
-            **{f"{fn}LogGroup": arn % ("logs", f"log-group:/relayflow/{R.STACK}/{fn}:*") for fn in FUNCTIONS},
+            **{f"{fn}LogGroup": arn % ("logs", f"log-group:/relayflow/{R.STACK}/{fn[:-len('Function')].lower()}:*")
+               for fn in FUNCTIONS},
         }
 
     def resolve(self, value: Any) -> str:

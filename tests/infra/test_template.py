@@ -820,6 +820,15 @@ class TestInfraFiles:
             ids = [r[0]["id"] for r in w["properties"]["metrics"] if isinstance(r[0], dict)]
             assert len(ids) == len(set(ids))
 
+    def test_deployment_doc_lists_every_parameter_with_its_default(self, source):
+        text = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
+        rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", text, re.M))
+        params = source["Parameters"]
+        assert set(params) <= set(rows), set(params) - set(rows)
+        for name, p in params.items():
+            default = str(p.get("Default", ""))
+            assert rows[name] == (f"`{default}`" if default else "empty"), (name, rows[name], default)
+
     def test_samconfig_overrides_name_real_parameters(self, source):
         config = tomllib.loads((REPO / "infra" / "samconfig.toml").read_text())
         assert {"dev", "prod"} <= set(config)
