@@ -446,3 +446,10 @@ def test_another_stacks_queue_or_a_wider_prefix_is_refused(translated, run):
     worker = role_statements(translated, "WorkerFunction", names)
     assert allowed_by(worker, "lambda:InvokeFunction",
                       f"arn:aws:lambda:{R.REGION}:{R.ACCOUNT}:function:other-stack-action-x", {}) is None
+    # a function of the stack's own name in another account or region: the code checks only the
+    # name's prefix, the role refuses it
+    for elsewhere in (f"arn:aws:lambda:{R.REGION}:999999999999:function:{R.STACK}-action-x",
+                      f"arn:aws:lambda:eu-west-1:{R.ACCOUNT}:function:{R.STACK}-action-x"):
+        assert allowed_by(worker, "lambda:InvokeFunction", elsewhere, {}) is None
+    assert allowed_by(worker, "lambda:InvokeFunction",
+                      f"arn:aws:lambda:{R.REGION}:{R.ACCOUNT}:function:{R.STACK}-action-x", {}) == "InvokeActionFunctions"
