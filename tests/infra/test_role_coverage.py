@@ -4,7 +4,7 @@ The handlers run on the embedded stack (moto and the pump) through a workflow th
 part of the engine that touches AWS: a large input (S3), a timer and a retry delay
 (Scheduler), a timeout cancelled when its task ends, ``with_items``, a nested workflow, an
 approval and a callback answered through the API handler, ``aws.lambda``, pause, resume,
-cancel and redrive, the lifecycle bus and the reconciler. Each botocore call is recorded
+cancel and redrive, the lifecycle bus and the reconciler (re-sending a lost start). Each botocore call is recorded
 with the function it was made by (the handler's own thread, or the pump standing in for the
 SQS event source mapping, which polls with the function's role), turned into the IAM actions
 and resource ARNs AWS authorizes it against, and checked against the role in the *translated*
@@ -46,9 +46,6 @@ UNEXERCISED: dict[tuple[str, str, str], str] = {
     ("AdvanceFunction", "PollEventQueue", "sqs:GetQueueAttributes"): "the event source mapping reads the queue's attributes",
     # Only when a step lost its turn or crashed half-way (tests/functional/test_crash.py).
     ("AdvanceFunction", "StateItems", "dynamodb:DeleteItem"): "undoes the writes of a step that did not commit",
-    # The reconciler sends only for an execution past its deadline, which needs a process
-    # that died mid-step (tests/functional/test_crash.py).
-    ("ReconcileFunction", "SendEvents", "sqs:SendMessage"): "sends only for a stuck execution",
     # A definition too large for its item is read from S3; here every function shares the
     # process's cache of definitions, filled when the API registered them.
     ("StartFunction", "Payloads", "s3:GetObject"): "reads only a definition too large for its item",
@@ -365,6 +362,14 @@ def run(translated) -> Iterator[tuple[Any, Recorder]]:
             stack.pump()
             assert api("GET", f"/executions/{fid}")["body"]["status"] == "succeeded"
             assert reconcile({}, _Context())["checked"] >= 1
+            # a start whose message was lost (never delivered): past its deadline, the reconciler
+            # re-sends it
+            lost = stack.start("cov.waiting", {})
+            stack.clock.advance_to(stack.clock.now() + 400)  # past the start's grace (300 s)
+            found = reconcile({}, _Context())
+            assert found["stuck"] >= 1, found
+            stack.pump()
+            assert api("GET", f"/executions/{lost}")["body"]["status"] == "running"
             yield stack, recorder
         finally:
             api_app.set_service(None)
