@@ -11,7 +11,6 @@ import fnmatch
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from samtranslator.yaml_helper import yaml_parse

@@ -30,7 +30,6 @@ import pytest
 from relayflow.actions.allowlist import ActionModules
 from relayflow.actions.aws_lambda import boto3_invoker, register_lambda_action
 from relayflow.actions.builtin import default_registry
-from relayflow.core.loader import load_text
 from relayflow.local import resources as R
 
 REPO = Path(__file__).resolve().parents[2]
@@ -294,6 +293,7 @@ def run(translated) -> Iterator[tuple[Any, Recorder]]:
     registry = default_registry(ActionModules(["tests.infra.test_role_coverage"]))
     with LocalStack(registry=registry) as stack:  # (it sets the environment the handlers' modules read)
         import boto3
+
         from functions.api import app as api_app
         from functions.reconcile import app as reconcile_app
         # aws.lambda through boto3, as deployed (the stack's default is in-process functions)

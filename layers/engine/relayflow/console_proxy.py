@@ -16,6 +16,7 @@ things through it. A refused request never reaches the API.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -38,7 +39,7 @@ class ConsoleProxy:
         self.httpd = ThreadingHTTPServer((host, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.proxy = self  # type: ignore[attr-defined]
-        self.host, self.port = self.httpd.server_address[:2]
+        self.host, self.port = str(self.httpd.server_address[0]), int(self.httpd.server_address[1])
         self.allowed_hosts = own_hosts(self.host, self.port)
         self._thread: threading.Thread | None = None
 
@@ -46,7 +47,7 @@ class ConsoleProxy:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "ConsoleProxy":
+    def start(self) -> ConsoleProxy:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="relayflow-console", daemon=True)
         self._thread.start()
@@ -58,13 +59,14 @@ class ConsoleProxy:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "ConsoleProxy":
+    def __enter__(self) -> ConsoleProxy:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def forward(self, method: str, path: str, headers: dict[str, str],
+                body: bytes) -> tuple[int, dict[str, str], bytes]:
         """Send one request to the API, signed; its status, headers and body."""
         url = self.client.base + path
         hdrs = {k: v for k, v in headers.items() if k in FORWARDED_HEADERS}
@@ -141,8 +143,6 @@ def serve(client: Client, port: int, as_json: bool) -> int:
             print(f"relayflow console for {client.base} on {proxy.url}/ui\n"
                   f"  requests are {'signed with your AWS credentials' if client.sign else 'sent as they are'}; "
                   "Ctrl-C stops it.", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0
