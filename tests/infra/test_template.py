@@ -283,7 +283,11 @@ class TestResources:
         assert env["RELAYFLOW_HTTP_ALLOWED_NETWORKS"] == {"Ref": "HttpAllowedNetworks"}
         assert env["RELAYFLOW_EVENTS_INCLUDE_INPUT"] == {"Ref": "LifecycleEventsIncludeInput"}
         # aws.lambda's prefix in code is the one the worker's IAM allows (test_worker_grants).
-        assert env["RELAYFLOW_LAMBDA_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-action-"}
+        # (the same account and region too: a function of that name elsewhere is refused in code)
+        assert env["RELAYFLOW_LAMBDA_PREFIX"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-action-"}
+        worker = [st for st in statements(resources, "WorkerFunctionRole") if st["Sid"] == "InvokeActionFunctions"]
+        assert [st["Resource"]["Fn::Sub"] for st in worker] == [env["RELAYFLOW_LAMBDA_PREFIX"]["Fn::Sub"] + "*"]
 
     def test_source_layout(self, source):
         res = source["Resources"]
