@@ -20,6 +20,7 @@ EXIT_OK, EXIT_NOT_SUCCEEDED, EXIT_USAGE = 0, 1, 2
 # The keys of `run --json` (DESIGN.md §4): exactly these, in this order.
 RESULT_KEYS = ("execution_id", "workflow", "status", "output", "error", "tasks")
 TASK_RUN_KEYS = ("name", "run", "status", "attempts", "result", "error")
+TIMING_KEYS = ("started_at", "finished_at", "duration", "attempt_timings")  # status --json adds these
 PROGRESS_READ_EVERY = 0.5  # seconds between reads of the running runs' item counts
 
 
@@ -136,6 +137,14 @@ def contract_result(result: dict[str, Any]) -> dict[str, Any]:
     """The execution as DESIGN.md §4 prints it: exactly RESULT_KEYS, each task run exactly TASK_RUN_KEYS."""
     out = {key: result.get(key) for key in RESULT_KEYS}
     out["tasks"] = [{key: run.get(key) for key in TASK_RUN_KEYS} for run in result.get("tasks") or []]
+    return out
+
+
+def status_result(result: dict[str, Any]) -> dict[str, Any]:
+    """``status --json``: the run --json object, each task run with its timings too."""
+    out = contract_result(result)
+    out["tasks"] = [{**entry, **{key: run.get(key) for key in TIMING_KEYS}}
+                    for entry, run in zip(out["tasks"], result.get("tasks") or [])]
     return out
 
 
@@ -426,6 +435,8 @@ def run_line(name: str, run: dict[str, Any]) -> str:
         parts.append(f", {attempts} attempt{'s' if attempts != 1 else ''}")
     if run.get("items"):
         parts.append(f", {items_text(run['items'])}")
+    if run.get("started_at") is not None and run.get("finished_at") is not None:
+        parts.append(f", took {run['finished_at'] - run['started_at']:.1f}s")
     if run.get("child_execution"):
         parts.append(f", child execution {run['child_execution']}")
     err = run.get("error")
@@ -442,7 +453,7 @@ def _headline(view: dict[str, Any], prefix: str = "workflow ") -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     client = _client(args)
     if args.json:
-        say(json.dumps(contract_result(client.describe(args.execution)), default=str))
+        say(json.dumps(status_result(client.describe(args.execution)), default=str))
         return EXIT_OK
     view = client.graph(args.execution)
     say(_headline(view))

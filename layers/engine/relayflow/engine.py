@@ -21,7 +21,7 @@ from .core.messages import (
     AttemptFinished, CancelTimer, CloseInquiry, DispatchAttempt, Emit, Message, OpenInquiry, SendEvent,
     ReconcileRequested, StartChild, StartRequested, StartTimer, SweepRequested, TimerFired,
 )
-from .core.records import WORKFLOW_FINAL, Execution
+from .core.records import WORKFLOW_FINAL, Execution, run_timings
 from .core.session import Session
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
@@ -291,7 +291,8 @@ class Engine:
             "execution_id": head.id, "workflow": head.workflow, "status": head.status,
             "output": head.output, "error": head.error,
             "tasks": [{"name": r.task, "run": r.run, "status": r.status, "attempts": r.attempts,
-                       "result": r.result, "error": r.error} for r in self.store.list_runs(execution_id)],
+                       "result": r.result, "error": r.error, **run_timings(r)}
+                      for r in self.store.list_runs(execution_id)],
         }
 
     def cost(self, execution_id: str) -> dict[str, Any]:

@@ -331,6 +331,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             extra = {"WWW-Authenticate": 'Bearer realm="relayflow"'} if status == 401 else None
             body = json.dumps({"type": kind, "message": message}).encode()
             return self._reply(status, body, {"Content-Type": "application/json", **(extra or {})}, close=True)
+        if not self.path.startswith("/") and "://" not in self.path:  # "*" and the like: no resource
+            return self._refuse(404, "NotFound", f"no route {self.command} {self.path[:100]}")
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             return self._refuse(411, "LengthRequired", "send the body with a Content-Length")
         raw_length = self.headers.get("Content-Length") or "0"

@@ -23,7 +23,8 @@ from .core.inputs import check_input
 from .core.loader import parse
 from .core.messages import CallbackReceived, ControlRequested, RedriveRequested, StartRequested
 from .core.records import (
-    CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT, WORKFLOW_FINAL, Execution, TaskRun,
+    CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT, WORKFLOW_FINAL, Execution, TaskRun, run_timings,
+    unit_timings,
 )
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
@@ -121,7 +122,8 @@ def run_summary(run: TaskRun) -> dict[str, Any]:
     unit = run.unit
     return {"run": run.run, "status": run.status, "kind": run.kind, "attempts": run.attempts,
             "started_at": run.started_at, "finished_at": run.finished_at, "error": run.error,
-            "items": items_progress(run), "child_execution": unit.child_id if unit is not None else None}
+            "items": items_progress(run), "child_execution": unit.child_id if unit is not None else None,
+            "attempt_timings": unit.attempt_timings() if unit is not None else []}
 
 
 def control_reason(head: Execution) -> str | None:
@@ -320,13 +322,13 @@ class Service:
         out = run_summary(found)
         single = found.unit
         out.update(input=single.input if single else None, result=found.result, events=found.events,
-                   units=[], next_offset=None)
+                   units=[], next_offset=None, **run_timings(found))
         if found.kind != "single":
             units = sorted(self.store.list_units(execution_id, task, run), key=lambda u: u.index)
             page = units[offset:offset + limit]
             out["units"] = [{"index": u.index, "item": u.item, "status": u.status, "attempts": u.attempt,
                              "input": u.input, "result": u.result, "error": u.error,
-                             "child_execution": u.child_id} for u in page]
+                             "child_execution": u.child_id, **unit_timings(u)} for u in page]
             out["next_offset"] = offset + limit if offset + limit < len(units) else None
         return out
 

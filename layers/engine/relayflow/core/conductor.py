@@ -347,6 +347,7 @@ class Conductor:
         unit.attempt += 1
         unit.status = RUNNING
         unit.held = False
+        unit.attempt_started(self.now)
         run.attempts = max(run.attempts, unit.attempt)
         a = (run.task, run.run, unit.index, unit.attempt)
         if spec.timeout is not None:
@@ -425,6 +426,7 @@ class Conductor:
 
     def attempt_ended(self, run: TaskRun, unit: Unit, status: str, result: Any, error: Any,
                       retry: bool = True) -> None:
+        unit.attempt_ended(self.now, status)
         if unit.timeout_timer:
             if status != TIMED_OUT:
                 self.commands.append(CancelTimer(unit.timeout_timer))
@@ -477,6 +479,7 @@ class Conductor:
 
     def unit_finished(self, run: TaskRun, unit: Unit, status: str, error: Any = None) -> None:
         unit.status = status
+        unit.ended(self.now)
         if error is not None:
             unit.error = error
         if run.kind == "single":
@@ -760,6 +763,9 @@ class Conductor:
                     self.commands.append(SendEvent(ControlRequested(unit.child_id, "cancel").to_dict()))
                 if unit.token and unit.status == RUNNING and self.unit_spec(run, unit).action == ASK_ACTION:
                     self.commands.append(CloseInquiry(unit.token, "cancelled"))
+                if unit.status != PENDING:
+                    unit.attempt_ended(self.now, CANCELLED)
+                    unit.ended(self.now)
                 unit.status = CANCELLED
         run.status = CANCELLED
         run.held = False
