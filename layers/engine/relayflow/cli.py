@@ -221,7 +221,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         stack.register(spec)
         printer = None
         if not args.json:
-            printer = Printer(None, spec_of=lambda name: _spec_of(stack, name))  # None: sys.stdout when printing
+            printer = Printer(None, spec_of=lambda name: _spec_of(stack, name),  # None: sys.stdout when printing
+                              virtual=not args.real_time)
             stack.subscribe(printer)
         try:
             result = contract_result(_run_with_progress(stack, spec.name, payload, printer))
@@ -241,7 +242,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         say(json.dumps(result, default=str))
     else:
-        say(f"\nworkflow {result['workflow']} {result['status']} (execution {result['execution_id']})")
+        took = printer.elapsed() if printer is not None else None
+        say(f"\nworkflow {result['workflow']} {result['status']} (execution {result['execution_id']})"
+            + (f" in {took}" if took else ""))
         if result["error"]:
             say(f"error: {json.dumps(result['error'], default=str)}")
         if result["output"] is not None:
@@ -435,10 +438,10 @@ def run_line(name: str, run: dict[str, Any]) -> str:
         parts.append(f", {attempts} attempt{'s' if attempts != 1 else ''}")
     if run.get("items"):
         parts.append(f", {items_text(run['items'])}")
-    if run.get("started_at") is not None and run.get("finished_at") is not None:
-        parts.append(f", took {run['finished_at'] - run['started_at']:.1f}s")
     if run.get("child_execution"):
         parts.append(f", child execution {run['child_execution']}")
+    if run.get("started_at") is not None and run.get("finished_at") is not None:
+        parts.append(f", took {run['finished_at'] - run['started_at']:.1f}s")
     err = run.get("error")
     if isinstance(err, dict):
         parts.append(f": {err.get('message')}")
@@ -540,7 +543,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             break
         time.sleep(args.interval)
     if args.json:
-        say(json.dumps(contract_result(client.describe(args.execution)), default=str))
+        say(json.dumps(status_result(client.describe(args.execution)), default=str))
     else:
         say(_headline(view, ""))
         if view["error"]:
