@@ -70,6 +70,11 @@ def test_find_follow_pause_resume_and_finish_a_1000_item_run_in_the_console(api:
     page.wait(f"(function () {{ var t = document.querySelector(\"#graph g.node[data-task='each'] text.items\"); "
               f"return t && +t.textContent.split('/')[0] > {first[0]}; }})()", timeout=60)
     assert first[0] < items_of(page)[0] < ITEMS
+    # the long counts stay inside the node's box
+    assert page.js("(function () { var n = document.querySelector(\"#graph g.node[data-task='each']\"); "
+                   "var box = n.querySelector('rect.box').getBoundingClientRect(); "
+                   "return Array.from(n.querySelectorAll('text')).every(function (t) { var b = t.getBoundingClientRect(); "
+                   "return b.left >= box.left && b.right <= box.right; }); })()")
     shot(page, "big-running")
     # act: pause with a reason; the items in flight finish, no new one starts
     page.fill("#reason", "checking the output")

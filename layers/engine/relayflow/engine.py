@@ -282,8 +282,9 @@ class Engine:
                                              "failed", None, {"type": "ChildWorkflowError", "message": message}))
 
     # -- reading -------------------------------------------------------------------
-    def describe(self, execution_id: str) -> dict[str, Any]:
-        """The execution as ``relayflow run --json`` prints it (DESIGN §4)."""
+    def describe(self, execution_id: str, timings: bool = False) -> dict[str, Any]:
+        """The execution as ``relayflow run --json`` prints it (DESIGN §4); with ``timings``, each
+        task run also says when it started and ended (and each attempt of a single-unit run)."""
         head = self.store.get_execution(execution_id)
         if head is None:
             raise UnknownExecution(f"no execution {execution_id!r}")
@@ -291,7 +292,7 @@ class Engine:
             "execution_id": head.id, "workflow": head.workflow, "status": head.status,
             "output": head.output, "error": head.error,
             "tasks": [{"name": r.task, "run": r.run, "status": r.status, "attempts": r.attempts,
-                       "result": r.result, "error": r.error, **run_timings(r)}
+                       "result": r.result, "error": r.error, **(run_timings(r) if timings else {})}
                       for r in self.store.list_runs(execution_id)],
         }
 

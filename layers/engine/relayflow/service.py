@@ -338,7 +338,7 @@ class Service:
         head = self.store.get_execution(execution_id)
         if head is None:
             raise NotFound(f"no execution {execution_id!r}")
-        view = self.engine.describe(execution_id)
+        view = self.engine.describe(execution_id, timings=True)
         return {**view, "cost": usage.report(head.usage)} if cost else view
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
