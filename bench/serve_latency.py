@@ -182,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['ms'] - row['handler_ms']:.1f}; garbage collection {row['gc_ms']:.1f} (full {row['gc2_ms']:.1f}), "
               f"process stalled {row['stalled_ms']:.1f}")
     proc = report["process"]
-    print("garbage collections: " + ", ".join(f"{g} {v['n']} (longest {v['max_ms']:.0f} ms, {v['total_s']:.1f} s in all)"
-                                             for g, v in proc["gc"].items())
+    gcs = ", ".join(f"{g} {v['n']} (longest {v['max_ms']:.0f} ms, {v['total_s']:.1f} s in all)"
+                    for g, v in proc["gc"].items())
+    print("garbage collections: " + gcs
           + f"; stalls over 50 ms: {proc['stalls_over_50ms']} (longest {proc['longest_stall_ms']:.0f} ms)")
     return 0
 

@@ -50,7 +50,7 @@ def assert_attempts(timings: list[dict], statuses: list[str], started: float, fi
     for a in timings:
         assert started <= a["started_at"] <= a["finished_at"] <= finished
         assert a["duration"] == round(a["finished_at"] - a["started_at"], 6)
-    for before, after in zip(timings, timings[1:]):  # the retry delay lies between two attempts
+    for before, after in zip(timings, timings[1:], strict=False):  # the retry delay lies between two attempts
         assert after["started_at"] - before["finished_at"] >= DELAY - 0.01
 
 

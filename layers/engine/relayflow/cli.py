@@ -7,7 +7,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .client import ApiError
 from .core import graph
@@ -144,7 +145,7 @@ def status_result(result: dict[str, Any]) -> dict[str, Any]:
     """``status --json``: the run --json object, each task run with its timings too."""
     out = contract_result(result)
     out["tasks"] = [{**entry, **{key: run.get(key) for key in TIMING_KEYS}}
-                    for entry, run in zip(out["tasks"], result.get("tasks") or [])]
+                    for entry, run in zip(out["tasks"], result.get("tasks") or [], strict=True)]
     return out
 
 
@@ -593,7 +594,7 @@ def _ask(inquiry: dict[str, Any], args: argparse.Namespace) -> Any:
         answer: dict[str, Any] = {}
         for name, prop in properties.items():
             hint = prop.get("type", "JSON") if isinstance(prop, dict) else "JSON"
-            required = name in (schema.get("required") or [])
+            required = name in ((schema or {}).get("required") or [])
             raw = input(f"{name} ({hint}{', required' if required else ''}): ").strip()
             if not raw and not required:
                 continue
