@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any
 
-from relayflow.serve import ApiServer, make_stack
+from relayflow.serve import ApiServer, freeze_heap, make_stack
 
 
 class Watch:
@@ -118,9 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between rounds of requests")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the heap to every full garbage collection (serve freezes it once the stack is up)")
     args = parser.parse_args(argv)
 
     stack = make_stack(args.backend)
+    if not args.no_freeze:
+        freeze_heap()  # as relayflow serve does
     samples: dict[str, list[float]] = {"execution": [], "graph": [], "list": [], "page": []}
     slow: list[tuple[float, float, float, str]] = []  # (elapsed, start, end, kind), the slowest kept
     watch = Watch()
@@ -162,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                    "p99_ms": round(percentile(v, 0.99) * 1000, 1), "max_ms": round(max(v) * 1000, 1)}
             for kind, v in samples.items()}
     report = {"backend": args.backend, "items": args.items, "concurrency": args.concurrency,
-              "interval_s": args.interval,
+              "interval_s": args.interval, "heap_frozen": not args.no_freeze,
               "status": final["status"], "run_s": round(run_s, 1),
               "items_per_s": round(args.items / run_s, 1), "latency": rows,
               "slowest": [{"kind": kind, "ms": round(1000 * elapsed, 1), **watch.explain(a, b)}
@@ -171,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"backend {args.backend}, {args.items} items, concurrency {args.concurrency or 'none'}: "
+    print(f"backend {args.backend}, {args.items} items, concurrency {args.concurrency or 'none'}, "
+          f"heap {'frozen' if report['heap_frozen'] else 'not frozen'}: "
           f"{final['status']} in {run_s:.1f} s ({report['items_per_s']} items/s)")
     print(f"{'request':<12}{'count':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for kind, row in rows.items():

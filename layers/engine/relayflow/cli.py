@@ -345,7 +345,7 @@ def _workflow_files(paths: list[str]) -> list[str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import ApiServer, make_stack
+    from .serve import ApiServer, freeze_heap, make_stack
     files = _workflow_files(args.workflows)
     specs = []
     folders: list[str] = []
@@ -379,6 +379,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             stack.register(spec)
             print(f"registered {spec.name} ({len(spec.tasks)} task{'s' if len(spec.tasks) != 1 else ''}) "
                   f"from {path}", file=sys.stderr)
+        freeze_heap()  # the stack is up: keep it out of the garbage collector's full passes
         try:
             server = ApiServer(stack, port=args.port, host=args.host, log=None if args.quiet else sys.stderr,
                                token=os.environ.get("RELAYFLOW_TOKEN") if args.token else None)
