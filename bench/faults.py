@@ -51,7 +51,15 @@ def main(argv: list[str] | None = None) -> int:
                 cases += [(shape, handler, k, v) for k, v in kill.plan(sweep, shape, handler, slice_)
                           if not args.variant or v in args.variant]
         measured = time.perf_counter() - started
-        kill.run_cases(sweep, cases, args.jobs)
+        print(f"slice {slice_}: {len(cases)} cases; clean runs measured in {measured:.0f} s", flush=True)
+
+        def progress(done: int, verdict: kill.Verdict) -> None:
+            if verdict.status != "recovered":
+                print(f"  {verdict.status.upper()} {verdict.case}: {verdict.detail}", flush=True)
+            if done % 50 == 0 or done == len(cases):
+                print(f"  {done}/{len(cases)} cases, {time.perf_counter() - started:.0f} s", flush=True)
+
+        kill.run_cases(sweep, cases, args.jobs, progress)
     elapsed = time.perf_counter() - started
     unexplained = 0
     for shape, handler, k, variant, verdict in sweep.verdicts:

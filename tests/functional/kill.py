@@ -890,20 +890,31 @@ def _pool_case(args: tuple[str, str, int, str]) -> tuple[str, str, int, str, Ver
     return shape, handler, k, variant, _pool_sweep.case(shape, handler, k, variant)
 
 
-def run_cases(sweep: Sweep, cases: list[tuple[str, str, int, str]], jobs: int = 1) -> list[Verdict]:
+def run_cases(sweep: Sweep, cases: list[tuple[str, str, int, str]], jobs: int = 1,
+              progress: Callable[[int, Verdict], None] | None = None) -> list[Verdict]:
     """Run ``cases`` (shape, handler, k, variant), in ``jobs`` forked processes sharing the server;
-    the clean runs they need are measured here first, so every process compares with the same."""
+    the clean runs they need are measured here first, so every process compares with the same.
+    ``progress`` is told of each verdict as it comes (with how many came so far)."""
     global _pool_sweep
     for shape, handler, _, variant in cases:
         sweep.clean_run(shape, variant)
     if jobs <= 1 or len(cases) < 2:
-        return [sweep.case(*c) for c in cases]
+        out = []
+        for c in cases:
+            out.append(sweep.case(*c))
+            if progress is not None:
+                progress(len(out), out[-1])
+        return out
     import multiprocessing
 
     _pool_sweep = sweep
+    results = []
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            results = pool.map(_pool_case, cases, chunksize=1)
+            for result in pool.imap(_pool_case, cases, chunksize=1):
+                results.append(result)
+                if progress is not None:
+                    progress(len(results), result[-1])
     finally:
         _pool_sweep = None
     sweep.verdicts += results

@@ -27,6 +27,7 @@ from .core.loader import load_file
 from .core.messages import ControlRequested, DispatchAttempt, Emit, Message
 from .core.spec import WorkflowSpec
 from .engine import Engine
+from .reconciler import LocalSchedule, Reconciler
 from .service import Service
 
 
@@ -94,6 +95,10 @@ class MemoryStack:
         self._sent_at: dict[int, tuple[float, Message]] = {}  # queued message -> (sent at, the message)
         self.service = Service(self.engine, self.store, self.workflows, self.event_queue, self.clock,
                                self.registry)
+        # as ReconcileFunction's schedule would: see reconciler.LocalSchedule
+        self.reconciler = Reconciler(self.store, self.workflows, self.event_queue, self.clock)
+        self.reconcile_schedule = LocalSchedule(self.reconciler, self.reconciler.run, self.clock,
+                                                virtual=not real_time)
 
     # -- set-up ------------------------------------------------------------------
     def execute(self, cmd: DispatchAttempt) -> Message:
@@ -226,7 +231,9 @@ class MemoryStack:
             return True
         due = self.timers.next_due()
         if due is None:
-            return False
+            return self.reconcile_schedule.step(idle=True)
+        if self.real_time and self.reconcile_schedule.step(idle=False):
+            return True
         self._fire_timers(due)
         return True
 

@@ -31,6 +31,7 @@ class MemoryStore:
         self.arrivals: dict[tuple[str, str], dict[str, None]] = {}
         self.commits = 0
         self.claims: dict[tuple[str, str], str] = {}
+        self.marks: dict[str, str] = {}
 
     def create_execution(self, execution: Execution) -> bool:
         if execution.id in self.executions:
@@ -106,6 +107,15 @@ class MemoryStore:
 
     def sweep(self, execution_id: str, after: str | None) -> str | None:
         return None  # nothing here expires
+
+    def get_mark(self, name: str) -> str | None:
+        return self.marks.get(name)
+
+    def put_mark(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.marks.pop(name, None)
+        else:
+            self.marks[name] = value
 
     def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
         return self.claims.setdefault((execution_id, attempt_key), owner) == owner
