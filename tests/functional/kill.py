@@ -830,7 +830,7 @@ class Sweep:
 
 
 def summary(verdicts: list[tuple[str, str, int, str, Verdict]]) -> list[str]:
-    """Counts by handler and shape, then the closing line."""
+    """Counts by handler and shape, then by variant, then the closing line."""
     table: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for shape, handler, _, _, v in verdicts:
         table[(handler, shape)]["injected"] += 1
@@ -838,6 +838,15 @@ def summary(verdicts: list[tuple[str, str, int, str, Verdict]]) -> list[str]:
     lines = [f"{'handler':8} {'shape':11} {'injected':>8} {'recovered':>9} {'diverged':>8} {'stuck':>5}"]
     for (handler, shape), c in sorted(table.items()):
         lines.append(f"{handler:8} {shape:11} {c['injected']:8} {c['recovered']:9} {c['diverged']:8} {c['stuck']:5}")
+    by_variant: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for _, _, _, variant, v in verdicts:
+        by_variant[variant]["injected"] += 1
+        by_variant[variant][v.status] += 1
+    lines.append(f"{'variant':20} {'injected':>8} {'recovered':>9} {'diverged':>8} {'stuck':>5}")
+    for variant in VARIANTS:
+        c = by_variant.get(variant)
+        if c:
+            lines.append(f"{variant:20} {c['injected']:8} {c['recovered']:9} {c['diverged']:8} {c['stuck']:5}")
     total = collections.Counter(v.status for *_, v in verdicts)
     lines.append(f"faults: {len(verdicts)} injected, {total['recovered']} recovered, {total['diverged']} diverged, "
                  f"{total['stuck']} stuck" + (f", {total['missed']} missed" if total["missed"] else ""))
@@ -879,6 +888,32 @@ def plan(sweep: Sweep, shape: str, handler: str, slice_: str) -> list[tuple[int,
     else:
         raise ValueError(f"unknown slice {slice_!r}; use one of {', '.join(SLICES)}")
     return out
+
+
+def parse_slice(text: str) -> tuple[str, int, int]:
+    """``quick``, ``wide``, ``full`` or a part of one: ``full:3/20`` is the 4th of 20 parts
+    (every 20th case from the 4th on, in a fixed order), so 20 runs cover the whole slice."""
+    name, _, part = text.partition(":")
+    if name not in SLICES:
+        raise ValueError(f"unknown slice {text!r}; use one of {', '.join(SLICES)}, or e.g. full:0/20")
+    if not part:
+        return name, 0, 1
+    index, _, parts = part.partition("/")
+    try:
+        i, n = int(index), int(parts)
+    except ValueError:
+        raise ValueError(f"slice part {part!r}: expected PART/PARTS, e.g. 3/20") from None
+    if not 0 <= i < n:
+        raise ValueError(f"slice part {part!r}: PART must be from 0 to PARTS-1")
+    return name, i, n
+
+
+def all_cases(sweep: Sweep, slice_: str, shapes: Any = None, handlers: Any = None) -> list[tuple[str, str, int, str]]:
+    """Every case of a slice (or of its part), in a fixed order: shape, handler, then the plan's."""
+    name, part, parts = parse_slice(slice_)
+    cases = [(shape, handler, k, v) for shape in shapes or SHAPES for handler in handlers or HANDLERS
+             for k, v in plan(sweep, shape, handler, name)]
+    return [c for i, c in enumerate(cases) if i % parts == part]
 
 
 _pool_sweep: Sweep | None = None

@@ -64,15 +64,15 @@ class MemoryStack:
         self.registry = registry or default_registry()
         self.functions = LocalFunctions()  # what aws.lambda invokes here
         register_lambda_action(self.registry, self.functions)
-        self.store = MemoryStore()
+        self.real_time = real_time
+        self.clock: VirtualClock | SystemClock = SystemClock() if real_time else VirtualClock()
+        self.store = MemoryStore(clock=self.clock.now)
         self.workflows = MemoryWorkflows()
         self.task_queue = MemoryQueue()
         self.event_queue = MemoryQueue()
         self.timers = MemoryTimers()
         self.bus = MemoryBus()
         self.bus.keep = keep_events
-        self.real_time = real_time
-        self.clock: VirtualClock | SystemClock = SystemClock() if real_time else VirtualClock()
         self.faults = faults or Faults()
         self._rng = random.Random(self.faults.seed)
         counter = iter(range(1, 1 << 62))
