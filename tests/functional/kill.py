@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import traceback
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -256,20 +255,6 @@ class Invocation:
     pid: int = 0
 
 
-class LambdaContext:
-    def __init__(self, name: str):
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 128
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "kill"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 def _handler(name: str) -> Callable[..., Any]:
     if name == "start":
         from functions.start.app import handler
@@ -295,6 +280,7 @@ def _in_child(name: str, event: Any, runtime: Any, service: Any, die_at: int | N
     import botocore.client
 
     import functions.api.app as api_app
+    from relayflow.local.lambda_runtime import LambdaContext
     from relayflow.runtime import set_runtime
 
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -322,6 +308,8 @@ def _in_child(name: str, event: Any, runtime: Any, service: Any, die_at: int | N
     botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
     out: dict[str, Any] = {}
     try:
+        # Lambda's context as the embedded stack gives it: the time left counts down from the
+        # function's timeout, so the handlers' budgets see the time this child really takes
         out["result"] = _handler(name)(event, LambdaContext(f"relayflow-{name}"))
     except BaseException:  # noqa: BLE001 - reported to the parent
         out["raised"] = traceback.format_exc()
