@@ -30,9 +30,10 @@ import subprocess
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -105,7 +106,7 @@ class MotoServer:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> "MotoServer":
+    def __enter__(self) -> MotoServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -919,7 +920,7 @@ def run_cases(sweep: Sweep, cases: list[tuple[str, str, int, str]], jobs: int = 
     the clean runs they need are measured here first, so every process compares with the same.
     ``progress`` is told of each verdict as it comes (with how many came so far)."""
     global _pool_sweep
-    for shape, handler, _, variant in cases:
+    for shape, _handler, _, variant in cases:
         sweep.clean_run(shape, variant)
     if jobs <= 1 or len(cases) < 2:
         out = []

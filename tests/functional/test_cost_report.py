@@ -29,7 +29,7 @@ class Calls:
         self.invocations: dict[str, int] = {}
         self.advance_reads = 0
 
-    def __enter__(self) -> "Calls":
+    def __enter__(self) -> Calls:
         self.original, calls = botocore.client.BaseClient._make_api_call, self
 
         def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:

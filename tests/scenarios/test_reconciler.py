@@ -162,7 +162,7 @@ def test_a_run_short_of_time_leaves_a_cursor_and_the_next_resumes_there():
     seen, runs = [], 0
     while True:
         budget = iter(range(4))  # time for four executions a run
-        done = reconciler.run(lambda: next(budget, None) is not None)
+        done = reconciler.run(lambda budget=budget: next(budget, None) is not None)
         runs += 1
         seen += [e for e, _ in done.stuck]
         assert done.checked == len(done.stuck) <= 4

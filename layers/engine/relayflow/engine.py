@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import ports, usage
 from .core import templates, values
@@ -18,8 +19,20 @@ from .core.conductor import Conductor
 from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input, initial_vars
 from .core.messages import (
-    AttemptFinished, CancelTimer, CloseInquiry, DispatchAttempt, Emit, Message, OpenInquiry, SendEvent,
-    ReconcileRequested, StartChild, StartRequested, StartTimer, SweepRequested, TimerFired,
+    AttemptFinished,
+    CancelTimer,
+    CloseInquiry,
+    DispatchAttempt,
+    Emit,
+    Message,
+    OpenInquiry,
+    ReconcileRequested,
+    SendEvent,
+    StartChild,
+    StartRequested,
+    StartTimer,
+    SweepRequested,
+    TimerFired,
 )
 from .core.records import WORKFLOW_FINAL, Execution
 from .core.session import Session
@@ -128,10 +141,9 @@ class Engine:
 
     def handle_batch(self, events: list[Message], message_ids: list[str] | None = None) -> None:
         """Apply several events of one execution in one step: one read and one write of the head."""
-        eids = {getattr(e, "execution_id", None) for e in events}
-        if len(eids) != 1 or None in eids:
+        eid = getattr(events[0], "execution_id", None) if events else None
+        if not isinstance(eid, str) or any(getattr(e, "execution_id", None) != eid for e in events):
             raise ValueError("handle_batch takes events of exactly one execution")
-        eid = eids.pop()
         with usage.counting() as reads:
             self._handle_batch(eid, events, message_ids, reads)
 
@@ -150,7 +162,8 @@ class Engine:
                         self.events.send(SweepRequested(eid, after))
                 elif not head.final and head.deadline == chore.deadline:  # no step since
                     self.carry_out([Message.from_dict(c) for c in head.outbox])
-            kept = [(e, m) for e, m in zip(events, message_ids or [None] * len(events))
+            ids: list[str | None] = list(message_ids) if message_ids else [None] * len(events)
+            kept = [(e, m) for e, m in zip(events, ids, strict=False)
                     if not isinstance(e, (SweepRequested, ReconcileRequested))]
             events = [e for e, _ in kept]
             message_ids = [m for _, m in kept if m is not None]
@@ -161,8 +174,8 @@ class Engine:
             # Redelivered after their step committed (the batch may have grown since):
             # make sure that step's commands went out, then apply only the new events.
             self.carry_out([Message.from_dict(c) for c in head.outbox])
-            kept = [(e, m) for e, m in zip(events, message_ids) if m not in done]
-            events, message_ids = [e for e, _ in kept], [m for _, m in kept]
+            fresh = [(e, m) for e, m in zip(events, message_ids, strict=False) if m not in done]
+            events, message_ids = [e for e, _ in fresh], [m for _, m in fresh]
             if not events:
                 return
 
@@ -260,7 +273,7 @@ class Engine:
             elif isinstance(cmd, CancelTimer):
                 self.timers.cancel(cmd.key)
             elif isinstance(cmd, SendEvent):
-                self.events.send(Message.from_dict(cmd.event))
+                self.events.send(ports.as_execution_event(Message.from_dict(cmd.event)))
             elif isinstance(cmd, StartChild):
                 self.start_child(cmd)
             elif isinstance(cmd, OpenInquiry):

@@ -27,13 +27,14 @@ to the end clears it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from .core.conductor import ASK_ACTION
+from .core.builtins import ASK
 from .core.messages import ControlRequested, ReconcileRequested, StartRequested
 from .core.records import RUNNING, WAITING, Execution, TaskRun, Unit
-from .ports import Clock, EventQueue, StateStore
+from .ports import Clock, EventQueue, StateStore, WorkflowRegistry
 
 FAIL_AFTER = 6 * 3600.0  # past its deadline this long with nothing moving: fail it, with the reason
 PAGE = 100
@@ -58,7 +59,7 @@ def index_key(execution: Execution) -> str:
 
 
 class Reconciler:
-    def __init__(self, store: StateStore, workflows: Any, events: EventQueue, clock: Clock,
+    def __init__(self, store: StateStore, workflows: WorkflowRegistry, events: EventQueue, clock: Clock,
                  fail_after: float = FAIL_AFTER, page: int = PAGE):
         self.store, self.workflows, self.events, self.clock = store, workflows, events, clock
         self.fail_after = fail_after
@@ -161,9 +162,9 @@ def _on_system(spec: Any, run: TaskRun, unit: Unit) -> bool:
     task = task.subtasks[unit.index] if run.kind == "parallel" else task
     if unit.child_id is not None:
         return False  # the child has its own deadline
-    if task.action == ASK_ACTION or (task.callback and unit.acked):
-        return False  # a person's answer, or a callback after the action handed its token out
-    return True  # a dispatched attempt's outcome
+    # a person's answer, or a callback after the action handed its token out: the outside's;
+    # otherwise a dispatched attempt's outcome
+    return not (task.action == ASK or (task.callback and unit.acked))
 
 
 class LocalSchedule:

@@ -12,7 +12,6 @@ plain task, one per item for ``with_items``, one per sub-task for
 """
 from __future__ import annotations
 
-import hashlib
 import random
 import secrets
 from typing import Any
@@ -21,24 +20,21 @@ from . import context as ctxmod
 from . import templates, values
 from .errors import InputError, TemplateError
 from .inputs import initial_vars
+from .builtins import ASK, SLEEP
 from .messages import (
-    AttemptFinished, CallbackReceived, CancelTimer, CloseInquiry, ControlRequested, DispatchAttempt, Emit,
-    Message, OpenInquiry, RedriveRequested, SendEvent, StartChild, StartRequested, StartTimer, TimerFired,
+    AttemptFinished, CallbackReceived, CancelTimer, ControlRequested, Emit, Message, RedriveRequested, SendEvent,
+    StartRequested, StartTimer, TimerFired,
 )
-from .records import (
-    CANCELLED, FAILED, PAUSED, PENDING, RUNNING, SKIPPED, SUCCEEDED, TIMED_OUT, WAITING,
-    TaskRun, Unit,
-)
+from .records import TaskRun, Unit
 from .retry import delay_before
 from .session import Session
 from .spec import FAIL, NOOP, Branch, TaskSpec, Transition, WorkflowSpec
+from .status import AttemptStatus, ExecutionStatus, RunStatus, UnitStatus, change_status
+from .units import UnitKind, child_id, kind_for, timer_key
 
-SLEEP_ACTION = "core.sleep"
-ASK_ACTION = "core.ask"
-
-
-def timer_key(execution_id: str, kind: str, task: str = "", run: int = 0, unit: int = 0, attempt: int = 0) -> str:
-    return f"{execution_id}/{kind}/{task}/{run}/{unit}/{attempt}"
+SLEEP_ACTION = SLEEP  # the names callers outside the core import
+ASK_ACTION = ASK
+__all__ = ["ASK_ACTION", "SLEEP_ACTION", "Conductor", "child_id", "parse_token", "timer_key"]
 
 
 def _json(value: Any) -> Any:
@@ -50,19 +46,6 @@ def _json(value: Any) -> Any:
 
 # What the history keeps of an event's detail (its record holds the rest: input, output).
 HISTORY_FIELDS = ("error", "attempt", "attempts", "delay", "unit", "inquiry", "reason", "redrive", "parent", "by")
-CHILD_ID_MAX = 200
-
-
-def child_id(execution_id: str, task: str, run: int, unit: int, attempt: int) -> str:
-    """The child's id, derived from the parent's unit (so a retried start is a no-op).
-
-    It grows with each nesting level, and ids end up in DynamoDB keys (2,048 bytes),
-    S3 keys (1,024) and inquiry ids: past CHILD_ID_MAX characters it becomes the root
-    execution's id and a digest of the whole address, still one per address."""
-    full = f"{execution_id}.{task}.{run}.{unit}.{attempt}"
-    if len(full) <= CHILD_ID_MAX:
-        return full
-    return f"{execution_id.split('.', 1)[0][:64]}.{hashlib.sha256(full.encode()).hexdigest()[:40]}"
 
 
 def parse_token(token: str) -> tuple[str, str, int, int] | None:
@@ -173,26 +156,29 @@ class Conductor:
         task = self.spec.tasks[run.task]
         return task.subtasks[unit.index] if run.kind == "parallel" else task
 
+    def unit_kind(self, run: TaskRun, unit: Unit) -> UnitKind:
+        return kind_for(self.unit_spec(run, unit))
+
     def fail_workflow(self, error: dict[str, Any]) -> None:
         """Fail fast: nothing new starts (no run, item or retry); the workflow ends once
         the attempts already running finish."""
         if self.head.ending is not None:
             return
-        self.head.ending = FAILED
+        self.head.ending = ExecutionStatus.FAILED.value
         self.head.error = error
         for run in self.session.all_runs():
             if run.final:
                 continue
-            if run.status == PENDING:
+            if run.status == RunStatus.PENDING:
                 self.cancel_run(run)
                 continue
             for unit in self.session.cache_units(run):
-                if unit.status == WAITING and not run.final:
+                if unit.status == UnitStatus.WAITING and not run.final:
                     if unit.timer:
                         self.commands.append(CancelTimer(unit.timer))
                         unit.timer = None
                     timed_out = (unit.error or {}).get("type") == "Timeout"
-                    self.unit_finished(run, unit, TIMED_OUT if timed_out else FAILED)
+                    self.unit_finished(run, unit, UnitStatus.TIMED_OUT if timed_out else UnitStatus.FAILED)
             if not run.final:
                 self.maybe_complete(run)
 
@@ -234,14 +220,14 @@ class Conductor:
         self.session.add_run(run)
         if skipped_reason is not None:
             run.started_at = self.now
-            self.finish_run(run, SKIPPED, error={"type": "JoinNotSatisfied", "message": skipped_reason})
-        elif head.status == PAUSED:
+            self.finish_run(run, RunStatus.SKIPPED, error={"type": "JoinNotSatisfied", "message": skipped_reason})
+        elif head.status == ExecutionStatus.PAUSED:
             run.held = True
         else:
             self.start_run(run)
 
     def start_run(self, run: TaskRun) -> None:
-        run.status = RUNNING
+        change_status(run, RunStatus.RUNNING)
         run.held = False
         run.started_at = self.now
         task = self.spec.tasks[run.task]
@@ -251,9 +237,9 @@ class Conductor:
             try:
                 go = self.condition(task.when, ctx)
             except TemplateError as exc:
-                return self.finish_run(run, FAILED, error={"type": "TemplateError", "message": f"when: {exc}"})
+                return self.finish_run(run, RunStatus.FAILED, error={"type": "TemplateError", "message": f"when: {exc}"})
             if not go:
-                return self.finish_run(run, SKIPPED)
+                return self.finish_run(run, RunStatus.SKIPPED)
         try:
             if task.type == "parallel":
                 run.kind = "parallel"
@@ -268,12 +254,12 @@ class Conductor:
                 return self.start_unit(run, run.unit)
             run.concurrency = self.concurrency(task, ctx)
         except TemplateError as exc:
-            return self.finish_run(run, FAILED, error={"type": "TemplateError", "message": str(exc)})
+            return self.finish_run(run, RunStatus.FAILED, error={"type": "TemplateError", "message": str(exc)})
         run.total = len(items)
         for i, item in enumerate(items):
             self.session.add_unit(run, Unit(i, item=item))
         if not items:
-            return self.finish_run(run, SUCCEEDED, result=[] if run.kind == "items" else {})
+            return self.finish_run(run, RunStatus.SUCCEEDED, result=[] if run.kind == "items" else {})
         self.launch_units(run)
 
     def items(self, task: TaskSpec, ctx: dict[str, Any]) -> list[Any]:
@@ -311,7 +297,7 @@ class Conductor:
             cap = run.concurrency or run.total
             while run.next_index < run.total and run.in_flight < cap and not run.final \
                     and self.head.ending is None:
-                if self.head.status == PAUSED:
+                if self.head.status == ExecutionStatus.PAUSED:
                     run.held = True
                     return
                 unit = self.session.unit(run, run.next_index)
@@ -325,8 +311,9 @@ class Conductor:
 
     def start_unit(self, run: TaskRun, unit: Unit) -> None:
         spec = self.unit_spec(run, unit)
+        kind = kind_for(spec)
         extra: dict[str, Any] = {"item": unit.item, "index": unit.index} if run.kind == "items" else {}
-        if spec.callback or spec.action == ASK_ACTION:
+        if kind.needs_token:
             # 128 random bits from the OS (never the seeded rng): the token is the only proof a caller
             # may end this unit. Made once per unit; a step that is retried makes a new one, unsent.
             unit.token = "~".join([self.head.id, run.task, str(run.run), str(unit.index), secrets.token_hex(16)])
@@ -334,10 +321,11 @@ class Conductor:
         try:
             rendered = self.render(spec.input, self.context(extra=extra)) if spec.input is not None else {}
         except TemplateError as exc:
-            return self.unit_finished(run, unit, FAILED, error={"type": "TemplateError", "message": f"input: {exc}"})
-        if spec.workflow is not None and not isinstance(rendered, dict):
-            return self.unit_finished(run, unit, FAILED, error={
-                "type": "TemplateError", "message": "input: a workflow task's input must be an object"})
+            return self.unit_finished(run, unit, UnitStatus.FAILED,
+                                      error={"type": "TemplateError", "message": f"input: {exc}"})
+        problem = kind.input_problem(spec, rendered)
+        if problem is not None:
+            return self.unit_finished(run, unit, UnitStatus.FAILED, error={"type": "TemplateError", "message": problem})
         unit.input = rendered
         self.dispatch_attempt(run, unit)
 
@@ -345,7 +333,7 @@ class Conductor:
         spec = self.unit_spec(run, unit)
         head = self.head
         unit.attempt += 1
-        unit.status = RUNNING
+        change_status(unit, UnitStatus.RUNNING)
         unit.held = False
         run.attempts = max(run.attempts, unit.attempt)
         a = (run.task, run.run, unit.index, unit.attempt)
@@ -355,35 +343,11 @@ class Conductor:
                 if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
                     raise TemplateError(f"timeout: expected a positive number of seconds, got {seconds!r}")
             except TemplateError as exc:
-                return self.attempt_ended(run, unit, FAILED, None, {"type": "TemplateError", "message": str(exc)},
+                return self.attempt_ended(run, unit, AttemptStatus.FAILED, None, {"type": "TemplateError", "message": str(exc)},
                                           retry=False)
             unit.timeout_timer = timer_key(head.id, "timeout", *a)
             self.timer(unit.timeout_timer, float(seconds), TimerFired(head.id, "timeout", *a))
-        if spec.workflow is not None:
-            unit.child_id = child_id(head.id, *a)
-            self.commands.append(StartChild(unit.child_id, spec.workflow, unit.input, parent={
-                "execution_id": head.id, "task": run.task, "run": run.run, "unit": unit.index,
-                "attempt": unit.attempt}))
-        elif spec.action == ASK_ACTION:
-            self.commands.append(OpenInquiry({
-                "id": unit.token, "execution_id": head.id, "workflow": head.workflow, "task": run.task,
-                "run": run.run, "unit": unit.index, "attempt": unit.attempt, "created_at": self.now,
-                "prompt": unit.input.get("prompt") if isinstance(unit.input, dict) else None,
-                "schema": unit.input.get("schema") if isinstance(unit.input, dict) else None,
-                "input": unit.input, "status": "pending"}))
-            self.emit("inquiry.opened", run, inquiry=unit.token)
-        elif spec.action == SLEEP_ACTION:
-            seconds = unit.input.get("seconds") if isinstance(unit.input, dict) else None
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-                return self.attempt_ended(run, unit, FAILED, None, {
-                    "type": "InvalidInput", "message": f"core.sleep needs input.seconds >= 0, got {seconds!r}"},
-                    retry=False)
-            unit.timer = timer_key(head.id, "sleep", *a)
-            self.timer(unit.timer, float(seconds), AttemptFinished(head.id, *a, SUCCEEDED, {"slept": seconds}))
-        else:
-            self.commands.append(DispatchAttempt(head.id, head.workflow, run.task, run.run, unit.index,
-                                                 unit.attempt, spec.action or "", unit.input, spec.callback,
-                                                 unit.token if spec.callback else None))
+        kind_for(spec).begin(self, run, unit, spec, a)
 
     # -- attempts ending ---------------------------------------------------------
     def on_attempt_finished(self, e: AttemptFinished) -> None:
@@ -391,14 +355,11 @@ class Conductor:
         if run is None or run.final:
             return
         unit = self.session.unit(run, e.unit)
-        if unit is None or unit.status != RUNNING or unit.attempt != e.attempt:
+        if unit is None or unit.status != UnitStatus.RUNNING or unit.attempt != e.attempt:
             return  # duplicate, late (timed out, cancelled) or reordered
-        if self.unit_spec(run, unit).action == ASK_ACTION:
-            return  # never dispatched: only its inquiry's answer ends it (on_callback, via "inquiry")
-        status = e.status if e.status in (SUCCEEDED, FAILED, TIMED_OUT) else FAILED
-        if status == SUCCEEDED and self.unit_spec(run, unit).callback:
-            unit.acked = True  # the action handed the token out; the callback ends the attempt
-            return
+        status = AttemptStatus(e.status) if e.status in tuple(AttemptStatus) else AttemptStatus.FAILED
+        if not self.unit_kind(run, unit).takes_outcome(unit, status):
+            return  # e.g. a callback's acknowledgement; an inquiry is ended only by its answer
         self.attempt_ended(run, unit, status, e.result, e.error)
 
     def on_callback(self, e: CallbackReceived) -> None:
@@ -409,40 +370,32 @@ class Conductor:
         if run is None or run.final:
             return
         unit = self.session.unit(run, where[3])
-        if unit is None or unit.status != RUNNING or unit.token != e.token:
+        if unit is None or unit.status != UnitStatus.RUNNING or unit.token != e.token:
             return
-        asks = self.unit_spec(run, unit).action == ASK_ACTION
-        if asks != (e.via == "inquiry"):
+        if not self.unit_kind(run, unit).takes_callback(self, run, unit, e):
             return  # an inquiry is answered only through the inquiry API, a callback only through its own
-        self.emit("inquiry.answered" if asks else "task.callback", run, unit=unit.index,
-                  **({"inquiry": unit.token} if asks else {}), status=e.status, by=e.by)
-        status = SUCCEEDED if e.status == SUCCEEDED else FAILED
+        status = AttemptStatus.SUCCEEDED if e.status == AttemptStatus.SUCCEEDED else AttemptStatus.FAILED
         error = e.error or ({"type": "CallbackFailed", "message": "the callback reported a failure"}
-                            if status == FAILED else None)
-        if self.unit_spec(run, unit).action == ASK_ACTION:
-            self.commands.append(CloseInquiry(unit.token or "", "answered"))
+                            if status == AttemptStatus.FAILED else None)
         self.attempt_ended(run, unit, status, e.result, error)
 
-    def attempt_ended(self, run: TaskRun, unit: Unit, status: str, result: Any, error: Any,
+    def attempt_ended(self, run: TaskRun, unit: Unit, status: AttemptStatus, result: Any, error: Any,
                       retry: bool = True) -> None:
         if unit.timeout_timer:
-            if status != TIMED_OUT:
+            if status != AttemptStatus.TIMED_OUT:
                 self.commands.append(CancelTimer(unit.timeout_timer))
             unit.timeout_timer = None
         if unit.timer:
-            if status != SUCCEEDED:
+            if status != AttemptStatus.SUCCEEDED:
                 self.commands.append(CancelTimer(unit.timer))
             unit.timer = None
-        if unit.token and status != SUCCEEDED and self.unit_spec(run, unit).action == ASK_ACTION:
-            self.commands.append(CloseInquiry(unit.token, "timed_out" if status == TIMED_OUT else "failed"))
-        if unit.child_id and status == TIMED_OUT:
-            self.commands.append(SendEvent(ControlRequested(unit.child_id, "cancel", "parent task timed out").to_dict()))
+        self.unit_kind(run, unit).attempt_ended(self, run, unit, status)
         unit.result = result
-        if status == SUCCEEDED:
+        if status == AttemptStatus.SUCCEEDED:
             unit.error = None
-            return self.unit_finished(run, unit, SUCCEEDED)
+            return self.unit_finished(run, unit, UnitStatus.SUCCEEDED)
         if error is None:
-            error = {"type": "Timeout" if status == TIMED_OUT else "Error", "message": f"attempt {unit.attempt} {status}"}
+            error = {"type": "Timeout" if status == AttemptStatus.TIMED_OUT else "Error", "message": f"attempt {unit.attempt} {status}"}
         unit.error = error
         policy = self.unit_spec(run, unit).retry
         if retry and policy and unit.attempt <= policy.count and not self.head.final and self.head.ending is None:
@@ -454,11 +407,11 @@ class Conductor:
                     self.authoring_error(run, "retry.on_error", policy.on_error, exc)
                     go = False
                 if not go:
-                    return self.unit_finished(run, unit, status)
+                    return self.unit_finished(run, unit, UnitStatus(status))
             delay = delay_before(policy, unit.attempt, self.rng)
             self.emit("task.retried", run, unit=unit.index, attempt=unit.attempt,
                       delay=delay, error=error)
-            unit.status = WAITING
+            change_status(unit, UnitStatus.WAITING)
             if delay > 0:
                 a = (run.task, run.run, unit.index, unit.attempt)
                 unit.timer = timer_key(self.head.id, "retry", *a)
@@ -466,27 +419,27 @@ class Conductor:
             else:
                 self.retry_now(run, unit)
             return
-        self.unit_finished(run, unit, status)
+        self.unit_finished(run, unit, UnitStatus(status))
 
     def retry_now(self, run: TaskRun, unit: Unit) -> None:
-        if self.head.status == PAUSED:
+        if self.head.status == ExecutionStatus.PAUSED:
             unit.held = True
             run.held = True
         else:
             self.dispatch_attempt(run, unit)
 
-    def unit_finished(self, run: TaskRun, unit: Unit, status: str, error: Any = None) -> None:
-        unit.status = status
+    def unit_finished(self, run: TaskRun, unit: Unit, status: UnitStatus, error: Any = None) -> None:
+        change_status(unit, status)
         if error is not None:
             unit.error = error
         if run.kind == "single":
             # The run keeps the result and error; a copy in its unit would double the record.
-            result, error = unit.result, unit.error if status != SUCCEEDED else None
+            result, error = unit.result, unit.error if status != UnitStatus.SUCCEEDED else None
             unit.result = unit.error = None
-            return self.finish_run(run, status, result, error)
+            return self.finish_run(run, RunStatus(status), result, error)
         run.in_flight -= 1
         run.done += 1
-        if status != SUCCEEDED:
+        if status != UnitStatus.SUCCEEDED:
             run.failed_indexes.append(unit.index)
         self.launch_units(run)
 
@@ -498,7 +451,7 @@ class Conductor:
                 return
             # Failing fast: the units never started will not start.
             for unit in self.session.cache_units(run)[run.next_index:]:
-                unit.status = CANCELLED
+                change_status(unit, UnitStatus.CANCELLED)
             run.done = run.total
         units = self.session.units(run)
         task = self.spec.tasks[run.task]
@@ -507,13 +460,14 @@ class Conductor:
         else:
             result = {task.subtasks[u.index].name: u.result for u in units}
         if not run.failed_indexes:
-            if any(u.status == CANCELLED for u in units):
-                return self.finish_run(run, CANCELLED, result, {
+            if any(u.status == UnitStatus.CANCELLED for u in units):
+                return self.finish_run(run, RunStatus.CANCELLED, result, {
                     "type": "Cancelled", "message": "the workflow failed before every unit started"})
-            return self.finish_run(run, SUCCEEDED, result)
+            return self.finish_run(run, RunStatus.SUCCEEDED, result)
         failed = sorted(run.failed_indexes)
         failed_units = [units[i] for i in failed]
-        status = TIMED_OUT if all(u.status == TIMED_OUT for u in failed_units) else FAILED
+        timed_out = all(u.status == UnitStatus.TIMED_OUT for u in failed_units)
+        status = RunStatus.TIMED_OUT if timed_out else RunStatus.FAILED
         first = failed_units[0].error or {}
         if run.kind == "items":
             error = {"type": "ItemsFailed", "message": f"items {failed} failed; item {failed[0]}: "
@@ -525,8 +479,8 @@ class Conductor:
         self.finish_run(run, status, result, error)
 
     # -- finishing runs and following transitions ----------------------------------
-    def finish_run(self, run: TaskRun, status: str, result: Any = None, error: Any = None) -> None:
-        run.status = status
+    def finish_run(self, run: TaskRun, status: RunStatus, result: Any = None, error: Any = None) -> None:
+        change_status(run, status)
         run.result = result
         run.error = error
         run.finished_at = self.now
@@ -541,7 +495,7 @@ class Conductor:
         run.followed = True
         task = self.spec.tasks[run.task]
         ctx = self.context(current=run)
-        if run.status == SUCCEEDED and not self.publish(run, task.publish, ctx, "publish"):
+        if run.status == RunStatus.SUCCEEDED and not self.publish(run, task.publish, ctx, "publish"):
             return
         fired: list[tuple[Transition, tuple[str, ...], frozenset[str]]] = []
         for tr in task.next:
@@ -561,7 +515,7 @@ class Conductor:
         for tr, _, _ in fired:
             if tr.publish and not self.publish(run, tr.publish, ctx, f"{tr.origin}.publish"):
                 return
-        failed = run.status in (FAILED, TIMED_OUT)
+        failed = run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
         error = run.error or {}
         told_to_fail = next((tr for tr, _, commands in fired if FAIL in commands), None)
         if told_to_fail is not None:
@@ -593,7 +547,7 @@ class Conductor:
         if not state.join_done:
             return "waiting"
         latest = self.session.run(name, state.runs) if state.runs else None
-        if latest is not None and latest.status == SKIPPED and (latest.error or {}).get("type") == "JoinNotSatisfied":
+        if latest is not None and latest.status == RunStatus.SKIPPED and (latest.error or {}).get("type") == "JoinNotSatisfied":
             return "dead"
         return "ran"
 
@@ -655,7 +609,7 @@ class Conductor:
     # -- timers and control ----------------------------------------------------------
     def on_timer(self, e: TimerFired) -> None:
         if e.timer == "workflow_timeout":
-            return self.stop(TIMED_OUT, {"task": None, "type": "Timeout",
+            return self.stop(ExecutionStatus.TIMED_OUT, {"task": None, "type": "Timeout",
                                          "message": f"workflow timed out after {self.spec.timeout} s"})
         run = self.session.run(e.task or "", e.run)
         if run is None or run.final:
@@ -663,10 +617,10 @@ class Conductor:
         unit = self.session.unit(run, e.unit)
         if unit is None or unit.attempt != e.attempt:
             return
-        if e.timer == "retry" and unit.status == WAITING and unit.timer:
+        if e.timer == "retry" and unit.status == UnitStatus.WAITING and unit.timer:
             unit.timer = None
             self.retry_now(run, unit)
-        elif e.timer == "timeout" and unit.status == RUNNING and unit.timeout_timer:
+        elif e.timer == "timeout" and unit.status == UnitStatus.RUNNING and unit.timeout_timer:
             unit.timeout_timer = None
             seconds = self.unit_spec(run, unit).timeout
             if isinstance(seconds, str):  # a template: say the number it gave when the attempt started
@@ -674,35 +628,35 @@ class Conductor:
                     seconds = self.render(seconds, self.context())
                 except TemplateError:
                     pass
-            self.attempt_ended(run, unit, TIMED_OUT, None, {
+            self.attempt_ended(run, unit, AttemptStatus.TIMED_OUT, None, {
                 "type": "Timeout", "message": f"attempt {unit.attempt} timed out after {seconds} s"})
 
     def on_control(self, e: ControlRequested) -> None:
         head = self.head
         if e.action == "cancel":
             self.reason = e.reason
-            self.stop(CANCELLED, None)
+            self.stop(ExecutionStatus.CANCELLED, None)
         elif e.action == "fail":  # the transport gave up on one of this execution's messages
-            self.stop(FAILED, {"task": None, "type": "PoisonMessage", "message": e.reason or "poison message"})
+            self.stop(ExecutionStatus.FAILED, {"task": None, "type": "PoisonMessage", "message": e.reason or "poison message"})
         elif e.action == "stuck":  # the reconciler found it past its deadline, re-sending did not help
-            self.stop(FAILED, {"task": None, "type": "Stuck", "message": e.reason or "stuck"})
-        elif e.action == "pause" and head.status == RUNNING:
-            head.status = PAUSED
+            self.stop(ExecutionStatus.FAILED, {"task": None, "type": "Stuck", "message": e.reason or "stuck"})
+        elif e.action == "pause" and head.status == ExecutionStatus.RUNNING:
+            change_status(head, ExecutionStatus.PAUSED)
             self.emit("workflow.paused", **({"reason": e.reason} if e.reason else {}))
             self.signal_children("pause")
-        elif e.action == "resume" and head.status == PAUSED:
-            head.status = RUNNING
+        elif e.action == "resume" and head.status == ExecutionStatus.PAUSED:
+            change_status(head, ExecutionStatus.RUNNING)
             self.emit("workflow.resumed", **({"reason": e.reason} if e.reason else {}))
             self.signal_children("resume")
             for run in self.session.all_runs():
                 if not run.held or run.final:
                     continue
                 run.held = False
-                if run.status == PENDING:
+                if run.status == RunStatus.PENDING:
                     self.start_run(run)
                     continue
                 for unit in self.session.cache_units(run):
-                    if unit.held and unit.status == WAITING:
+                    if unit.held and unit.status == UnitStatus.WAITING:
                         self.dispatch_attempt(run, unit)
                 self.launch_units(run)
 
@@ -710,7 +664,7 @@ class Conductor:
         """Rerun a failed or timed-out execution: each unhandled failed, timed-out or cancelled
         task run gets a new run; runs whose transitions fail-fast skipped are followed now."""
         head = self.head
-        if head.status not in (FAILED, TIMED_OUT):
+        if head.status not in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT):
             return
         runs = self.session.all_runs()
         latest: dict[str, TaskRun] = {}
@@ -718,7 +672,8 @@ class Conductor:
             latest[run.task] = run
         # A run whose entry said 'do: fail' ran again: it is what failed the workflow.
         told_to_fail = head.error.get("task") if (head.error or {}).get("type") == "Failed" else None
-        head.status, head.ending, head.error, head.output, head.finished_at = RUNNING, None, None, None, None
+        change_status(head, ExecutionStatus.RUNNING)
+        head.ending, head.error, head.output, head.finished_at = None, None, None, None
         head.redrives += 1
         self.emit("workflow.redriven", redrive=head.redrives)
         if self.spec.timeout:
@@ -727,9 +682,10 @@ class Conductor:
         for run in runs:
             if latest[run.task] is not run:
                 continue
-            if run.status in (FAILED, TIMED_OUT, CANCELLED) and not run.handled or run.task == told_to_fail:
+            if run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED) and not run.handled or run.task == told_to_fail:
                 self.create_run(run.task)
-            elif not run.followed and run.status in (SUCCEEDED, SKIPPED, FAILED, TIMED_OUT):
+            elif not run.followed and run.status in (RunStatus.SUCCEEDED, RunStatus.SKIPPED, RunStatus.FAILED,
+                                                     RunStatus.TIMED_OUT):
                 self.follow(run)
 
     def signal_children(self, action: str) -> None:
@@ -737,10 +693,10 @@ class Conductor:
             if run.final or not self.spec.tasks[run.task].workflow and run.kind != "parallel":
                 continue
             for unit in self.session.units(run):
-                if unit.child_id and unit.status == RUNNING:
+                if unit.child_id and unit.status == UnitStatus.RUNNING:
                     self.commands.append(SendEvent(ControlRequested(unit.child_id, action).to_dict()))
 
-    def stop(self, status: str, error: dict[str, Any] | None) -> None:
+    def stop(self, status: ExecutionStatus, error: dict[str, Any] | None) -> None:
         """End the workflow now (cancel, workflow timeout): cancel everything still active."""
         for run in self.session.all_runs():
             if not run.final:
@@ -751,17 +707,14 @@ class Conductor:
 
     def cancel_run(self, run: TaskRun) -> None:
         for unit in self.session.cache_units(run):
-            if unit.status in (RUNNING, WAITING, PENDING):
+            if unit.status in (UnitStatus.RUNNING, UnitStatus.WAITING, UnitStatus.PENDING):
                 for key in (unit.timer, unit.timeout_timer):
                     if key:
                         self.commands.append(CancelTimer(key))
                 unit.timer = unit.timeout_timer = None
-                if unit.child_id and unit.status == RUNNING:
-                    self.commands.append(SendEvent(ControlRequested(unit.child_id, "cancel").to_dict()))
-                if unit.token and unit.status == RUNNING and self.unit_spec(run, unit).action == ASK_ACTION:
-                    self.commands.append(CloseInquiry(unit.token, "cancelled"))
-                unit.status = CANCELLED
-        run.status = CANCELLED
+                self.unit_kind(run, unit).cancel(self, run, unit)
+                change_status(unit, UnitStatus.CANCELLED)
+        change_status(run, RunStatus.CANCELLED)
         run.held = False
         run.finished_at = self.now
         self.head.active -= 1
@@ -772,15 +725,15 @@ class Conductor:
         head = self.head
         while head.active == 0 and not head.final:
             if head.ending is not None:
-                return self.finish_workflow(head.ending)
+                return self.finish_workflow(ExecutionStatus(head.ending))
             if self.resolve_unsatisfiable_join():
                 continue
             try:
                 head.output = self.render(self.spec.output, self.context()) if self.spec.output is not None else None
             except TemplateError as exc:
                 head.error = {"task": None, "type": "TemplateError", "message": f"output: {exc}"}
-                return self.finish_workflow(FAILED)
-            return self.finish_workflow(SUCCEEDED)
+                return self.finish_workflow(ExecutionStatus.FAILED)
+            return self.finish_workflow(ExecutionStatus.SUCCEEDED)
 
     def resolve_unsatisfiable_join(self) -> bool:
         """With nothing left running, a join still waiting can never fire: skip it (LANGUAGE §4)."""
@@ -800,28 +753,28 @@ class Conductor:
             return True
         return False
 
-    def finish_workflow(self, status: str) -> None:
+    def finish_workflow(self, status: ExecutionStatus) -> None:
         head = self.head
-        head.status = status
+        change_status(head, status)
         head.ending = None
         head.finished_at = self.now
-        if status != SUCCEEDED:
+        if status != ExecutionStatus.SUCCEEDED:
             head.output = None
         if self.spec.timeout:
             suffix = f".{head.redrives}" if head.redrives else ""
             self.commands.append(CancelTimer(timer_key(head.id, f"workflow_timeout{suffix}")))
-        reason = self.reason if status == CANCELLED else None
+        reason = self.reason if status == ExecutionStatus.CANCELLED else None
         self.emit(f"workflow.{status}", error=head.error, output=head.output,
                   duration=round(self.now - head.created_at, 6), **({"reason": reason} if reason else {}))
         parent = head.parent
         if parent:
-            if status == SUCCEEDED:
+            if status == ExecutionStatus.SUCCEEDED:
                 done = AttemptFinished(parent["execution_id"], parent["task"], parent["run"], parent["unit"],
-                                       parent["attempt"], SUCCEEDED, head.output)
+                                       parent["attempt"], AttemptStatus.SUCCEEDED.value, head.output)
             else:
                 detail = (head.error or {}).get("message", status)
                 done = AttemptFinished(parent["execution_id"], parent["task"], parent["run"], parent["unit"],
-                                       parent["attempt"], FAILED, None, {
+                                       parent["attempt"], AttemptStatus.FAILED.value, None, {
                                            "type": "ChildWorkflow" + status.title().replace("_", ""),
                                            "message": f"child workflow {head.workflow} ({head.id}) {status}: {detail}",
                                            "execution_id": head.id})

@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import nodes as jnodes
 
 from . import graph, templates, yamlpos
+from .builtins import BUILTINS
 from .errors import Problem, ValidationError
 from .spec import (
     BACKOFFS, COMMANDS, DEFAULT_MAX_TASK_RUNS, FAIL, FAILED, INPUT_TYPES, NOOP, SUCCEEDED, TIMED_OUT,
@@ -70,9 +71,7 @@ _ENGINE_COMMANDS = {
              "failed attempts only: Orquesta's do: retry also re-runs a task that succeeded while its 'when' "
              "holds; for that, loop back to the task with 'do: TASK')",
 }
-BUILTIN_ACTIONS = {"core.noop", "core.echo", "core.fail", "core.sleep", "core.http", "core.ask"}
 AWS_ACTIONS = {"aws.lambda"}
-BUILTIN_INPUTS = {"core.sleep": "seconds", "core.http": "url"}  # the input each cannot run without
 # JSON Schema keywords an input declaration may carry; relayflow checks only INPUT_FIELDS.
 SCHEMA_KEYWORDS = {"items", "minItems", "maxItems", "uniqueItems", "minimum", "maximum", "exclusiveMinimum",
                    "exclusiveMaximum", "minLength", "maxLength", "pattern", "format", "properties",
@@ -954,6 +953,10 @@ class _Builder:
         elif callback and ttype != "action":
             self.err(path + ("callback",), label, "callback",
                      f"only an action task can wait for a callback, not a {ttype} task")
+        elif callback and isinstance(t.get("action"), str) and (
+                (entry := BUILTINS.get(t["action"])) is not None and entry.handled_by == "engine"):
+            self.err(path + ("callback",), label, "callback",
+                     f"{entry.name} is run by the engine, not a worker, so it cannot hand out a callback token")
         if callback and label is not None:
             self.callback_tasks.add(label)
         task_input = t.get("input")
@@ -1013,21 +1016,22 @@ class _Builder:
                          f"write a python action as python:<module>:<function> (e.g. python:etl:load_file), "
                          f"not {action!r}")
             return
-        if action.startswith("core.") and action not in BUILTIN_ACTIONS:
+        if action.startswith("core.") and action not in BUILTINS:
             # core.* names only the built-ins, so this one cannot exist: it would fail as UnknownAction.
             self.err(path + ("action",), task, "action",
-                     f"unknown built-in action {action!r}{_suggest(action, BUILTIN_ACTIONS)}; the core actions "
-                     f"are {', '.join(sorted(BUILTIN_ACTIONS))}")
+                     f"unknown built-in action {action!r}{_suggest(action, set(BUILTINS))}; the core actions "
+                     f"are {', '.join(sorted(BUILTINS))}")
             return
         if action.startswith("aws.") and action not in AWS_ACTIONS:
             self.err(path + ("action",), task, "action",
                      f"unknown built-in action {action!r}; the aws actions are {', '.join(sorted(AWS_ACTIONS))}")
             return
-        needs = BUILTIN_INPUTS.get(action)
-        if needs and isinstance(task_input, dict) and needs not in task_input:
-            self.err(path + ("input",), task, "input", f"{action} needs input.{needs}")
-        elif needs and task_input is None:
-            self.err(path, task, "input", f"{action} needs input.{needs}")
+        entry = BUILTINS.get(action)
+        for needs in entry.required if entry is not None else ():
+            if isinstance(task_input, dict) and needs not in task_input:
+                self.err(path + ("input",), task, "input", f"{action} needs input.{needs}")
+            elif task_input is None:
+                self.err(path, task, "input", f"{action} needs input.{needs}")
 
     def condition(self, value: Any, path: tuple, task: str | None, field: str) -> None:
         if isinstance(value, bool):
