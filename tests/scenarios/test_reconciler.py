@@ -172,3 +172,22 @@ def test_a_run_short_of_time_leaves_a_cursor_and_the_next_resumes_there():
     assert sorted(seen) == sorted(stuck) and runs == 4  # each once, in ceil(14 / 4) runs
     assert stack.store.get_mark("reconciler") is None  # the round ended: the next starts over
     assert len(reconciler.run().stuck) == 14
+
+
+def test_on_the_real_clock_the_schedule_runs_every_five_minutes_whatever_the_pump_does():
+    """What ``relayflow serve`` does: a run every EVERY seconds of the clock, busy or not."""
+    from relayflow.reconciler import LocalSchedule
+
+    class Clock:
+        t = 1000.0
+
+        def now(self) -> float:
+            return self.t
+
+    clock, ran = Clock(), []
+    schedule = LocalSchedule(Reconciler(None, None, None, clock), lambda: ran.append(clock.t),  # type: ignore[arg-type]
+                             clock, virtual=False)
+    for t in (1000.0, 1299.0, 1300.0, 1301.0, 1599.9, 1650.0, 2000.0):
+        clock.t = t
+        schedule.step(idle=t == 1299.0)
+    assert ran == [1300.0, 1650.0, 2000.0] and schedule.runs == 3
