@@ -9,7 +9,7 @@ child's AWS calls (PynamoDB's included) and the child sends itself SIGKILL befor
 k-th one reaches the server, or just after the handler returned (its answer never
 reaches Lambda). The moto server keeps whatever the child wrote.
 
-The parent plays AWS around the handlers, as ``LocalStack``'s pump does: it receives
+The parent plays AWS around the handlers, as ``EmbeddedStack``'s pump does: it receives
 batches from SQS and hands them to a child, deletes what the child reported done,
 makes the rest visible again (all of it when the child died), fires Scheduler
 schedules on a virtual clock, and retries API requests a client saw fail. A case
@@ -449,7 +449,7 @@ class Run:
     """One shape run to its end on fresh resources, with at most one kill."""
 
     def __init__(self, shape: Shape, variant: str, workflows: list[Any], kill: tuple[str, int] | None = None):
-        from relayflow.adapters.memory import VirtualClock
+        from relayflow.clock import VirtualClock
         from relayflow.runtime import Runtime
         from relayflow.service import Service
 
@@ -897,12 +897,18 @@ def parse_slice(text: str) -> tuple[str, int, int]:
     return name, i, n
 
 
-def all_cases(sweep: Sweep, slice_: str, shapes: Any = None, handlers: Any = None) -> list[tuple[str, str, int, str]]:
-    """Every case of a slice (or of its part), in a fixed order: shape, handler, then the plan's."""
+def all_cases(sweep: Sweep, slice_: str, shapes: Any = None, handlers: Any = None,
+              limit: int | None = None) -> list[tuple[str, str, int, str]]:
+    """Every case of a slice (or of its part), in a fixed order: shape, handler, then the plan's;
+    with ``limit``, the first that many (planning measures clean runs: it stops once it has them)."""
     name, part, parts = parse_slice(slice_)
-    cases = [(shape, handler, k, v) for shape in shapes or SHAPES for handler in handlers or HANDLERS
-             for k, v in plan(sweep, shape, handler, name)]
-    return [c for i, c in enumerate(cases) if i % parts == part]
+    cases: list[tuple[str, str, int, str]] = []
+    for shape in shapes or SHAPES:
+        for handler in handlers or HANDLERS:
+            if limit is not None and len(cases) >= limit * parts:
+                break
+            cases += [(shape, handler, k, v) for k, v in plan(sweep, shape, handler, name)]
+    return [c for i, c in enumerate(cases) if i % parts == part][:limit]
 
 
 _pool_sweep: Sweep | None = None
