@@ -79,7 +79,8 @@ class RunSteps(ConductorBase):
             try:
                 go = self.guard(run, "when", task.when, ctx)
             except TemplateError as exc:
-                return self.finish_run(run, RunStatus.FAILED, error={"type": "TemplateError", "message": f"when: {exc}"})
+                return self.finish_run(run, RunStatus.FAILED,
+                                       error={"type": "TemplateError", "message": f"when: {exc}"})
             if not go:
                 return self.finish_run(run, RunStatus.SKIPPED)
         try:
@@ -187,7 +188,8 @@ class RunSteps(ConductorBase):
                 if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
                     raise TemplateError(f"timeout: expected a positive number of seconds, got {seconds!r}")
             except TemplateError as exc:
-                return self.attempt_ended(run, unit, AttemptStatus.FAILED, None, {"type": "TemplateError", "message": str(exc)},
+                return self.attempt_ended(run, unit, AttemptStatus.FAILED, None,
+                                          {"type": "TemplateError", "message": str(exc)},
                                           retry=False)
             unit.timeout_timer = timer_key(head.id, "timeout", *a)
             self.timer(unit.timeout_timer, float(seconds), TimerFired(head.id, "timeout", *a))
@@ -239,7 +241,8 @@ class RunSteps(ConductorBase):
             unit.error = None
             return self.unit_finished(run, unit, UnitStatus.SUCCEEDED)
         if error is None:
-            error = {"type": "Timeout" if status == AttemptStatus.TIMED_OUT else "Error", "message": f"attempt {unit.attempt} {status}"}
+            error = {"type": "Timeout" if status == AttemptStatus.TIMED_OUT else "Error",
+                     "message": f"attempt {unit.attempt} {status}"}
         unit.error = error
         policy = self.unit_spec(run, unit).retry
         if retry and policy and unit.attempt <= policy.count and not self.head.final and self.head.ending is None:

@@ -88,7 +88,8 @@ def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> 
                 when = entry.get("when")
                 if when is not None:
                     template_checks.condition(b, when, epath + ("when",), task, f"{field}.when")
-                publish = task_section.publish_pairs(b, entry.get("publish"), epath + ("publish",), task, f"{field}.publish")
+                publish = task_section.publish_pairs(b, entry.get("publish"), epath + ("publish",), task,
+                                                     f"{field}.publish")
                 do, commands = targets(b, entry["do"], epath + ("do",), task, f"{field}.do") \
                     if "do" in entry else ((), frozenset())
                 out.append(Transition(origin=field, line=yamlpos.line_of(b.lines, epath),
