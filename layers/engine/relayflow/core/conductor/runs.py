@@ -16,6 +16,7 @@ from ..records import TaskRun, Unit
 from ..retry import delay_before
 from ..spec import TaskSpec
 from ..status import (
+    ATTEMPT_ENDINGS,
     AttemptStatus,
     ExecutionStatus,
     RunStatus,
@@ -203,7 +204,7 @@ class RunSteps(ConductorBase):
         unit = self.session.unit(run, e.unit)
         if unit is None or unit.status != UnitStatus.RUNNING or unit.attempt != e.attempt:
             return  # duplicate, late (timed out, cancelled) or reordered
-        status = AttemptStatus(e.status) if e.status in tuple(AttemptStatus) else AttemptStatus.FAILED
+        status = AttemptStatus(e.status) if e.status in ATTEMPT_ENDINGS else AttemptStatus.FAILED
         if not self.unit_kind(run, unit).takes_outcome(unit, status):
             return  # e.g. a callback's acknowledgement; an inquiry is ended only by its answer
         self.attempt_ended(run, unit, status, e.result, e.error)
