@@ -26,6 +26,7 @@ from .fields import (
     TASK_TYPES,
 )
 from .hints import _suggest
+from .publish_section import publish_pairs
 
 if TYPE_CHECKING:
     from .builder import Builder
@@ -249,29 +250,3 @@ def retry_policy(b: Builder, raw: Any, path: Path, task: str | None) -> RetrySpe
         template_checks.condition(b, on_error, path + ("on_error",), task, "retry.on_error")
     return RetrySpec(count=count, delay=numbers["delay"] or 0.0, backoff=backoff,
                      max_delay=numbers["max_delay"], jitter=jitter, on_error=on_error)
-
-
-def publish_pairs(b: Builder, raw: Any, path: Path, task: str | None, field: str) -> tuple[tuple[str, Any], ...]:
-    pairs: list[tuple[str, Any, Path]] = []
-    if isinstance(raw, dict):
-        pairs = [(k, v, path + (k,)) for k, v in raw.items()]
-    elif isinstance(raw, list):
-        for i, entry in enumerate(raw):
-            if isinstance(entry, dict) and len(entry) == 1:
-                (k, v), = entry.items()
-                pairs.append((k, v, path + (i,)))
-            elif isinstance(entry, str) and TASK_NAME_RE.match(entry):
-                pairs.append((entry, "{{ result() }}", path + (i,)))  # a bare name publishes the result
-            else:
-                b.err(path + (i,), task, field, "each entry must be a single {name: template}")
-    elif raw is not None:
-        b.err(path, task, field, "must be a list of {name: template} (or a mapping)")
-    out = []
-    for k, v, p in pairs:
-        if not isinstance(k, str) or not k:
-            b.err(p, task, field, f"variable name {k!r} must be text")
-            continue
-        template_checks.template(b, v, p, task, f"{field}.{k}")
-        b.published.add(k)
-        out.append((k, v))
-    return tuple(out)
