@@ -12,9 +12,9 @@ from . import faults
 def local():
     """One embedded stack per module, with AWS's five-minute FIFO deduplication window
     (see ``faults.fifo_dedup_window``) and the test workflows registered."""
-    from relayflow.local.stack import LocalStack
+    from relayflow.local.stack import EmbeddedStack
 
-    with faults.fifo_dedup_window(), LocalStack() as stack:
+    with faults.fifo_dedup_window(), EmbeddedStack() as stack:
         faults.register_all(stack)
         # every AWS call the handlers make here, crashes and redeliveries included, must be one
         # their deployed roles allow (tests/infra/roles.py)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from relayflow import api_spec
+from relayflow.api import document as api_spec
 from relayflow.local import resources as local_resources
 
 REPO = Path(__file__).resolve().parents[2]
@@ -234,7 +234,7 @@ class TestResources:
             "AWS::Lambda::Function": 5,
             "AWS::IAM::Role": 6,  # one per function + the scheduler role
             "AWS::Lambda::EventSourceMapping": 2,
-            "AWS::Lambda::Permission": 22,  # API Gateway may invoke ApiFunction: one per route; the reconcile rule
+            "AWS::Lambda::Permission": 24,  # API Gateway may invoke ApiFunction: one per route; the reconcile rule
             "AWS::Events::Rule": 1,  # the reconciler's schedule
             "AWS::ApiGateway::RestApi": 1,
             "AWS::ApiGateway::Deployment": 1,
@@ -655,7 +655,7 @@ def body(resources) -> dict[str, Any]:
 
 class TestApi:
     def test_routes_are_the_openapi_documents(self, body):
-        # The routes API Gateway serves are exactly the operations relayflow.api_spec documents
+        # The routes API Gateway serves are exactly the operations relayflow.api.document documents
         # (and the handler implements: tests/api checks every one over HTTP).
         deployed = {(m.upper(), path) for path, item in body["paths"].items() for m in item}
         assert deployed == set(api_spec.routes())

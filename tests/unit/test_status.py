@@ -7,8 +7,16 @@ import pytest
 
 from relayflow.core.records import Execution, TaskRun, Unit
 from relayflow.core.status import (
-    EXECUTION_CHANGES, EXECUTION_FINAL, RUN_CHANGES, RUN_FINAL, UNIT_CHANGES, ExecutionStatus, IllegalStatusChange,
-    RunStatus, UnitStatus, change_status,
+    EXECUTION_CHANGES,
+    EXECUTION_FINAL,
+    RUN_CHANGES,
+    RUN_FINAL,
+    UNIT_CHANGES,
+    ExecutionStatus,
+    IllegalStatusChange,
+    RunStatus,
+    UnitStatus,
+    change_status,
 )
 
 
@@ -64,8 +72,8 @@ def test_an_unknown_stored_status_is_refused_by_name():
 
 
 def test_finals_are_the_rows_with_no_way_out():
-    assert EXECUTION_FINAL == {"succeeded", "failed", "timed_out", "cancelled"}
-    assert RUN_FINAL == {"succeeded", "failed", "timed_out", "skipped", "cancelled"}
+    assert {"succeeded", "failed", "timed_out", "cancelled"} == EXECUTION_FINAL
+    assert {"succeeded", "failed", "timed_out", "skipped", "cancelled"} == RUN_FINAL
 
 
 def test_statuses_keep_their_strings_in_records_and_json():

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ports, usage
+from .attempts import AttemptAddress
 from .core import templates, values
 from .core.conductor import Conductor
-from .core.errors import ConflictError, InputError, RelayflowError
+from .core.errors import ConflictError, InputError
 from .core.inputs import check_input, initial_vars
+from .core.listener import NO_LISTENER, Listener
 from .core.messages import (
     AttemptFinished,
     CancelTimer,
@@ -38,6 +40,8 @@ from .core.records import WORKFLOW_FINAL, Execution
 from .core.session import Session
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
+from .errors import UnknownExecutionError, UnknownWorkflowError
+from .summary import ExecutionSummary, summarize
 
 MAX_CONFLICT_RETRIES = 50
 # How long past what it left in flight a step may wait for the next one before the
@@ -56,10 +60,6 @@ def next_deadline(previous: float | None, commands: list[Message], now: float) -
     if previous is not None and previous > now:
         due.append(previous)
     return max(due, default=None)
-
-
-class UnknownExecution(RelayflowError):
-    pass
 
 
 def step_token(message_ids: list[str]) -> str:
@@ -84,6 +84,7 @@ class Engine:
         self.clock = clock
         self.limits = limits
         self.rng = rng or random.Random()
+        self.listener: Listener = NO_LISTENER  # told each transition of every step (relayflow test's coverage)
         self.new_id = new_id or (lambda: uuid.uuid4().hex)
         self._specs: dict[tuple[str, str], WorkflowSpec] = {}
         # Deferred: start() only writes the head and queues a StartRequested, so every
@@ -103,7 +104,7 @@ class Engine:
               parent: dict[str, Any] | None = None, version: str | None = None) -> str:
         """Create an execution and start its entry tasks; idempotent for a given ``execution_id``.
 
-        Raises KeyError for an unknown workflow and InputError for bad input; nothing is
+        Raises UnknownWorkflowError for an unknown workflow and InputError for bad input; nothing is
         written in either case.
         """
         spec = self.workflows.get(workflow, version)
@@ -151,7 +152,7 @@ class Engine:
                       reads: dict[str, float]) -> None:
         head = self.store.get_execution(eid)
         if head is None:
-            raise UnknownExecution(f"no execution {eid!r}")
+            raise UnknownExecutionError(eid)
         message_ids = message_ids or []
         chores = [e for e in events if isinstance(e, (SweepRequested, ReconcileRequested))]
         if chores:  # not steps: the records' expiry follows the head; a reconcile re-sends
@@ -199,14 +200,14 @@ class Engine:
             if head is None:
                 head = self.store.get_execution(execution_id)
             if head is None:
-                raise UnknownExecution(f"no execution {execution_id!r}")
+                raise UnknownExecutionError(execution_id)
             if message_ids and set(message_ids) <= set(head.last_messages):
                 # This step committed before a crash; make sure its commands went out.
                 self.carry_out([Message.from_dict(c) for c in head.outbox])
                 return
             session = Session(self.store, head, created=created)
             conductor = Conductor(self.spec(head.workflow, head.spec_version), session, self.clock.now(),
-                                  self.limits, self.rng)
+                                  self.limits, self.rng, self.listener)
             commands = action(conductor)
             if session.execution.final != (session.prior_status in WORKFLOW_FINAL):
                 # It finished (or a redrive revived it): its records' expiry follows, swept
@@ -288,28 +289,25 @@ class Engine:
     def start_child(self, cmd: StartChild) -> None:
         try:
             self.start(cmd.workflow, cmd.input, execution_id=cmd.execution_id, parent=cmd.parent)
-        except (KeyError, InputError) as exc:
+        except (UnknownWorkflowError, InputError) as exc:
             p = cmd.parent
-            message = f"workflow {cmd.workflow!r} is not registered" if isinstance(exc, KeyError) else str(exc)
-            self.events.send(AttemptFinished(p["execution_id"], p["task"], p["run"], p["unit"], p["attempt"],
-                                             "failed", None, {"type": "ChildWorkflowError", "message": message}))
+            unknown = isinstance(exc, UnknownWorkflowError)
+            message = f"workflow {cmd.workflow!r} is not registered" if unknown else str(exc)
+            self.events.send(AttemptAddress.from_dict(p).finished(
+                "failed", None, {"type": "ChildWorkflowError", "message": message}))
 
     # -- reading -------------------------------------------------------------------
-    def describe(self, execution_id: str) -> dict[str, Any]:
-        """The execution as ``relayflow run --json`` prints it (DESIGN §4)."""
+    def describe(self, execution_id: str, timings: bool = False) -> ExecutionSummary:
+        """The execution's summary: what ``relayflow run --json`` prints and the API answers (DESIGN §4);
+        with ``timings``, each task run also says when it started and ended (and each attempt's)."""
         head = self.store.get_execution(execution_id)
         if head is None:
-            raise UnknownExecution(f"no execution {execution_id!r}")
-        return {
-            "execution_id": head.id, "workflow": head.workflow, "status": head.status,
-            "output": head.output, "error": head.error,
-            "tasks": [{"name": r.task, "run": r.run, "status": r.status, "attempts": r.attempts,
-                       "result": r.result, "error": r.error} for r in self.store.list_runs(execution_id)],
-        }
+            raise UnknownExecutionError(execution_id)
+        return summarize(head, self.store.list_runs(execution_id), timings=timings)
 
     def cost(self, execution_id: str) -> dict[str, Any]:
         """The execution's AWS requests by service and their dollar estimate (relayflow.usage)."""
         head = self.store.get_execution(execution_id)
         if head is None:
-            raise UnknownExecution(f"no execution {execution_id!r}")
+            raise UnknownExecutionError(execution_id)
         return usage.report(head.usage)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import getpass
 import hmac
 import json
@@ -30,11 +31,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from . import api_spec
+from .api.document import MAX_BODY
 
 SAFE_PATH = "/%!$&'()*+,;=:@-._~"  # kept as sent; anything else is percent-encoded, like API Gateway sees it
 IDLE_POLL = 0.1  # seconds the pump waits when nothing is due
-DRAIN_LIMIT = 16 * api_spec.MAX_BODY  # an oversized body up to this is read before the 413
+DRAIN_LIMIT = 16 * MAX_BODY  # an oversized body up to this is read before the 413
 
 
 def _local_user() -> str:
@@ -91,6 +92,21 @@ class _LocalStepper:
             self.next_due = None
             return bool(stack.fire_due())
         return False
+
+
+def freeze_heap() -> None:
+    """Leave what is alive now (the imported AWS models, moto's backends, the handlers) out of
+    every later garbage collection, for the life of the process.
+
+    A full collection walks every tracked object, and every thread waits while it runs: on the
+    embedded stack, over the tens of MB that boto3's service models and moto's backends hold,
+    each took up to 2.3 s (bench/serve_latency.py, 1,000 items; ten of them in 13 minutes), and
+    the slowest API requests were those that happened to wait for one. ``gc.freeze()`` moves
+    them to a generation no collection visits. Only for a process that serves until it exits
+    (``relayflow serve``): objects frozen stay in memory even once they are garbage.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def to_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, client: str) -> dict[str, Any]:
@@ -332,20 +348,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
             extra = {"WWW-Authenticate": 'Bearer realm="relayflow"'} if status == 401 else None
             body = json.dumps({"type": kind, "message": message}).encode()
             return self._reply(status, body, {"Content-Type": "application/json", **(extra or {})}, close=True)
+        if not self.path.startswith("/") and "://" not in self.path:  # "*" and the like: no resource
+            return self._refuse(404, "NotFound", f"no route {self.command} {self.path[:100]}")
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             return self._refuse(411, "LengthRequired", "send the body with a Content-Length")
         raw_length = self.headers.get("Content-Length") or "0"
         if not raw_length.strip().isdigit():
             return self._refuse(400, "BadRequest", "Content-Length is not a number")
         length = int(raw_length)
-        if length > api_spec.MAX_BODY:
+        if length > MAX_BODY:
             if length <= DRAIN_LIMIT:  # read it, so a client still sending sees the answer, not a reset
                 while length > 0:
                     chunk = self.rfile.read(min(length, 1 << 16))
                     if not chunk:
                         break
                     length -= len(chunk)
-            return self._refuse(413, "PayloadTooLarge", f"the body is larger than {api_spec.MAX_BODY} bytes")
+            return self._refuse(413, "PayloadTooLarge", f"the body is larger than {MAX_BODY} bytes")
         body = self.rfile.read(length) if length else b""
         event = to_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
         try:
@@ -367,6 +385,6 @@ def make_stack(backend: str, handler_output: Any = None, registry: Any = None) -
     if backend == "memory":
         from .harness import MemoryStack
         return MemoryStack(registry=registry, real_time=True)
-    from .local.stack import LocalStack
-    return LocalStack(registry=registry, real_time=True, handler_output=handler_output if handler_output is not None
+    from .local.stack import EmbeddedStack
+    return EmbeddedStack(registry=registry, real_time=True, handler_output=handler_output if handler_output is not None
                       else open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the stack

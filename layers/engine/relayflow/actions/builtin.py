@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..core.builtins import worker_builtins
 from .allowlist import ActionModules
 from .errors import ActionFailed
-from ..core.builtins import worker_builtins
 from .registry import Action, ActionContext, ActionRegistry
 from .safe_http import NetworkPolicy, fetch
 

@@ -1,23 +1,17 @@
-"""The HTTP API's OpenAPI 3.1 document, written by hand, and the checks it drives.
+"""The HTTP API's OpenAPI 3.1 document, written by hand: every route, parameter and body.
 
-The API handler (``functions/api/app.py``) reads every path parameter, query
-parameter, header and JSON body through :func:`params` and :func:`json_body`,
-which check them against this document, so what the document says is what the
-API accepts; the fuzz test sends requests generated from it. ``template.yaml`` declares the same
-routes (``tests/infra/test_template.py`` keeps the two in step).
+The routes (``api.routes``) read every path parameter, query parameter, header and JSON body
+through ``api.requests``, which checks them against this document, so what the document says is
+what the API accepts; the fuzz test sends requests generated from it. ``template.yaml`` declares
+the same routes (``tests/infra/test_template.py`` keeps the two in step).
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import json
 import re
 from typing import Any
-from urllib.parse import unquote
 
-from .core.records import CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT
-from .service import BadRequest, TooLarge, UnsupportedMediaType
+from ..core.records import CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT
 
 EXECUTION_STATUSES = [RUNNING, PAUSED, SUCCEEDED, FAILED, TIMED_OUT, CANCELLED]
 INQUIRY_STATUSES = ["pending", "answered", "timed_out", "cancelled", "failed"]
@@ -73,11 +67,25 @@ def _control(action: str, summary: str) -> dict[str, Any]:
     }}
 
 
+TIMINGS = {
+    "started_at": {"type": ["number", "null"], "description": "Epoch seconds: when it started (first attempt)."},
+    "finished_at": {"type": ["number", "null"], "description": "Epoch seconds: when it ended; null while it runs."},
+    "duration": {"type": ["number", "null"], "description": "Seconds from start to end; null while it runs."},
+    "attempt_timings": {"type": "array", "description": "Each attempt (the last 20 kept), as the engine saw it: "
+                        "dispatched, ended, status, duration in seconds (queueing included).",
+                        "items": {"type": "object", "required": ["attempt", "started_at", "finished_at", "status",
+                                                                 "duration"],
+                                  "properties": {"attempt": {"type": "integer"},
+                                                 "started_at": {"type": "number"},
+                                                 "finished_at": {"type": ["number", "null"]},
+                                                 "status": {"type": "string"},
+                                                 "duration": {"type": ["number", "null"]}}}},
+}
 TASK_RUN = {
     "type": "object", "required": ["name", "run", "status", "attempts", "result", "error"],
     "properties": {"name": {"type": "string"}, "run": {"type": "integer"},
                    "status": {"type": "string", "enum": RUN_STATUSES}, "attempts": {"type": "integer"},
-                   "result": {}, "error": {"oneOf": [{"type": "null"}, _ref("TaskError")]}},
+                   "result": {}, "error": {"oneOf": [{"type": "null"}, _ref("TaskError")]}, **TIMINGS},
 }
 
 DOCUMENT: dict[str, Any] = {
@@ -255,6 +263,20 @@ DOCUMENT: dict[str, Any] = {
             "responses": {**_ok("Queued; a token whose task has already ended is ignored.", _ref("CallbackAccepted"),
                                 "202"), **_errors(404)},
         }},
+        "/": {"get": {
+            "operationId": "rootPage",
+            "summary": "The console's executions list, where a browser pointed at the API lands (HTML).",
+            "tags": ["meta"],
+            "responses": {"200": {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+                          **_errors()},
+        }},
+        "/ui/executions": {"get": {
+            "operationId": "executionsPage",
+            "summary": "The console's executions list, at the address a user would type (HTML).",
+            "tags": ["meta"],
+            "responses": {"200": {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+                          **_errors()},
+        }},
         "/ui": {"get": {
             "operationId": "consolePage",
             "summary": "The console: executions with filters and paging (HTML; calls this API).",
@@ -307,7 +329,8 @@ DOCUMENT: dict[str, Any] = {
                                  "created_at": {"type": "number"}, "finished_at": {"type": ["number", "null"]},
                                  "error": {}}},
         "Execution": {"type": "object",
-                      "description": "Exactly the keys of `relayflow run --json` (and `cost` when asked for).",
+                      "description": "The keys of `relayflow run --json` (and `cost` when asked for); each "
+                                     "task run also has its timings (a single-unit run's per attempt).",
                       "required": ["execution_id", "workflow", "status", "output", "error", "tasks"],
                       "additionalProperties": False,
                       "properties": {
@@ -352,7 +375,9 @@ DOCUMENT: dict[str, Any] = {
                               "items": _ref("ItemsProgress"), "child_execution": {"type": ["string", "null"]},
                               "input": {}, "result": {}, "events": {"type": "array", "items": {"type": "object"}},
                               "units": {"type": "array", "items": {"type": "object", "required": [
-                                  "index", "status", "attempts", "input", "result", "error"]}},
+                                  "index", "status", "attempts", "input", "result", "error", "started_at",
+                                  "finished_at", "duration", "attempt_timings"], "properties": TIMINGS}},
+                              "duration": TIMINGS["duration"], "attempt_timings": TIMINGS["attempt_timings"],
                               "next_offset": {"type": ["integer", "null"]}}},
         "Inquiry": {"type": "object", "required": ["id", "execution_id", "workflow", "task", "status"], "properties": {
             "id": {"type": "string"}, "execution_id": {"type": "string"}, "workflow": {"type": "string"},
@@ -397,197 +422,3 @@ def operation(method: str, template: str) -> dict[str, Any]:
     return DOCUMENT["paths"][template][method.lower()]
 
 
-# -- checking values against the document's schemas -----------------------------------
-def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        schema = DOCUMENT["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    return schema
-
-
-_TYPES: dict[str, Any] = {
-    "string": lambda v: isinstance(v, str), "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool), "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list), "null": lambda v: v is None,
-}
-
-
-def _type_name(value: Any) -> str:
-    for name in ("null", "boolean", "integer", "number", "string", "array", "object"):
-        if _TYPES[name](value):
-            return name
-    return type(value).__name__
-
-
-def check(schema: dict[str, Any], value: Any, where: str) -> list[str]:
-    """Every way ``value`` breaks ``schema`` (the subset of JSON Schema this document uses)."""
-    schema = _resolve(schema)
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            results = [check(alt, value, where) for alt in schema[key]]
-            if any(not r for r in results):
-                return []
-            return [f"{where}: does not match any allowed form ({'; '.join(r[0] for r in results)})"]
-    expected = schema.get("type")
-    if expected is not None:
-        names = expected if isinstance(expected, list) else [expected]
-        if not any(_TYPES[n](value) for n in names):
-            return [f"{where}: expected {' or '.join(names)}, got {_type_name(value)}"]
-    problems: list[str] = []
-    if "enum" in schema and value not in schema["enum"]:
-        problems.append(f"{where}: must be one of {', '.join(map(str, schema['enum']))}")
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            problems.append(f"{where}: must not be empty" if schema["minLength"] == 1
-                            else f"{where}: at least {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            problems.append(f"{where}: at most {schema['maxLength']} characters")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            problems.append(f"{where}: does not match {schema['pattern']}")
-    if _TYPES["number"](value):
-        if "minimum" in schema and value < schema["minimum"]:
-            problems.append(f"{where}: must be at least {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            problems.append(f"{where}: must be at most {schema['maximum']}")
-    if isinstance(value, dict):
-        props = schema.get("properties", {})
-        for key in schema.get("required", []):
-            if key not in value:
-                problems.append(f"{where}.{key}: required")
-        for key, item in value.items():
-            if key in props:
-                problems += check(props[key], item, f"{where}.{key}")
-            elif schema.get("additionalProperties") is False:
-                allowed = ", ".join(props) or "none"
-                problems.append(f"{where}.{key}: unknown field (allowed: {allowed})")
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            problems += check(schema["items"], item, f"{where}[{i}]")
-    return problems
-
-
-# -- reading a request (an API Gateway REST proxy event) against the document ---------------
-def raw_body(event: dict[str, Any]) -> bytes:
-    body = event.get("body")
-    if body is None or body == "":
-        return b""
-    if not isinstance(body, str):
-        raise BadRequest("the body is not text")
-    if event.get("isBase64Encoded"):
-        try:
-            data = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest("the body is not valid base64") from None
-    else:
-        try:
-            data = body.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UnsupportedMediaType("the body is not UTF-8 text") from None
-    if len(data) > MAX_BODY:
-        raise TooLarge(f"the body is larger than {MAX_BODY} bytes")
-    return data
-
-
-def text_body(event: dict[str, Any]) -> str:
-    try:
-        return raw_body(event).decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnsupportedMediaType("the body is not UTF-8 text") from None
-
-
-def sane(value: Any, where: str) -> list[str]:
-    """JSON the rest of the system can store: bounded nesting, encodable strings."""
-    problems: list[str] = []
-    stack = [(value, where, 1)]
-    while stack and len(problems) < 20:
-        item, at, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            problems.append(f"{at}: nested deeper than {MAX_DEPTH} levels")
-            continue
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                problems.append(f"{at}: not valid Unicode (a lone surrogate)")
-        elif isinstance(item, float) and (item != item or item in (float("inf"), float("-inf"))):
-            problems.append(f"{at}: not a finite number")
-        elif isinstance(item, dict):
-            for key, sub in item.items():
-                stack.append((key, f"{at} (a key)", depth + 1))
-                stack.append((sub, f"{at}.{key}", depth + 1))
-        elif isinstance(item, list):
-            stack.extend((sub, f"{at}[{i}]", depth + 1) for i, sub in enumerate(item))
-    return problems
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def json_body(op: dict[str, Any], event: dict[str, Any]) -> Any:
-    """The body as JSON, checked against the operation's schema; None when absent and optional."""
-    text = text_body(event)
-    spec = op.get("requestBody")
-    if not text.strip():
-        if spec and spec.get("required"):
-            raise BadRequest("a JSON body is required", ["body: required"])
-        return None
-    if spec is None:
-        raise BadRequest("this operation takes no body", ["body: not allowed"])
-    try:
-        value = json.loads(text, parse_constant=_not_json)
-    except RecursionError:
-        raise BadRequest("the body is not valid JSON", [f"body: nested deeper than {MAX_DEPTH} levels"]) \
-            from None
-    except ValueError as exc:
-        raise BadRequest("the body is not valid JSON", [f"body: {exc}"]) from None
-    problems = sane(value, "body")
-    if not problems:
-        problems = check(spec["content"]["application/json"]["schema"], value, "body")
-    if problems:
-        raise BadRequest("the body is invalid", problems)
-    return value
-
-
-def params(op: dict[str, Any], event: dict[str, Any], raw_path: dict[str, str]) -> dict[str, Any]:
-    """Path, query and header parameters, decoded and checked; every problem reported at once."""
-    problems: list[str] = []
-    out: dict[str, Any] = {}
-    declared = {(p["in"], p["name"]): p for p in op.get("parameters", [])}
-    multi = event.get("multiValueQueryStringParameters") or {}
-    single = event.get("queryStringParameters") or {}
-    query = {k: list(v) for k, v in multi.items()} if multi else {k: [v] for k, v in single.items()}
-    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
-    for name in sorted(query):
-        if ("query", name) not in declared:
-            allowed = ", ".join(n for w, n in declared if w == "query") or "none"
-            problems.append(f"query parameter {name!r}: unknown (allowed: {allowed})")
-    for (where, name), p in declared.items():
-        schema, label = p["schema"], f"{where} parameter {name!r}"
-        if where == "path":
-            try:
-                value: Any = unquote(raw_path[name], errors="strict")
-            except UnicodeDecodeError:
-                problems.append(f"{label}: not valid UTF-8 once percent-decoded")
-                continue
-        elif where == "query":
-            if name not in query:
-                continue
-            if len(query[name]) > 1:
-                problems.append(f"{label}: given {len(query[name])} times")
-                continue
-            value = query[name][0]
-        else:
-            value = headers.get(name.lower())
-            if value is None:
-                continue
-        if schema.get("type") == "integer":
-            if not re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
-                problems.append(f"{label}: expected an integer, got {value[:40]!r}")
-                continue
-            value = int(value)
-        problems += sane(value, label) or check(schema, value, label)
-        out[name] = value
-    if problems:
-        raise BadRequest("the request's parameters are invalid", problems)
-    return out
