@@ -23,7 +23,7 @@ import pytest
 
 from relayflow.core.errors import ConflictError
 from relayflow.core.loader import load_text
-from relayflow.local.stack import LambdaContext
+from relayflow.local.lambda_runtime import LambdaContext
 
 from . import faults
 
