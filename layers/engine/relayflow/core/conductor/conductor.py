@@ -167,7 +167,8 @@ class Conductor(TransitionSteps):
         for run in runs:
             latest[run.task] = run
         # A run whose entry said 'do: fail' ran again: it is what failed the workflow.
-        told_to_fail = head.error.get("task") if (head.error or {}).get("type") == "Failed" else None
+        error = head.error or {}
+        told_to_fail = error.get("task") if error.get("type") == "Failed" else None
         change_status(head, ExecutionStatus.RUNNING)
         head.ending, head.error, head.output, head.finished_at = None, None, None, None
         head.redrives += 1
@@ -209,6 +210,9 @@ class Conductor(TransitionSteps):
                         self.commands.append(CancelTimer(key))
                 unit.timer = unit.timeout_timer = None
                 self.unit_kind(run, unit).cancel(self, run, unit)
+                if unit.status != UnitStatus.PENDING:
+                    unit.attempt_ended(self.now, UnitStatus.CANCELLED)
+                    unit.ended(self.now)
                 change_status(unit, UnitStatus.CANCELLED)
         change_status(run, RunStatus.CANCELLED)
         run.held = False
