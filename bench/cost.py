@@ -307,6 +307,7 @@ class Meter:
         self.wcu = self.gsi_wcu = self.rcu = 0.0
         self.ddb_bytes = self.ddb_items = 0
         self.by_record: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])  # items, bytes, WCU, GSI
+        self.protocol: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])  # requests, WCU, RCU
         self.wcu_if: dict[str, float] = defaultdict(float)
         self.head_outbox_bytes = 0
         self.result_copies: dict[str, int] = defaultdict(int)
@@ -561,10 +562,30 @@ class Meter:
                 rcu += sum(_units(item_size(i), 4 * KB) * r for i in found)
         self.wcu += wcu
         self.rcu += rcu
+        part = self._protocol_part(operation, params)
+        if part is not None:
+            stats = self.protocol[part]
+            stats[0] += 1
+            stats[1] += wcu
+            stats[2] += rcu
         if wcu:
             self._count("dynamodb", operation, wcu, DDB_WRU)
         else:
             self._count("dynamodb", operation, rcu, DDB_RRU)  # control-plane calls: 0 units
+
+    def _protocol_part(self, operation: str, params: dict[str, Any]) -> str | None:
+        """Which part of the commit protocol a DynamoDB request is, if any: the step's intent
+        (``STEP``), the worker's claim (``CLAIM#``), or the worker's check that the attempt is
+        still current (its reads: before claims the worker read nothing)."""
+        key = params.get("Item") or params.get("Key") or {}
+        sk = next(iter((key.get("sk") or {"S": ""}).values()))
+        if sk == "STEP":
+            return "intent (STEP)"
+        if sk.startswith("CLAIM#"):
+            return "claim (CLAIM#)"
+        if self.function == "worker" and operation in ("GetItem", "Query", "BatchGetItem"):
+            return "claim check (worker reads)"
+        return None
 
     # -- results ------------------------------------------------------------------------
     def summary(self, tasks: int, log_bytes: int = 0, log_lines: int = 0,
@@ -611,6 +632,10 @@ class Meter:
                 "writes_by_record": {k: {"items_per_task": v[0] * per, "bytes_per_item": v[1] / v[0] if v[0] else 0,
                                          "wcu_per_task": v[2] * per, "gsi_wcu_per_task": v[3] * per}
                                      for k, v in sorted(self.by_record.items())}},
+            "commit_protocol_per_task": {
+                part: {"requests": v[0] * per, "wcu": v[1] * per, "rcu": v[2] * per,
+                       "dollars_per_million": (v[1] * DDB_WRU + v[2] * DDB_RRU) * per * 1e6}
+                for part, v in sorted(self.protocol.items())},
             "result_copies_sent_per_task": {k: v * per for k, v in sorted(self.result_copies.items()) if v},
             "lambda": {"invocations_per_task": invocations * per,
                        "modelled_billed_ms_per_task": sum(self.modelled_ms.values()) * per,
@@ -757,6 +782,14 @@ def print_shape(label: str, r: dict[str, Any]) -> None:
         print(f"    {kind:<6} {v['items_per_task']:>5.2f} writes/task x {v['bytes_per_item']:>6,.0f} B"
               f" = {v['wcu_per_task']:.2f} WCU + {v['gsi_wcu_per_task']:.2f} GSI WCU")
     print(f"    most items written by one invocation: {d['most_items_written_by_one_invocation']:,}")
+    cp = r["commit_protocol_per_task"]
+    print("  the commit protocol per task (what the step intent and the claims add):")
+    for part, v in cp.items():
+        print(f"    {part:<28} {v['requests']:>6.3f} requests {v['wcu']:>6.3f} WCU {v['rcu']:>6.3f} RCU"
+              f"  ${v['dollars_per_million']:.3f}/M tasks")
+    print(f"    {'together':<28} {sum(v['requests'] for v in cp.values()):>6.3f} requests "
+          f"{sum(v['wcu'] for v in cp.values()):>6.3f} WCU {sum(v['rcu'] for v in cp.values()):>6.3f} RCU"
+          f"  ${sum(v['dollars_per_million'] for v in cp.values()):.3f}/M tasks")
     copies = ", ".join(f"{k} {v:.2f}" for k, v in r["result_copies_sent_per_task"].items())
     print(f"  copies of the 1 KB result sent per task: {copies}; head outbox: "
           f"{d['head_outbox_bytes_per_task']:,.0f} B/task")

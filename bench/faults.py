@@ -10,6 +10,8 @@ outside the README's window. ``tests/functional/kill.py`` is the harness and
     python bench/faults.py --quick              # a representative slice, what test_kill.py runs in CI
     python bench/faults.py --wide               # every distinct point of one variant, a third of the others
     python bench/faults.py --full --jobs 2      # every distinct kill point, every variant
+    python bench/faults.py --full --part 3/20   # the 4th twentieth of it (CI runs one a run)
+    python bench/faults.py --full --spread --verbose  # round-robin over shapes, a line per case
     python bench/faults.py --shape join --handler advance --variant smaller
 
 Prints one line per case that did not recover, a table by handler and shape, the
@@ -36,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--quick", action="store_const", dest="slice", const="quick")
     which.add_argument("--wide", action="store_const", dest="slice", const="wide")
     which.add_argument("--full", action="store_const", dest="slice", const="full")
+    parser.add_argument("--part", help="PART/PARTS: every PARTS-th case of the slice from the PART-th (0-based)")
+    parser.add_argument("--spread", action="store_true",
+                        help="run the cases round-robin over shapes and handlers (a stopped run covers them all)")
+    parser.add_argument("--verbose", action="store_true", help="a line per case as its verdict comes")
     parser.add_argument("--shape", action="append", choices=sorted(kill.SHAPES))
     parser.add_argument("--handler", action="append", choices=kill.HANDLERS)
     parser.add_argument("--variant", action="append", choices=kill.VARIANTS)
@@ -43,20 +49,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="run only the slice's first N cases (a quick check that the sweep runs)")
     args = parser.parse_args(argv)
-    slice_ = args.slice or "quick"
+    slice_ = (args.slice or "quick") + (f":{args.part}" if args.part else "")
     started = time.perf_counter()
     with kill.MotoServer():
         sweep = kill.Sweep()
-        cases = []
-        for shape in args.shape or kill.SHAPES:
-            for handler in args.handler or kill.HANDLERS:
-                if args.limit is not None and len(cases) >= args.limit:
-                    break  # planning measures clean runs: stop before the shapes not needed
-                cases += [(shape, handler, k, v) for k, v in kill.plan(sweep, shape, handler, slice_)
-                          if not args.variant or v in args.variant]
-        cases = cases[:args.limit] if args.limit is not None else cases
+        cases = [c for c in kill.all_cases(sweep, slice_, args.shape, args.handler, args.limit)
+                 if not args.variant or c[3] in args.variant]
+        if args.spread:
+            turns: dict[tuple[str, str], int] = {}
+            order = []
+            for c in cases:
+                turns[c[:2]] = turns.get(c[:2], -1) + 1
+                order.append((turns[c[:2]], c))
+            cases = [c for _, c in sorted(order, key=lambda t: t[0])]
         measured = time.perf_counter() - started
-        kill.run_cases(sweep, cases, args.jobs)
+        print(f"slice {slice_}: {len(cases)} cases; clean runs measured in {measured:.0f} s", flush=True)
+
+        def progress(done: int, verdict: kill.Verdict) -> None:
+            if verdict.status != "recovered":
+                print(f"  {verdict.status.upper()} {verdict.case}: {verdict.detail}", flush=True)
+            elif args.verbose:
+                print(f"  ok {verdict.case}", flush=True)
+            if done % 50 == 0 or done == len(cases):
+                print(f"  {done}/{len(cases)} cases, {time.perf_counter() - started:.0f} s", flush=True)
+
+        kill.run_cases(sweep, cases, args.jobs, progress)
     elapsed = time.perf_counter() - started
     unexplained = 0
     for shape, handler, k, variant, verdict in sweep.verdicts:

@@ -1,7 +1,8 @@
 """Find executions past their deadline and re-send what was lost, or fail them (DESIGN §3).
 
 Runs on a schedule (template.yaml: every 5 minutes); the work is in
-``relayflow.reconciler``. Publishes ``StuckExecutions``: the executions found past
+``relayflow.reconciler``. It stops while ``RESERVE_MS`` of its time is left and the
+next run resumes where it stopped. Publishes ``StuckExecutions``: the executions found past
 their deadline in this run (an alarm fires on any).
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from relayflow.reconciler import Reconciler
+from relayflow.reconciler import RESERVE_MS, Reconciler
 from relayflow.runtime import get_runtime
 
 logger = Logger()
@@ -24,10 +25,15 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = get_runtime()
-    done = Reconciler(rt.store, rt.workflows, rt.event_queue, rt.clock).run()
+    # Lambda stops the function at its timeout: stop before that and resume there next run
+    done = Reconciler(rt.store, rt.workflows, rt.event_queue, rt.clock).run(
+        lambda: context.get_remaining_time_in_millis() > RESERVE_MS)
     for execution_id, what in done.stuck:
         logger.warning("execution past its deadline", extra={"execution_id": execution_id, "action": what})
     for execution_id, reason in done.failed:
         logger.error("stuck execution failed", extra={"execution_id": execution_id, "reason": reason})
     metrics.add_metric(name="StuckExecutions", unit=MetricUnit.Count, value=len(done.stuck) + len(done.failed))
-    return {"checked": done.checked, "stuck": len(done.stuck), "failed": len(done.failed)}
+    if done.cursor is not None:
+        logger.info("ran out of time; the next run resumes", extra={"checked": done.checked})
+    return {"checked": done.checked, "stuck": len(done.stuck), "failed": len(done.failed),
+            "waiting": len(done.waiting), "finished": done.cursor is None}

@@ -54,9 +54,11 @@ def _body(media: str, schema: dict, required: bool) -> str:
             + (" with no other fields" if schema.get("additionalProperties") is False else "") + ".\n",
             "| field | type | required | description |", "|---|---|---|---|"]
     for name, sub in props.items():
-        kind = " or ".join(_schema(s) for s in sub["anyOf"]) if "anyOf" in sub else (_schema(sub) if sub else "any JSON")
+        alternatives = sub.get("anyOf") or [sub]
+        kind = " or ".join(_schema(s) if s else "any JSON" for s in alternatives)
         limit = f" (at most {sub['maxLength']} characters)" if "maxLength" in sub else ""
-        rows.append(f"| `{name}` | {kind}{limit} | {'yes' if name in needed else 'no'} | {sub.get('description', '')} |")
+        required = "yes" if name in needed else "no"
+        rows.append(f"| `{name}` | {kind}{limit} | {required} | {sub.get('description', '')} |")
     return "\n".join(rows) + "\n"
 
 

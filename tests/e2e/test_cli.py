@@ -339,7 +339,7 @@ def test_without_json_each_task_run_start_and_end_is_printed(tmp_path: Path, cap
         "started boom (run 1)",
         "failed boom (run 1, 1 attempt): disk full",
     ]
-    assert re.search(r"^workflow demo\.failing failed \(execution \S+\)( in [\d.]+ \w+)?$", out, re.M)
+    assert re.search(r"^workflow demo\.failing failed \(execution \S+\) in \d+\.\d\d s$", out, re.M)
     assert re.search(r'^error: \{.*"task": "boom".*\}$', out, re.M)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.infra.roles import Recorder, denied, translated_template
+
 from . import faults
 
 
@@ -14,4 +16,10 @@ def local():
 
     with faults.fifo_dedup_window(), EmbeddedStack() as stack:
         faults.register_all(stack)
+        # every AWS call the handlers make here, crashes and redeliveries included, must be one
+        # their deployed roles allow (tests/infra/roles.py)
+        recorder = Recorder()
+        recorder.attach(stack)
         yield stack
+        refused, _ = denied(translated_template(), stack, recorder)
+        assert not refused, "calls the deployed roles would refuse:\n  " + "\n  ".join(sorted(set(refused)))

@@ -209,8 +209,10 @@ def acks_lost_once(stack: Any, queue: str) -> Iterator[set[str]]:
 # -- SQS FIFO deduplication as AWS does it -------------------------------------------------
 
 @contextlib.contextmanager
-def fifo_dedup_window(seconds: float = 300.0) -> Iterator[None]:
-    """Make moto deduplicate FIFO sends for ``seconds`` after the first send of an id.
+def fifo_dedup_window(seconds: float = 300.0, clock: Callable[[], float] = time.time) -> Iterator[None]:
+    """Make moto deduplicate FIFO sends for ``seconds`` after the first send of an id
+    (by ``clock``: a stack's virtual clock, for a test that moves it past the window;
+    a clock set back, as a new case does, starts the window afresh).
 
     AWS drops a message whose MessageDeduplicationId was sent in the last five
     minutes, whether or not the first one has been consumed since; moto compares
@@ -232,10 +234,10 @@ def fifo_dedup_window(seconds: float = 300.0) -> Iterator[None]:
         dedup = bound.arguments.get("deduplication_id")
         message = original(self, *args, **kwargs)
         if dedup:
-            now = time.time()
+            now = clock()
             with lock:
                 first = seen.get((queue_name, dedup))
-                if first is not None and now - first < seconds:
+                if first is not None and 0 <= now - first < seconds:
                     queue = self.get_queue(queue_name)
                     with queue._messages_lock:
                         queue._messages[:] = [m for m in queue._messages if m is not message]

@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import traceback
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,20 +256,6 @@ class Invocation:
     pid: int = 0
 
 
-class LambdaContext:
-    def __init__(self, name: str):
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 128
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "kill"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 def _handler(name: str) -> Callable[..., Any]:
     if name == "start":
         from functions.start.app import handler
@@ -296,6 +281,7 @@ def _in_child(name: str, event: Any, runtime: Any, service: Any, die_at: int | N
     import botocore.client
 
     import functions.api.app as api_app
+    from relayflow.local.lambda_runtime import LambdaContext
     from relayflow.runtime import set_runtime
 
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -323,6 +309,8 @@ def _in_child(name: str, event: Any, runtime: Any, service: Any, die_at: int | N
     botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
     out: dict[str, Any] = {}
     try:
+        # Lambda's context as the embedded stack gives it: the time left counts down from the
+        # function's timeout, so the handlers' budgets see the time this child really takes
         out["result"] = _handler(name)(event, LambdaContext(f"relayflow-{name}"))
     except BaseException:  # noqa: BLE001 - reported to the parent
         out["raised"] = traceback.format_exc()
@@ -831,7 +819,7 @@ class Sweep:
 
 
 def summary(verdicts: list[tuple[str, str, int, str, Verdict]]) -> list[str]:
-    """Counts by handler and shape, then the closing line."""
+    """Counts by handler and shape, then by variant, then the closing line."""
     table: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for shape, handler, _, _, v in verdicts:
         table[(handler, shape)]["injected"] += 1
@@ -839,6 +827,15 @@ def summary(verdicts: list[tuple[str, str, int, str, Verdict]]) -> list[str]:
     lines = [f"{'handler':8} {'shape':11} {'injected':>8} {'recovered':>9} {'diverged':>8} {'stuck':>5}"]
     for (handler, shape), c in sorted(table.items()):
         lines.append(f"{handler:8} {shape:11} {c['injected']:8} {c['recovered']:9} {c['diverged']:8} {c['stuck']:5}")
+    by_variant: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for _, _, _, variant, v in verdicts:
+        by_variant[variant]["injected"] += 1
+        by_variant[variant][v.status] += 1
+    lines.append(f"{'variant':20} {'injected':>8} {'recovered':>9} {'diverged':>8} {'stuck':>5}")
+    for variant in VARIANTS:
+        c = by_variant.get(variant)
+        if c:
+            lines.append(f"{variant:20} {c['injected']:8} {c['recovered']:9} {c['diverged']:8} {c['stuck']:5}")
     total = collections.Counter(v.status for *_, v in verdicts)
     lines.append(f"faults: {len(verdicts)} injected, {total['recovered']} recovered, {total['diverged']} diverged, "
                  f"{total['stuck']} stuck" + (f", {total['missed']} missed" if total["missed"] else ""))
@@ -882,6 +879,38 @@ def plan(sweep: Sweep, shape: str, handler: str, slice_: str) -> list[tuple[int,
     return out
 
 
+def parse_slice(text: str) -> tuple[str, int, int]:
+    """``quick``, ``wide``, ``full`` or a part of one: ``full:3/20`` is the 4th of 20 parts
+    (every 20th case from the 4th on, in a fixed order), so 20 runs cover the whole slice."""
+    name, _, part = text.partition(":")
+    if name not in SLICES:
+        raise ValueError(f"unknown slice {text!r}; use one of {', '.join(SLICES)}, or e.g. full:0/20")
+    if not part:
+        return name, 0, 1
+    index, _, parts = part.partition("/")
+    try:
+        i, n = int(index), int(parts)
+    except ValueError:
+        raise ValueError(f"slice part {part!r}: expected PART/PARTS, e.g. 3/20") from None
+    if not 0 <= i < n:
+        raise ValueError(f"slice part {part!r}: PART must be from 0 to PARTS-1")
+    return name, i, n
+
+
+def all_cases(sweep: Sweep, slice_: str, shapes: Any = None, handlers: Any = None,
+              limit: int | None = None) -> list[tuple[str, str, int, str]]:
+    """Every case of a slice (or of its part), in a fixed order: shape, handler, then the plan's;
+    with ``limit``, the first that many (planning measures clean runs: it stops once it has them)."""
+    name, part, parts = parse_slice(slice_)
+    cases: list[tuple[str, str, int, str]] = []
+    for shape in shapes or SHAPES:
+        for handler in handlers or HANDLERS:
+            if limit is not None and len(cases) >= limit * parts:
+                break
+            cases += [(shape, handler, k, v) for k, v in plan(sweep, shape, handler, name)]
+    return [c for i, c in enumerate(cases) if i % parts == part][:limit]
+
+
 _pool_sweep: Sweep | None = None
 
 
@@ -891,20 +920,31 @@ def _pool_case(args: tuple[str, str, int, str]) -> tuple[str, str, int, str, Ver
     return shape, handler, k, variant, _pool_sweep.case(shape, handler, k, variant)
 
 
-def run_cases(sweep: Sweep, cases: list[tuple[str, str, int, str]], jobs: int = 1) -> list[Verdict]:
+def run_cases(sweep: Sweep, cases: list[tuple[str, str, int, str]], jobs: int = 1,
+              progress: Callable[[int, Verdict], None] | None = None) -> list[Verdict]:
     """Run ``cases`` (shape, handler, k, variant), in ``jobs`` forked processes sharing the server;
-    the clean runs they need are measured here first, so every process compares with the same."""
+    the clean runs they need are measured here first, so every process compares with the same.
+    ``progress`` is told of each verdict as it comes (with how many came so far)."""
     global _pool_sweep
     for shape, _handler, _, variant in cases:
         sweep.clean_run(shape, variant)
     if jobs <= 1 or len(cases) < 2:
-        return [sweep.case(*c) for c in cases]
+        out = []
+        for c in cases:
+            out.append(sweep.case(*c))
+            if progress is not None:
+                progress(len(out), out[-1])
+        return out
     import multiprocessing
 
     _pool_sweep = sweep
+    results = []
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            results = pool.map(_pool_case, cases, chunksize=1)
+            for result in pool.imap(_pool_case, cases, chunksize=1):
+                results.append(result)
+                if progress is not None:
+                    progress(len(results), result[-1])
     finally:
         _pool_sweep = None
     sweep.verdicts += results

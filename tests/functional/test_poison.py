@@ -205,6 +205,38 @@ def test_event_that_always_raises_fails_only_its_execution(stack, monkeypatch):
     faults.assert_idle(stack)
 
 
+def test_an_execution_failed_without_the_conductor_expires_all_together(stack, monkeypatch):
+    """Failed by the store alone (mark_failed: the conductor raises on every outcome of the
+    execution), its records (runs, claims, the step's intent) expire with the head, one
+    retention after it ended, as after any end."""
+    import relayflow.engine as engine
+    from relayflow.core.messages import AttemptFinished
+
+    from .test_retention import partition
+
+    begin(stack)
+    victim = "poison-expiry"
+
+    class Conductor(engine.Conductor):
+        def handle(self, event: Any) -> Any:
+            if self.head.id == victim and isinstance(event, AttemptFinished):
+                raise Boom("the conductor cannot take this outcome")
+            return super().handle(event)
+
+    monkeypatch.setattr(engine, "Conductor", Conductor)
+    stack.start("t.sequence", None, execution_id=victim)
+    pump(stack)
+    assert len(faults.drain_dlqs(stack)["event"]) == 1  # the outcome, parked
+    result = stack.describe(victim)
+    assert result["status"] == "failed" and result["error"]["type"] == "PoisonMessage"
+    assert "the conductor cannot take this outcome" in result["error"]["message"]
+    head = stack.runtime.store.get_execution(victim)
+    records = partition(stack, victim)
+    assert any(sk.startswith("RUN#") for sk in records) and any(sk.startswith("CLAIM#") for sk in records)
+    assert records == dict.fromkeys(records, int(head.finished_at) + stack.runtime.store.retention)
+    faults.assert_idle(stack)
+
+
 def test_dispatch_that_always_raises_fails_its_execution(stack, monkeypatch):
     """The worker gives up on a dispatch's last delivery: the attempt fails with the reason,
     an unhandled task failure fails the workflow; another execution is untouched."""

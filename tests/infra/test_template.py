@@ -576,10 +576,15 @@ class TestLeastPrivilege:
         assert grants(resources, "ReconcileFunctionRole") == {
             ("logs:CreateLogStream", logs), ("logs:PutLogEvents", logs),
             ("dynamodb:GetItem", table),
+            ("dynamodb:Query", table),
+            ("dynamodb:PutItem", table),
             ("dynamodb:Query", index),
             ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})),
             ("s3:GetObject", payloads),
         }
+        # the cursor is its only write: PutItem of its own item, by a condition on the partition key
+        (put,) = [st for st in statements(resources, "ReconcileFunctionRole") if st["Action"] == "dynamodb:PutItem"]
+        assert put["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["MARK#reconciler"]}}
 
     def test_advance_grants(self, resources):
         # the single writer of execution state; no index query (listing is the API's and the

@@ -92,7 +92,7 @@ def test_a_start_request_retried_after_its_start_message_was_lost_starts_it():
     with LoseSends(stack, "start") as lost, pytest.raises(ConnectionError):
         stack.service.start_request("s.seq", {}, idempotency_key="k-1")
     assert lost.lost == 1
-    stack.pump()
+    stack.drain()  # (a pump would run the reconciler once the start is late, which starts it too)
     (head,) = stack.store.executions.values()
     assert (head.status, head.started) == ("running", False)  # written, never started
     eid, created = stack.service.start_request("s.seq", {}, idempotency_key="k-1")
@@ -140,6 +140,49 @@ def test_a_poison_message_fails_its_execution_with_the_reason_and_spares_the_oth
     assert "a value JSON cannot carry" in d["error"]["message"]
     assert [m.kind for m in stack.dead_letters] == ["start"]
     assert stack.describe(other)["status"] == "succeeded"
+
+
+def test_an_execution_a_poison_message_fails_gets_its_expiry_through_the_conductor_or_without_it():
+    stack = Counting()
+    through, around = stack.start("s.seq"), stack.start("s.seq")
+    commit = stack.store.commit
+
+    def refuse(changes: Any) -> None:
+        # ``through``: only its failure commits; ``around``: nothing does (the fallback, mark_failed)
+        if changes.execution.id == around or (changes.execution.id == through
+                                               and changes.execution.status != "failed"):
+            raise TypeError("a value JSON cannot carry")
+        commit(changes)
+
+    stack.store.commit = refuse  # type: ignore[method-assign]
+    stack.pump()
+    retention = stack.store.retention
+    for eid in (through, around):
+        head = stack.store.get_execution(eid)
+        assert (head.status, head.error["type"]) == ("failed", "PoisonMessage")
+        assert head.finished_at == stack.clock.now()
+        # the sweep came after the end: every record expires with the head, one retention on
+        assert stack.store.expires[eid] == head.finished_at + retention
+    assert [m.kind for m in stack.dead_letters] == ["start", "start"]
+
+
+def test_the_fallback_queues_the_sweep_before_it_fails_the_head():
+    """A process killed between failing the head and sending the sweep would leave records that
+    never expire: the sweep goes first, queued behind the poison message in its group."""
+    stack = Counting()
+    eid = stack.start("s.seq")
+    stack.store.commit = lambda changes: (_ for _ in ()).throw(TypeError("never commits"))  # type: ignore
+    queued_at_mark: list[list[str]] = []
+    mark_failed = stack.store.mark_failed
+
+    def watched(execution_id: str, error: Any) -> bool:
+        queued_at_mark.append([m.kind for m in stack.event_queue.messages])
+        return mark_failed(execution_id, error)
+
+    stack.store.mark_failed = watched  # type: ignore[method-assign]
+    stack.pump()
+    assert queued_at_mark == [["sweep"]]
+    assert stack.store.expires[eid] == stack.store.get_execution(eid).finished_at + stack.store.retention
 
 
 def test_a_dispatch_of_a_finished_attempt_is_not_run_again():

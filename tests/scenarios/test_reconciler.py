@@ -10,7 +10,7 @@ from __future__ import annotations
 from relayflow.core.loader import load_text
 from relayflow.engine import ATTEMPT_GRACE, START_GRACE
 from relayflow.harness import MemoryStack
-from relayflow.reconciler import FAIL_AFTER, Reconciler
+from relayflow.reconciler import EVERY, FAIL_AFTER, Reconciler
 
 SEQ = """
 name: r.seq
@@ -50,7 +50,8 @@ def test_a_lost_dispatch_is_sent_again_after_the_deadline():
     eid = stack.start("r.seq")
     assert stack.step()  # the start step commits and dispatches a ...
     stack.task_queue.messages.clear()  # ... but the dispatch never left (the process died)
-    stack.pump()
+    while stack.task_queue.messages or stack.event_queue.messages or stack.timers.next_due() is not None:
+        stack.step()
     assert stack.describe(eid)["status"] == "running"
     assert stack.store.get_execution(eid).deadline == stack.clock.now() + ATTEMPT_GRACE
     stack.clock.advance_to(stack.clock.now() + ATTEMPT_GRACE + 1)
@@ -87,3 +88,106 @@ def test_an_execution_waiting_on_a_person_has_no_deadline():
     stack.clock.advance_to(stack.clock.now() + 30 * 86_400)
     done = reconciler.run()
     assert (done.checked, done.stuck, done.failed) == (1, [], [])
+
+
+APPROVAL_LATER = """
+name: r.later
+tasks:
+  - {name: prepare, action: core.echo, input: {v: 1}, on_success: approve}
+  - {name: approve, action: core.ask, input: {prompt: "Go?"}, on_success: ship}
+  - {name: ship, action: core.echo, input: {v: 2}}
+"""
+
+
+def test_an_approval_after_a_task_waits_past_the_deadline_that_task_left_and_is_not_failed():
+    # the dispatch of ``prepare`` set a deadline that the approval's step carries over; once it
+    # has passed, the execution waits on a person only: not stuck, never failed, not counted
+    stack, reconciler = stack_with(APPROVAL_LATER)
+    eid = stack.start("r.later")
+    stack.pump()
+    head = stack.store.get_execution(eid)
+    assert head.status == "running" and head.deadline is not None
+    assert stack.reconcile_schedule.runs == 0  # the pump left the clock alone: nothing for it to do
+    for later in (head.deadline + 1, head.deadline + FAIL_AFTER + 3600):
+        stack.clock.advance_to(later)
+        done = reconciler.run()
+        assert (done.stuck, done.failed, done.waiting) == ([], [], [eid])
+        stack.pump()
+        assert stack.describe(eid)["status"] == "running"
+    (inquiry,) = stack.service.list_inquiries("pending")
+    stack.service.respond(inquiry["id"], {"ok": True})
+    stack.pump()
+    assert stack.describe(eid)["status"] == "succeeded"
+
+
+def test_the_memory_pump_runs_the_reconciler_on_its_schedule_and_recovers_a_lost_dispatch():
+    stack, _ = stack_with(SEQ)
+    eid = stack.start("r.seq")
+    started = stack.clock.now()
+    assert stack.step()
+    stack.task_queue.messages.clear()  # the dispatch never left
+    deadline = stack.store.get_execution(eid).deadline
+    stack.pump()  # idle but for the lost dispatch: the schedule's first tick after its deadline
+    d = stack.describe(eid)
+    assert d["status"] == "succeeded" and d["output"] == {"b": 2}
+    assert stack.reconcile_schedule.runs == 1
+    assert (stack.clock.now() - started) % EVERY == 0 and deadline <= stack.clock.now() < deadline + EVERY
+
+
+def test_a_stuck_execution_ends_failed_under_the_pump_after_fail_after():
+    stack, _ = stack_with(SEQ)
+    eid = stack.start("r.seq")
+    assert stack.step()
+    stack.task_queue.messages.clear()
+    stack.execute = lambda cmd: (_ for _ in ()).throw(AssertionError("never delivered"))
+    deadline = stack.store.get_execution(eid).deadline
+    # every re-send is lost too: the task queue drops what it is sent
+    stack.task_queue.send_all = lambda commands: None
+    stack.pump()
+    d = stack.describe(eid)
+    assert d["status"] == "failed" and d["error"]["type"] == "Stuck"
+    assert stack.clock.now() > deadline + FAIL_AFTER
+    assert stack.reconcile_schedule.runs == int(FAIL_AFTER // EVERY) + 2  # every 5 minutes, then the fail
+
+
+def test_a_run_short_of_time_leaves_a_cursor_and_the_next_resumes_there():
+    stack, reconciler = stack_with(SEQ, ASK)
+    stuck = []
+    for i in range(7):  # lost starts, in two workflows' indexes
+        stuck.append(stack.start("r.seq", execution_id=f"s{i}"))
+        stuck.append(stack.start("r.ask", execution_id=f"a{i}"))
+    stack.event_queue.messages.clear()
+    stack.clock.advance_to(stack.clock.now() + START_GRACE + 1)
+    reconciler.page = 3  # pages end mid-run and mid-workflow
+    seen, runs = [], 0
+    while True:
+        budget = iter(range(4))  # time for four executions a run
+        done = reconciler.run(lambda budget=budget: next(budget, None) is not None)
+        runs += 1
+        seen += [e for e, _ in done.stuck]
+        assert done.checked == len(done.stuck) <= 4
+        if done.cursor is None:
+            break
+        assert stack.store.get_mark("reconciler") == done.cursor
+    assert sorted(seen) == sorted(stuck) and runs == 4  # each once, in ceil(14 / 4) runs
+    assert stack.store.get_mark("reconciler") is None  # the round ended: the next starts over
+    assert len(reconciler.run().stuck) == 14
+
+
+def test_on_the_real_clock_the_schedule_runs_every_five_minutes_whatever_the_pump_does():
+    """What ``relayflow serve`` does: a run every EVERY seconds of the clock, busy or not."""
+    from relayflow.reconciler import LocalSchedule
+
+    class Clock:
+        t = 1000.0
+
+        def now(self) -> float:
+            return self.t
+
+    clock, ran = Clock(), []
+    schedule = LocalSchedule(Reconciler(None, None, None, clock), lambda: ran.append(clock.t),  # type: ignore[arg-type]
+                             clock, virtual=False)
+    for t in (1000.0, 1299.0, 1300.0, 1301.0, 1599.9, 1650.0, 2000.0):
+        clock.t = t
+        schedule.step(idle=t == 1299.0)
+    assert ran == [1300.0, 1650.0, 2000.0] and schedule.runs == 3

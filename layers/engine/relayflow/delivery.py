@@ -160,9 +160,12 @@ class Delivery:
         except UnknownExecutionError:
             return
         except Exception:  # the conductor itself may be what fails: fall back to the head alone
+            # Its records expire with it, as after any end. The sweep is sent first: queued in the
+            # execution's group behind this message, it is applied only after the head below is
+            # failed, and a process killed between the two cannot lose it (a sweep of a head that
+            # is still running stamps nothing).
+            self.engine.events.send(SweepRequested(group))
             failed = self.store.mark_failed(group, {"task": None, "type": "PoisonMessage", "message": reason})
-            if failed:  # its records expire with it, as after any end
-                self.engine.events.send(SweepRequested(group))
         if failed:
             report.poisoned.append((group, reason))
 

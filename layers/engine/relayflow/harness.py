@@ -34,6 +34,7 @@ from .core.spec import WorkflowSpec
 from .delivery import Delivery, Received
 from .engine import Engine
 from .ports import ExecutionEvent
+from .reconciler import LocalSchedule, Reconciler
 from .service import Service
 from .summary import ExecutionSummary
 
@@ -76,15 +77,15 @@ class MemoryStack:
         self.registry = registry or default_registry()
         self.functions = LocalFunctions()  # what aws.lambda invokes here
         register_lambda_action(self.registry, self.functions)
-        self.store = MemoryStore()
+        self.real_time = real_time
+        self.clock: VirtualClock | SystemClock = SystemClock() if real_time else VirtualClock()
+        self.store = MemoryStore(clock=self.clock.now)
         self.workflows = MemoryWorkflows()
         self.task_queue = MemoryQueue()
         self.event_queue = MemoryQueue()
         self.timers = MemoryTimers()
         self.bus = MemoryBus()
         self.bus.keep = keep_events
-        self.real_time = real_time
-        self.clock: VirtualClock | SystemClock = SystemClock() if real_time else VirtualClock()
         self.faults = faults or Faults()
         self._rng = random.Random(self.faults.seed)
         counter = iter(range(1, 1 << 62))
@@ -107,6 +108,10 @@ class MemoryStack:
         self._sent_at: dict[int, tuple[float, Message]] = {}  # queued message -> (sent at, the message)
         self.service = Service(self.engine, self.store, self.workflows, self.event_queue, self.clock,
                                self.registry)
+        # as ReconcileFunction's schedule would: see reconciler.LocalSchedule
+        self.reconciler = Reconciler(self.store, self.workflows, self.event_queue, self.clock)
+        self.reconcile_schedule = LocalSchedule(self.reconciler, self.reconciler.run, self.clock,
+                                                virtual=not real_time)
 
     # -- set-up ------------------------------------------------------------------
     def execute(self, cmd: DispatchAttempt) -> ExecutionEvent | None:
@@ -243,7 +248,9 @@ class MemoryStack:
             return True
         due = self.timers.next_due()
         if due is None:
-            return False
+            return self.reconcile_schedule.step(idle=True)
+        if self.real_time and self.reconcile_schedule.step(idle=False):
+            return True
         self._fire_timers(due)
         return True
 

@@ -41,6 +41,12 @@ class StateStore(StateReader, Protocol):
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:
         """Every lifecycle event of the execution, in order."""
 
+    def get_mark(self, name: str) -> str | None:
+        """A small value a scheduled job keeps between its runs (the reconciler's cursor)."""
+
+    def put_mark(self, name: str, value: str | None) -> None:
+        """Keep (or, with None, clear) the mark ``name``."""
+
     def put_inquiry(self, inquiry: dict[str, Any]) -> None: ...
     def get_inquiry(self, inquiry_id: str) -> dict[str, Any] | None: ...
     def list_inquiries(self, status: str | None = None) -> list[dict[str, Any]]: ...

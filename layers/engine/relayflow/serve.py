@@ -69,7 +69,7 @@ def _step_memory(stack: Any) -> bool:
     due = stack.timers.next_due()
     if due is not None and due <= stack.clock.now():
         return bool(stack.step())
-    return False
+    return bool(stack.reconcile_schedule.step(idle=True))  # every 5 minutes of the real clock
 
 
 class _LocalStepper:
@@ -91,6 +91,9 @@ class _LocalStepper:
         if self.next_due <= stack.clock.now():
             self.next_due = None
             return bool(stack.fire_due())
+        if stack.reconcile_schedule.step(idle=True):  # every 5 minutes of the real clock
+            self.next_due = None
+            return True
         return False
 
 

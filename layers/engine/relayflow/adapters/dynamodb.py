@@ -370,6 +370,18 @@ class DynamoStore:
                     raise
         return last if seen >= page else None
 
+    def get_mark(self, name: str) -> str | None:
+        """``MARK#<name> / MARK``: a value a scheduled job keeps between runs."""
+        try:
+            item = self.model.get(f"MARK#{name}", "MARK", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return item.d or None
+
+    def put_mark(self, name: str, value: str | None) -> None:
+        # an empty value clears it: the job's role may put its own item, not delete (least privilege)
+        self.model(f"MARK#{name}", "MARK", d=value or "").save()
+
     def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
         """``EXEC#<id> / CLAIM#<attempt key>``, put only if absent or already ``owner``'s."""
         item = self.model(exec_pk(execution_id), f"CLAIM#{attempt_key}", d=owner)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,7 +22,12 @@ from ..ports import Encodable
 class MemoryStore:
     """Records in dictionaries; a commit is applied whole, guarded by the head's version."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None, retention_days: int = 30) -> None:
+        self.clock = clock or time.time
+        self.retention = retention_days * 86_400
+        # nothing here is deleted by a TTL: the expiry an execution's records were swept to
+        # (DynamoStore.sweep) is kept per execution, so the sweep is seen on this backend too
+        self.expires: dict[str, float | None] = {}
         self.executions: dict[str, Execution] = {}
         self.task_states: dict[tuple[str, str], TaskState] = {}
         self.runs: dict[tuple[str, str, int], TaskRun] = {}
@@ -33,6 +39,7 @@ class MemoryStore:
         self.arrivals: dict[tuple[str, str], dict[str, None]] = {}
         self.commits = 0
         self.claims: dict[tuple[str, str], str] = {}
+        self.marks: dict[str, str] = {}
 
     def create_execution(self, execution: Execution) -> bool:
         if execution.id in self.executions:
@@ -101,13 +108,25 @@ class MemoryStore:
         if head is None or head.final:
             return False
         head = head.clone()
-        head.status, head.error, head.ending = "failed", error, None
+        head.status, head.error, head.ending, head.finished_at = "failed", error, None, self.clock()
         head.version += 1
         self.executions[execution_id] = head
         return True
 
     def sweep(self, execution_id: str, after: str | None) -> str | None:
-        return None  # nothing here expires
+        head = self.executions.get(execution_id)
+        if head is not None:  # all at once: there are no pages here
+            self.expires[execution_id] = (head.finished_at or 0) + self.retention if head.final else None
+        return None
+
+    def get_mark(self, name: str) -> str | None:
+        return self.marks.get(name)
+
+    def put_mark(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.marks.pop(name, None)
+        else:
+            self.marks[name] = value
 
     def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
         return self.claims.setdefault((execution_id, attempt_key), owner) == owner

@@ -7,13 +7,13 @@ what the execution holds.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from .errors import RelayflowError
 from .records import TaskRun
-from .status import RunStatus
 from .session import Session
+from .status import RunStatus
 
 
 class StoreUnavailable(RelayflowError):

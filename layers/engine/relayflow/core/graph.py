@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from .spec import TaskSpec, WorkflowSpec
+from .status import RunStatus
 
 
 def edges(tasks: Mapping[str, TaskSpec]) -> dict[str, tuple[str, ...]]:
@@ -115,8 +116,9 @@ def to_mermaid(spec: WorkflowSpec, statuses: Mapping[str, str] | None = None) ->
             arrow = f'-->|"{text}"|' if text else "-->"
             lines.append(f"  {ids[name]} {arrow} {ids[target]}")
     if statuses:
-        colours = {"succeeded": "#c8f7c5", "failed": "#f7c5c5", "timed_out": "#f7d9c5",
-                   "running": "#c5daf7", "skipped": "#e0e0e0", "cancelled": "#e0e0e0"}
+        colours: dict[str, str] = {
+            RunStatus.SUCCEEDED: "#c8f7c5", RunStatus.FAILED: "#f7c5c5", RunStatus.TIMED_OUT: "#f7d9c5",
+            RunStatus.RUNNING: "#c5daf7", RunStatus.SKIPPED: "#e0e0e0", RunStatus.CANCELLED: "#e0e0e0"}
         for name, status in statuses.items():
             if name in ids and status in colours:
                 lines.append(f"  style {ids[name]} fill:{colours[status]}")

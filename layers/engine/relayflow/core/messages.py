@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 class Message:
     kind: ClassVar[str]
-    registry: ClassVar[dict[str, type["Message"]]] = {}
+    registry: ClassVar[dict[str, type[Message]]] = {}
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -21,11 +21,12 @@ class Message:
         return {"kind": self.kind, **asdict(self)}  # type: ignore[call-overload]
 
     @staticmethod
-    def from_dict(data: dict[str, Any]) -> "Message":
+    def from_dict(data: dict[str, Any]) -> Message:
         try:
             cls = Message.registry[data["kind"]]
         except (KeyError, TypeError):
-            raise ValueError(f"unknown message kind: {data.get('kind') if isinstance(data, dict) else data!r}")
+            raise ValueError(
+                f"unknown message kind: {data.get('kind') if isinstance(data, dict) else data!r}") from None
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         unknown = set(data) - names - {"kind"}
         if unknown:

@@ -68,7 +68,7 @@ class Execution:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def clone(self) -> "Execution":
+    def clone(self) -> Execution:
         twin = copy.copy(self)
         twin.outbox = list(self.outbox)
         twin.events = list(self.events)
@@ -104,7 +104,7 @@ class Unit:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def clone(self) -> "Unit":
+    def clone(self) -> Unit:
         twin = copy.copy(self)
         twin.tries = [list(t) for t in self.tries]
         return twin
@@ -164,7 +164,7 @@ class TaskRun:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def clone(self) -> "TaskRun":
+    def clone(self) -> TaskRun:
         twin = copy.copy(self)
         twin.failed_indexes = list(self.failed_indexes)
         twin.fed_joins = list(self.fed_joins)
@@ -186,7 +186,7 @@ class TaskState:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def clone(self) -> "TaskState":
+    def clone(self) -> TaskState:
         return TaskState(self.task, self.runs, self.arrivals, self.join_done,
                          [list(f) for f in self.failed_feeders])
 

@@ -192,5 +192,6 @@ class Session:
             task_states=[s for t, s in self._states.items() if changed(("s", t), s)],
             runs=[r for k, r in self._runs.items() if changed(("r",) + k, r)],
             units=[(k[0], k[1], u) for k, u in self._units.items() if changed(("u",) + k, u)],
-            vars=dict(self._vars), arrivals=list(self._arrivals), created=self.created, priors=self._loaded, prior_status=self.prior_status,
+            vars=dict(self._vars), arrivals=list(self._arrivals), created=self.created, priors=self._loaded,
+            prior_status=self.prior_status,
         )

@@ -105,7 +105,7 @@ class TaskSpec:
     join: str | int | None = None
     publish: tuple[tuple[str, Any], ...] = ()
     next: tuple[Transition, ...] = ()
-    subtasks: tuple["TaskSpec", ...] = ()
+    subtasks: tuple[TaskSpec, ...] = ()
     callback: bool = False
     callback_schema: dict[str, Any] | None = None  # what a successful callback's result must match
     description: str | None = None

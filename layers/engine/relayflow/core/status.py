@@ -19,7 +19,7 @@ from .errors import RelayflowError
 __all__ = [
     "AttemptStatus", "ExecutionStatus", "IllegalStatusChange", "InquiryStatus", "RunStatus", "UnitStatus",
     "EXECUTION_CHANGES", "RUN_CHANGES", "UNIT_CHANGES", "EXECUTION_FINAL", "RUN_FINAL", "UNIT_FINAL",
-    "INQUIRY_FINAL", "change_status", "allowed",
+    "INQUIRY_FINAL", "ATTEMPT_ENDINGS", "change_status", "allowed",
 ]
 
 
@@ -113,6 +113,7 @@ EXECUTION_FINAL = frozenset(s for s, nxt in EXECUTION_CHANGES.items() if s not i
 RUN_FINAL = frozenset(s for s, nxt in RUN_CHANGES.items() if not nxt)
 UNIT_FINAL = frozenset(s for s, nxt in UNIT_CHANGES.items() if not nxt)
 INQUIRY_FINAL = frozenset(s for s in InquiryStatus if s is not InquiryStatus.PENDING)
+ATTEMPT_ENDINGS = frozenset(AttemptStatus)
 
 S = TypeVar("S", ExecutionStatus, RunStatus, UnitStatus)
 
@@ -141,16 +142,14 @@ def allowed(current: S, new: S) -> bool:
     return new in _TABLES[type(new)][current]
 
 
-def change_status(record: HasStatus, new: S) -> S:
+def change_status(record: HasStatus, new: S) -> str:
     """Set ``record.status`` to ``new``, which must be a change its kind's table allows;
     returns the status it had. ``record`` is an execution head, a task run or a unit,
     told apart by the enum ``new`` belongs to."""
-    kind = type(new)
-    try:
-        current = kind(record.status)
-    except ValueError:
-        raise IllegalStatusChange(_NAMES[kind], record.status, new) from None
-    if new not in _TABLES[kind][current]:
-        raise IllegalStatusChange(_NAMES[kind], current, new)
+    current = record.status
+    # A member hashes and compares as its string, so the table is read with the plain string.
+    allowed_next = _TABLES[type(new)].get(current)  # type: ignore[call-overload]
+    if allowed_next is None or new not in allowed_next:
+        raise IllegalStatusChange(_NAMES[type(new)], current, new)
     record.status = new.value  # records hold plain strings, as a store reads them back
     return current

@@ -15,7 +15,6 @@ import json
 import sys
 from typing import Any
 
-
 # Deeper than this is refused everywhere alike: past it, whether JSON encoding hits
 # Python's recursion limit depends on how deep the caller's stack already is.
 MAX_DEPTH = 256

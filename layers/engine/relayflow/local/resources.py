@@ -45,6 +45,7 @@ ROUTES = (
     Route("event", "functions.advance.app:handler", 10),
 )
 START_HANDLER = "functions.start.app:handler"
+RECONCILE_HANDLER = "functions.reconcile.app:handler"  # ReconcileFunction, on its schedule
 TABLE = f"{STACK}-state"
 BUCKET = f"{STACK}-payloads"
 EVENT_BUS = f"{STACK}-bus"

@@ -91,12 +91,16 @@ class EmbeddedStack:
         self.handlers = {route.queue: (_load(route.handler), route.batch_size) for route in R.ROUTES}
         self.routes = {route.queue: route for route in R.ROUTES}
         self.start_handler = _load(R.START_HANDLER)
+        from ..reconciler import LocalSchedule, Reconciler
+        self.reconcile_schedule = LocalSchedule(
+            Reconciler(self.runtime.store, self.runtime.workflows, self.runtime.event_queue, self.clock),
+            self.reconcile, self.clock, virtual=not real_time)
         from ..service import Service
         self.service = Service(self.runtime.engine, self.runtime.store, self.runtime.workflows,
                                self.runtime.event_queue, self.clock, registry)
         # Powertools loggers hold the stream they were created with; point them at ours
         # so handler logs never mix with the CLI's output.
-        for path in [R.START_HANDLER] + [route.handler for route in R.ROUTES]:
+        for path in [R.START_HANDLER, R.RECONCILE_HANDLER] + [route.handler for route in R.ROUTES]:
             module = importlib.import_module(path.split(":")[0])
             handler = getattr(getattr(module, "logger", None), "registered_handler", None)
             if handler is not None and hasattr(handler, "setStream"):
@@ -385,8 +389,14 @@ class EmbeddedStack:
         self.sqs.send_message(QueueUrl=self.arn_to_url[dlq], MessageBody=target["Input"], MessageAttributes={
             k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()})
 
+    def reconcile(self) -> Any:
+        """ReconcileFunction's scheduled invocation (the handler, under Lambda's timeout)."""
+        with contextlib.redirect_stdout(self.handler_output):
+            return self.invoker.invoke("relayflow-reconcile", _load(R.RECONCILE_HANDLER), {})
+
     def step(self) -> bool:
-        """Deliver one batch (tasks first) or fire due schedules; False when idle.
+        """Deliver one batch (tasks first), fire due schedules or run the reconciler when its
+        schedule comes (``reconciler.LocalSchedule``); False when idle.
 
         Raises ContractBreached when a call of the step broke one of AWS's rules, even if
         the code that made it caught the error AWS would have answered with."""
@@ -394,6 +404,7 @@ class EmbeddedStack:
         if self.subscribers:
             self.observe()
         progressed = progressed or self.fire_due()
+        progressed = self.reconcile_schedule.step(idle=not progressed) or progressed
         self.check_contract()
         return progressed
 

@@ -1,6 +1,7 @@
 """The conductor: one event in, record changes and commands out (see the package's docstring)."""
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ..errors import InputError, TemplateError
@@ -120,10 +121,8 @@ class Conductor(TransitionSteps):
             unit.timeout_timer = None
             seconds = self.unit_spec(run, unit).timeout
             if isinstance(seconds, str):  # a template: say the number it gave when the attempt started
-                try:
+                with contextlib.suppress(TemplateError):
                     seconds = self.render(seconds, self.context())
-                except TemplateError:
-                    pass
             self.attempt_ended(run, unit, AttemptStatus.TIMED_OUT, None, {
                 "type": "Timeout", "message": f"attempt {unit.attempt} timed out after {seconds} s"})
 
@@ -133,7 +132,8 @@ class Conductor(TransitionSteps):
             self.reason = e.reason
             self.stop(ExecutionStatus.CANCELLED, None)
         elif e.action == "fail":  # the transport gave up on one of this execution's messages
-            self.stop(ExecutionStatus.FAILED, {"task": None, "type": "PoisonMessage", "message": e.reason or "poison message"})
+            self.stop(ExecutionStatus.FAILED,
+                      {"task": None, "type": "PoisonMessage", "message": e.reason or "poison message"})
         elif e.action == "stuck":  # the reconciler found it past its deadline, re-sending did not help
             self.stop(ExecutionStatus.FAILED, {"task": None, "type": "Stuck", "message": e.reason or "stuck"})
         elif e.action == "pause" and head.status == ExecutionStatus.RUNNING:
@@ -179,7 +179,8 @@ class Conductor(TransitionSteps):
         for run in runs:
             if latest[run.task] is not run:
                 continue
-            if run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED) and not run.handled or run.task == told_to_fail:
+            unhandled = run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED) and not run.handled
+            if unhandled or run.task == told_to_fail:
                 self.create_run(run.task)
             elif not run.followed and run.status in (RunStatus.SUCCEEDED, RunStatus.SKIPPED, RunStatus.FAILED,
                                                      RunStatus.TIMED_OUT):

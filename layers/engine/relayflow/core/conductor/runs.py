@@ -16,6 +16,7 @@ from ..records import TaskRun, Unit
 from ..retry import delay_before
 from ..spec import TaskSpec
 from ..status import (
+    ATTEMPT_ENDINGS,
     AttemptStatus,
     ExecutionStatus,
     RunStatus,
@@ -79,7 +80,8 @@ class RunSteps(ConductorBase):
             try:
                 go = self.guard(run, "when", task.when, ctx)
             except TemplateError as exc:
-                return self.finish_run(run, RunStatus.FAILED, error={"type": "TemplateError", "message": f"when: {exc}"})
+                return self.finish_run(run, RunStatus.FAILED,
+                                       error={"type": "TemplateError", "message": f"when: {exc}"})
             if not go:
                 return self.finish_run(run, RunStatus.SKIPPED)
         try:
@@ -188,7 +190,8 @@ class RunSteps(ConductorBase):
                 if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
                     raise TemplateError(f"timeout: expected a positive number of seconds, got {seconds!r}")
             except TemplateError as exc:
-                return self.attempt_ended(run, unit, AttemptStatus.FAILED, None, {"type": "TemplateError", "message": str(exc)},
+                return self.attempt_ended(run, unit, AttemptStatus.FAILED, None,
+                                          {"type": "TemplateError", "message": str(exc)},
                                           retry=False)
             unit.timeout_timer = timer_key(head.id, "timeout", *a)
             self.timer(unit.timeout_timer, float(seconds), TimerFired(head.id, "timeout", *a))
@@ -202,7 +205,7 @@ class RunSteps(ConductorBase):
         unit = self.session.unit(run, e.unit)
         if unit is None or unit.status != UnitStatus.RUNNING or unit.attempt != e.attempt:
             return  # duplicate, late (timed out, cancelled) or reordered
-        status = AttemptStatus(e.status) if e.status in tuple(AttemptStatus) else AttemptStatus.FAILED
+        status = AttemptStatus(e.status) if e.status in ATTEMPT_ENDINGS else AttemptStatus.FAILED
         if not self.unit_kind(run, unit).takes_outcome(unit, status):
             return  # e.g. a callback's acknowledgement; an inquiry is ended only by its answer
         self.attempt_ended(run, unit, status, e.result, e.error)
@@ -241,7 +244,8 @@ class RunSteps(ConductorBase):
             unit.error = None
             return self.unit_finished(run, unit, UnitStatus.SUCCEEDED)
         if error is None:
-            error = {"type": "Timeout" if status == AttemptStatus.TIMED_OUT else "Error", "message": f"attempt {unit.attempt} {status}"}
+            error = {"type": "Timeout" if status == AttemptStatus.TIMED_OUT else "Error",
+                     "message": f"attempt {unit.attempt} {status}"}
         unit.error = error
         policy = self.unit_spec(run, unit).retry
         if retry and policy and unit.attempt <= policy.count and not self.head.final and self.head.ending is None:

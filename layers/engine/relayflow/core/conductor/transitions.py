@@ -78,7 +78,8 @@ class TransitionSteps(RunSteps):
         if not state.join_done:
             return "waiting"
         latest = self.session.run(name, state.runs) if state.runs else None
-        if latest is not None and latest.status == RunStatus.SKIPPED and (latest.error or {}).get("type") == "JoinNotSatisfied":
+        never_satisfied = (latest.error or {}).get("type") == "JoinNotSatisfied" if latest is not None else False
+        if latest is not None and latest.status == RunStatus.SKIPPED and never_satisfied:
             return "dead"
         return "ran"
 

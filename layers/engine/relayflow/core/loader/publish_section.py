@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .fields import TASK_NAME_RE
 from ..yamlpos import Path
 from . import template_checks
+from .fields import TASK_NAME_RE
 
 if TYPE_CHECKING:
     from .builder import Builder

@@ -16,9 +16,9 @@ from ..spec import (
 )
 from ..yamlpos import Path
 from . import template_checks
-from .publish_section import publish_pairs
 from .fields import _ENGINE_COMMANDS, BRANCH_FIELDS, NEXT_FIELDS
 from .hints import _suggest
+from .publish_section import publish_pairs
 from .raw import _as_names
 
 if TYPE_CHECKING:
@@ -89,7 +89,8 @@ def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> 
                 when = entry.get("when")
                 if when is not None:
                     template_checks.condition(b, when, epath + ("when",), task, f"{field}.when")
-                publish = publish_pairs(b, entry.get("publish"), epath + ("publish",), task, f"{field}.publish")
+                publish = publish_pairs(b, entry.get("publish"), epath + ("publish",), task,
+                                        f"{field}.publish")
                 do, commands = targets(b, entry["do"], epath + ("do",), task, f"{field}.do") \
                     if "do" in entry else ((), frozenset())
                 out.append(Transition(origin=field, line=yamlpos.line_of(b.lines, epath),

@@ -8,10 +8,10 @@ from __future__ import annotations
 import functools
 import time
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import Token
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from jinja2 import nodes
 from jinja2.environment import Template

@@ -3,10 +3,10 @@ helper functions and filters it sees, each guarded by a size estimate."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from functools import update_wrapper
 from itertools import islice
-from typing import Any, Callable
+from typing import Any
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame

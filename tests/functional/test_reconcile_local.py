@@ -1,0 +1,98 @@
+"""The reconciler on the embedded stack: ReconcileFunction's handler, run by the pump on
+its schedule as the schedule rule runs it on AWS, and within the function's time.
+
+A message lost between a commit and its send is re-sent once the execution's deadline
+has passed, without anyone running the reconciler by hand; a run short of time keeps
+its cursor in the table (``MARK#reconciler``) and the next run resumes there.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from relayflow.engine import START_GRACE
+from relayflow.reconciler import CURSOR, EVERY, RESERVE_MS
+
+from . import faults
+
+
+@pytest.fixture(scope="module")
+def local():
+    """The embedded stack with FIFO's five-minute deduplication window on its virtual clock:
+    the reconciler's re-send comes 20 minutes after the lost send, outside the window, as
+    on AWS (on the real clock the whole test runs inside it)."""
+    from relayflow.local.stack import EmbeddedStack
+
+    with EmbeddedStack() as stack, faults.fifo_dedup_window(clock=stack.clock.now):
+        faults.register_all(stack)
+        yield stack
+
+
+def purge(stack: Any, queue: str) -> int:
+    """Receive and delete everything visible on ``queue``: messages a dead process never sent."""
+    url, gone = stack.queue_urls[queue], 0
+    while True:
+        msgs = stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return gone
+        stack.sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+        gone += len(msgs)
+
+
+class ShortContext:
+    """A Lambda context with time for ``checks`` executions: then less than the reserve is left."""
+
+    def __init__(self, checks: int):
+        self.left = checks
+        self.function_name, self.function_version = "relayflow-reconcile", "$LATEST"
+        self.memory_limit_in_mb, self.aws_request_id = 128, "short"
+        self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:relayflow-reconcile"
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.left -= 1
+        return int(RESERVE_MS) + 1 if self.left >= 0 else int(RESERVE_MS) - 1
+
+
+def test_the_pump_runs_the_reconciler_on_its_schedule_and_a_lost_dispatch_is_sent_again(local):
+    stack = local
+    faults.fresh_case(stack)
+    eid = stack.start(faults.workflow_name("sequence"), None, execution_id="reconcile-lost-dispatch")
+    assert stack.deliver("event")  # the start step commits and sends its dispatch ...
+    assert purge(stack, "task") == 1  # ... which a dead process never sent
+    deadline = stack.runtime.store.get_execution(eid).deadline
+    runs = stack.reconcile_schedule.runs
+    stack.pump()
+    assert stack.reconcile_schedule.runs == runs + 1
+    assert deadline <= stack.clock.now() < deadline + EVERY  # the first tick after the deadline
+    result = stack.describe(eid)
+    assert result["status"] == "succeeded", result
+    assert faults.drain_dlqs(stack) == {"task": [], "event": []}
+    faults.assert_idle(stack)
+
+
+def test_a_reconciler_run_short_of_time_resumes_from_its_cursor_in_the_table(local):
+    from functions.reconcile.app import handler
+
+    stack = local
+    faults.fresh_case(stack)
+    store = stack.runtime.store
+    ids = [stack.start(faults.workflow_name("sequence"), None, execution_id=f"reconcile-budget-{i}")
+           for i in range(7)]
+    assert purge(stack, "event") == 7  # every start message lost
+    stack.clock.advance_to(stack.clock.now() + START_GRACE + 1)
+    totals, rounds = [], 0
+    while True:
+        out = handler({}, ShortContext(3))
+        rounds += 1
+        totals.append(out["stuck"])
+        if out["finished"]:
+            break
+        assert store.get_mark(CURSOR) is not None  # kept in the table for the next run
+        assert rounds < 10
+    assert totals == [3, 3, 1] and store.get_mark(CURSOR) is None
+    stack.pump()
+    assert [stack.describe(e)["status"] for e in ids] == ["succeeded"] * 7
+    assert faults.drain_dlqs(stack) == {"task": [], "event": []}
+    faults.assert_idle(stack)
