@@ -9,6 +9,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "engine" / "relayflow"
 MAX_MODULE_LINES = 500
 MAX_HANDLER_LINES = 80
+# Import cycles that exist and are to be untied: a ratchet. A new cycle fails the test, and so
+# does one listed here that is gone (remove it from the list).
+KNOWN_CYCLES: list[list[str]] = []
 
 
 def module_name(path: pathlib.Path) -> str:
@@ -90,7 +93,9 @@ def test_the_package_has_no_import_cycle():
     # a package's __init__ importing its own modules is how it exports them, not a cycle
     for name in graph:
         graph[name] = {m for m in graph[name] if not (found[m].name == "__init__.py" and name.startswith(m + "."))}
-    assert cycles(graph) == []
+    found_cycles = cycles(graph)
+    assert [c for c in found_cycles if c not in KNOWN_CYCLES] == []
+    assert [c for c in KNOWN_CYCLES if c not in found_cycles] == [], "untied: remove it from KNOWN_CYCLES"
 
 
 def test_the_cycle_finder_finds_a_cycle():

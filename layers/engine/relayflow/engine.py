@@ -206,8 +206,8 @@ class Engine:
                 self.carry_out([Message.from_dict(c) for c in head.outbox])
                 return
             session = Session(self.store, head, created=created)
-            conductor = Conductor(self.spec(head.workflow, head.spec_version), session, self.clock.now(),
-                                  self.limits, self.rng, self.listener)
+            spec = self.spec(head.workflow, head.spec_version)
+            conductor = Conductor(spec, session, self.clock.now(), self.limits, self.rng, self.listener_for(spec))
             commands = action(conductor)
             if session.execution.final != (session.prior_status in WORKFLOW_FINAL):
                 # It finished (or a redrive revived it): its records' expiry follows, swept
@@ -261,6 +261,10 @@ class Engine:
                            sum(1 for c in commands if isinstance(c, SendEvent)))
         usage.add_invocation(step, usage.current_share())
         return usage.merge(head.usage, step)
+
+    def listener_for(self, spec: WorkflowSpec) -> Listener:
+        """The listener a step of a ``spec`` execution tells its transitions (``self.listener``)."""
+        return self.listener
 
     def carry_out(self, commands: list[Message]) -> None:
         """Send a step's commands; dispatches and lifecycle events go out in batches."""

@@ -8,10 +8,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import Problem
+from ..core.spec import WorkflowSpec
 from ..errors import PermanentError
+
+if TYPE_CHECKING:  # the action layer loads only for the commands that run workflows
+    from ..actions.registry import ActionRegistry
 
 EXIT_OK, EXIT_NOT_SUCCEEDED, EXIT_USAGE = 0, 1, 2
 
@@ -80,12 +84,12 @@ def action_modules(args: argparse.Namespace, folders: Sequence[str] = ()) -> Any
         raise UsageError(f"--action-module: {exc}") from None
 
 
-def registry_for(args: argparse.Namespace, folders: Sequence[str] = ()) -> Any:
+def registry_for(args: argparse.Namespace, folders: Sequence[str] = ()) -> ActionRegistry:
     from ..actions.builtin import default_registry
     return default_registry(action_modules(args, folders))
 
 
-def refusals(spec: Any, registry: Any) -> list[Problem]:
+def refusals(spec: WorkflowSpec, registry: ActionRegistry) -> list[Problem]:
     from .. import admission
     return admission.problems(spec, registry)
 

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import graph
 from ..core.errors import InputError
@@ -33,6 +33,9 @@ from .common import (
 )
 from .remote import view_dot
 
+if TYPE_CHECKING:  # the action layer loads only for the commands that run workflows
+    from ..actions.registry import ActionRegistry
+
 
 def _siblings(path: str) -> list[str]:
     folder = os.path.dirname(os.path.abspath(path))
@@ -41,7 +44,7 @@ def _siblings(path: str) -> list[str]:
                   if f.endswith((".yaml", ".yml")) and os.path.join(folder, f) != own)
 
 
-def _register_siblings(stack: Stack, path: str, quiet: bool, registry: Any) -> None:
+def _register_siblings(stack: Stack, path: str, quiet: bool, registry: ActionRegistry) -> None:
     """Register every workflow file beside ``path`` so ``workflow:`` tasks find their children.
 
     A sibling that does not load is skipped (it may not be a workflow at all);
@@ -66,7 +69,7 @@ def _register_siblings(stack: Stack, path: str, quiet: bool, registry: Any) -> N
 
 
 
-def _make_stack(backend: str, real_time: bool, registry: Any = None) -> Stack:
+def _make_stack(backend: str, real_time: bool, registry: ActionRegistry | None = None) -> Stack:
     """``local``: the embedded AWS stack (moto + the Lambda handlers); ``memory``: in-process twins."""
     if backend == "memory":
         from ..harness import MemoryStack

@@ -1,115 +1,24 @@
 """Coverage: which tasks ran and which transition entries fired, across a workflow's cases."""
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.conductor import Conductor
+from ..core.listener import Listener
 from ..core.records import TaskRun
-from ..core.spec import FAIL, Branch, TaskSpec, Transition, WorkflowSpec
-
-# -- coverage: which transitions fired -------------------------------------------------------------------
-
-_SINK: list[tuple[str, str, str]] | None = None  # (workflow, task, entry) of every transition that fired
+from ..core.spec import WorkflowSpec
 
 
-class _RecordingConductor(Conductor):
-    """The conductor, noting which transition entries fire (their targets really scheduled).
+class CoverageListener(Listener):
+    """Notes, as (workflow, task, entry), every transition entry the conductor acts on: its
+    targets fired into, or its noop / fail taken. The mocked stack's engine tells one per
+    workflow (``Engine.listener_for``); nothing of the engine is replaced or patched."""
 
-    ``follow`` evaluates a finished run's entries in declaration order; the
-    ``when`` values and decisions it computes are logged and replayed over the
-    task's entries, and an entry counts as fired once ``fire_into`` received
-    all of its targets.
-    """
+    def __init__(self, workflow: str, sink: list[tuple[str, str, str]]):
+        self.workflow, self.sink = workflow, sink
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._frames: list[dict[str, Any]] = []
-        self._deciding = 0
-
-    def condition(self, expr: Any, ctx: dict[str, Any]) -> bool:
-        value = super().condition(expr, ctx)
-        if self._frames and not self._deciding and not self._frames[-1]["firing"]:
-            self._frames[-1]["log"].append(value)
-        return value
-
-    def decide(self, tr: Transition, ctx: dict[str, Any]) -> Branch | None:
-        self._deciding += 1
-        try:
-            chosen = super().decide(tr, ctx)
-        finally:
-            self._deciding -= 1
-        if self._frames:
-            self._frames[-1]["log"].append(("decision", tr, chosen))
-        return chosen
-
-    def fire_into(self, target: str, source: str | None) -> None:
-        if self._frames and source is not None:
-            frame = self._frames[-1]
-            frame["firing"] = True
-            frame["targets"].append(target)
-        super().fire_into(target, source)
-
-    def follow(self, run: TaskRun) -> None:
-        self._frames.append({"log": [], "targets": [], "firing": False})
-        try:
-            super().follow(run)
-        finally:
-            frame = self._frames.pop()
-        if _SINK is not None:
-            for entry in _replay(self.spec.tasks[run.task], run.status, frame["log"], frame["targets"]):
-                _SINK.append((self.spec.name, run.task, entry))
-
-
-def _replay(task: TaskSpec, status: str, log: list[Any], targets: list[str]) -> list[str]:
-    fired: list[str] = []
-    i = 0
-    for tr in task.next:
-        if tr.outcomes is not None and status not in tr.outcomes:
-            continue
-        if tr.decision is not None:
-            if i >= len(log) or not isinstance(log[i], tuple):
-                break
-            _, _, chosen = log[i]
-            i += 1
-            if chosen is not None and (_fires(chosen.do, chosen.commands, targets)):
-                index = next(k for k, b in enumerate(tr.decision) if b is chosen)
-                fired.append(f"decision[{index}]")
-            continue
-        if tr.when is not None:
-            if i >= len(log) or isinstance(log[i], tuple):
-                break
-            value = log[i]
-            i += 1
-            if not value:
-                continue
-        if _fires(tr.do, tr.commands, targets):
-            fired.append(tr.origin)
-    return fired
-
-
-def _fires(do: tuple[str, ...], commands: frozenset[str], targets: list[str]) -> bool:
-    """An entry whose ``when`` held fired when its tasks were scheduled, or it said noop / fail
-    (after 'fail' nothing is scheduled: the workflow fails fast)."""
-    if FAIL in commands or (commands and not do):
-        return True
-    return bool(do) and all(t in targets for t in do)
-
-
-@contextlib.contextmanager
-def recording(sink: list[tuple[str, str, str]]) -> Iterator[None]:
-    from .. import engine as engine_module
-    global _SINK
-    original, saved = engine_module.Conductor, _SINK  # type: ignore[attr-defined]
-    engine_module.Conductor = _RecordingConductor  # type: ignore[attr-defined]
-    _SINK = sink
-    try:
-        yield
-    finally:
-        engine_module.Conductor = original  # type: ignore[attr-defined]
-        _SINK = saved
+    def transition_taken(self, run: TaskRun, entry: str, kind: str, targets: tuple[str, ...]) -> None:
+        self.sink.append((self.workflow, run.task, entry))
 
 
 def transition_entries(spec: WorkflowSpec) -> list[tuple[str, str, tuple[str, ...], int]]:

@@ -8,6 +8,7 @@ from ..actions.allowlist import ActionModules
 from ..actions.builtin import default_registry
 from ..attempts import AttemptAddress
 from ..core.conductor import ASK_ACTION
+from ..core.listener import Listener
 from ..core.messages import (
     DispatchAttempt,
     StartChild,
@@ -18,6 +19,7 @@ from ..core.spec import WorkflowSpec
 from ..engine import Engine
 from ..harness import MemoryStack
 from ..ports import ExecutionEvent
+from .coverage import CoverageListener
 from .model import CALLBACK, Mock, MockRefused, Outcome
 from .reader import schema_problem, schema_validator
 
@@ -27,10 +29,14 @@ class _MockedEngine(Engine):
     answers the task instead."""
 
     mocked: Callable[[AttemptAddress], Outcome | None] = staticmethod(lambda address: None)
+    coverage: list[tuple[str, str, str]] | None = None  # where the transitions that fired are noted
 
     def start_child(self, cmd: StartChild) -> None:
         if self.mocked(AttemptAddress.from_dict(cmd.parent)) is None:
             super().start_child(cmd)
+
+    def listener_for(self, spec: WorkflowSpec) -> Listener:
+        return self.listener if self.coverage is None else CoverageListener(spec.name, self.coverage)
 
 
 class MockedStack(MemoryStack):
@@ -39,12 +45,15 @@ class MockedStack(MemoryStack):
 
     engine_class = _MockedEngine
 
-    def __init__(self, mocks: dict[str, dict[str, Mock]], modules: ActionModules | None = None):
+    def __init__(self, mocks: dict[str, dict[str, Mock]], modules: ActionModules | None = None,
+                 coverage: list[tuple[str, str, str]] | None = None):
+        """``coverage``: where to note (workflow, task, entry) of every transition entry that fires."""
         super().__init__(registry=default_registry(modules), seed=0)
         self.mocks = mocks
         self.answered: set[AttemptAddress] = set()
         if isinstance(self.engine, _MockedEngine):
             self.engine.mocked = self._outcome
+            self.engine.coverage = coverage
 
     def _spec_of(self, execution_id: str) -> WorkflowSpec | None:
         head = self.store.get_execution(execution_id)

@@ -14,7 +14,7 @@ from ..core.errors import InputError
 from ..core.loader import parse_file, read_file
 from ..harness import MemoryStack
 from ..summary import ExecutionSummary
-from .coverage import Coverage, recording, transition_entries
+from .coverage import Coverage, transition_entries
 from .diffs import Mismatch, check, head_of
 from .mocked import MockedStack
 from .model import MAX_DELIVERIES, STATUSES, Case, MockRefused, TestFile, TestFileError
@@ -54,23 +54,22 @@ def run_case(tf: TestFile, case: Case, sink: list[tuple[str, str, str]],
     out = CaseResult(tf.path, case.name, case.line)
     mocks = {tf.spec.name: case.mocks, **case.child_mocks} if case.mocks or case.child_mocks else {}
     folder = os.path.dirname(os.path.abspath(tf.workflow_path))
-    stack = MockedStack({k: v for k, v in mocks.items() if v}, ActionModules(action_modules, [folder]))
+    stack = MockedStack({k: v for k, v in mocks.items() if v}, ActionModules(action_modules, [folder]), sink)
     register_all(stack, tf)
     if folder not in sys.path:  # python:<module>:<function> actions beside the workflow
         sys.path.insert(0, folder)
-    with recording(sink):
-        try:
-            eid = stack.start(tf.spec.name, case.input)
-        except InputError as exc:
-            out.error = "the input does not match the workflow's inputs: " + "; ".join(exc.problems)
-            return out
-        try:
-            stack.pump(max_deliveries=MAX_DELIVERIES)
-        except RuntimeError as exc:
-            out.error = f"the workflow did not finish: {exc}"
-        except MockRefused as exc:
-            out.error = str(exc)
-            return out
+    try:
+        eid = stack.start(tf.spec.name, case.input)
+    except InputError as exc:
+        out.error = "the input does not match the workflow's inputs: " + "; ".join(exc.problems)
+        return out
+    try:
+        stack.pump(max_deliveries=MAX_DELIVERIES)
+    except RuntimeError as exc:
+        out.error = f"the workflow did not finish: {exc}"
+    except MockRefused as exc:
+        out.error = str(exc)
+        return out
     execution = stack.describe(eid)
     out.execution = execution
     if out.error is None and execution["status"] not in STATUSES:
