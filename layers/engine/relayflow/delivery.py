@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from . import usage
 from .actions.outcomes import HeldOutcomes
 from .adapters.errors import MalformedMessage
 from .core.messages import AttemptFinished, ControlRequested, DispatchAttempt, Message, SweepRequested
@@ -187,15 +188,19 @@ class Delivery:
         command = self.decode(record)
         if not isinstance(command, DispatchAttempt):
             raise MalformedMessage(f"the task queue takes dispatch messages, not {command.kind}")
-        why = self.stale(command)
-        if why is None and not self.store.claim_attempt(command.execution_id, command.idempotency_key, record.id):
-            why = "another delivery claimed this attempt"
+        with usage.counting() as made:  # the reads and the claim, for the execution's cost report
+            why = self.stale(command)
+            if why is None and not self.store.claim_attempt(command.execution_id, command.idempotency_key,
+                                                             record.id):
+                why = "another delivery claimed this attempt"
         if why is not None:
             report.skipped.append((command.idempotency_key, why))
             return
         started = time.perf_counter()
         outcome = self.run(command, record)
         elapsed_ms = (time.perf_counter() - started) * 1000
+        usage.add_claim(made)
+        outcome.usage = usage.merge(outcome.usage, made)
         if self._held is not None:
             self._held.add(outcome, elapsed_ms / 1000)
         else:
