@@ -82,6 +82,15 @@ class Budget:
 Runner = Callable[[DispatchAttempt], AttemptFinished]
 
 
+def _has_time(budget: Budget | None) -> Callable[[float], bool]:
+    """Whether a local action of so many seconds still fits in the invocation, beyond the
+    reserve that lets the step around it finish."""
+    if budget is None or budget.remaining_ms is None:
+        return lambda seconds: True
+    remaining, reserve = budget.remaining_ms, budget.reserve_ms
+    return lambda seconds: remaining() > reserve + seconds * 1000
+
+
 class Delivery:
     def __init__(self, engine: Engine, decode: Callable[[str], Message], max_receives: int,
                  runner: Runner | None = None):
@@ -91,6 +100,8 @@ class Delivery:
         self.max_receives = max_receives
         self.runner = runner
         self._held: HeldOutcomes | None = None
+        if runner is not None:  # local actions run inside the steps, with the same runner
+            engine.local_runner = lambda command: self.run(command, Received(command.idempotency_key, command))
 
     def decode(self, record: Received) -> Message:
         return record.body if isinstance(record.body, Message) else self._decode(record.body)
@@ -101,6 +112,7 @@ class Delivery:
     # -- the event queue -----------------------------------------------------------
     def advance(self, batch: list[Received], budget: Budget | None = None) -> Report:
         report = Report()
+        self.engine.has_time = _has_time(budget)
         groups: dict[str, list[Received]] = {}
         for record in batch:
             groups.setdefault(record.group or record.id, []).append(record)
@@ -199,8 +211,9 @@ class Delivery:
         started = time.perf_counter()
         outcome = self.run(command, record)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        usage.add_claim(made)
-        outcome.usage = usage.merge(outcome.usage, made)
+        if isinstance(outcome, AttemptFinished):
+            usage.add_claim(made)
+            outcome.usage = usage.merge(outcome.usage, made)
         if self._held is not None:
             self._held.add(outcome, elapsed_ms / 1000)
         else:

@@ -12,7 +12,7 @@ import random
 import uuid
 from typing import Any, Callable
 
-from . import ports, usage
+from . import local_actions, ports, usage
 from .core import templates, values
 from .core.conductor import Conductor
 from .core.errors import ConflictError, InputError, RelayflowError
@@ -77,6 +77,10 @@ class Engine:
         # change to an execution happens in the one consumer of its event queue.
         self.defer_start = defer_start
         self.observers: list[Callable[[list[Emit]], None]] = []  # told of each committed step's events
+        # local actions (``local: true``) run inside the step when a runner is set: the
+        # delivery layer sets it, and ``has_time`` from the invocation's budget
+        self.local_runner: local_actions.Runner | None = None
+        self.has_time: local_actions.HasTime = lambda seconds: True
 
     def spec(self, name: str, version: str) -> WorkflowSpec:
         key = (name, version)
@@ -199,6 +203,8 @@ class Engine:
             conductor = Conductor(self.spec(head.workflow, head.spec_version), session, self.clock.now(),
                                   self.limits, self.rng)
             commands = action(conductor)
+            if self.local_runner is not None:
+                commands = local_actions.run(conductor, self.local_runner, self.has_time)
             if session.execution.final != (session.prior_status in WORKFLOW_FINAL):
                 # It finished (or a redrive revived it): its records' expiry follows, swept
                 # from the outbox, so a crash after the commit cannot lose the sweep.

@@ -29,7 +29,8 @@ WORKFLOW_FIELDS = {"name", "description", "version", "input", "parameters", "var
                    "tasks", "output", "output_map", "max_task_runs"}
 TASK_FIELDS = {"name", "action", "workflow", "type", "input", "when", "with_items", "batch_size",
                "concurrency", "retry", "timeout", "join", "publish", "on_success", "on_failure",
-               "on_complete", "on_timeout", "decision", "next", "tasks", "callback", "description"}
+               "on_complete", "on_timeout", "decision", "next", "tasks", "callback", "description",
+               "local"}
 SUBTASK_FIELDS = {"name", "action", "workflow", "type", "input", "retry", "timeout", "callback",
                   "description"}
 INPUT_FIELDS = {"type", "required", "default", "enum", "description"}
@@ -37,6 +38,8 @@ RETRY_FIELDS = {"count", "delay", "backoff", "max_delay", "jitter", "on_error"}
 NEXT_FIELDS = {"when", "publish", "do"}
 BRANCH_FIELDS = {"when", "next", "do", "default"}
 TASK_TYPES = ("action", "parallel", "workflow")
+# the actions a task may run inside its step (``local: true``), besides python: ones
+LOCAL_BUILTINS = frozenset({"core.noop", "core.echo", "core.fail"})
 
 # The seed project's (Attune's) workflow files: fields that are documentation only and
 # load as they are, and fields relayflow cannot honour, with what to write instead.
@@ -956,6 +959,7 @@ class _Builder:
                      f"only an action task can wait for a callback, not a {ttype} task")
         if callback and label is not None:
             self.callback_tasks.add(label)
+        local = self.local(t, ttype, action, callback, path, label)
         task_input = t.get("input")
         if task_input is not None and not isinstance(task_input, dict) and not (
                 isinstance(task_input, str) and "{{" in task_input):
@@ -999,8 +1003,31 @@ class _Builder:
             input=task_input, when=when, with_items=with_items, batch_size=batch_size,
             concurrency=concurrency, retry=retry, timeout=timeout, join=join, publish=publish,
             next=transitions, subtasks=tuple(sub_specs), callback=callback, callback_schema=callback_schema,
-            description=t.get("description"),
+            description=t.get("description"), local=local,
         )
+
+    def local(self, t: dict[str, Any], ttype: str, action: Any, callback: bool, path: tuple,
+              task: str | None) -> bool:
+        """``local: true``: only an action that answers at once may run inside the step."""
+        local = t.get("local", False)
+        if not isinstance(local, bool):
+            self.err(path + ("local",), task, "local", f"must be true or false, not {local!r}")
+            return False
+        if not local:
+            return False
+        why = None
+        if ttype != "action":
+            why = f"a {ttype} task waits for what it starts"
+        elif callback:
+            why = "a task with 'callback: true' waits for its callback"
+        elif isinstance(action, str) and action not in LOCAL_BUILTINS and not action.startswith("python:"):
+            why = (f"{action!r} waits (or calls out); only python: actions and "
+                   f"{', '.join(sorted(LOCAL_BUILTINS))} run inside the step")
+        if why is not None:
+            self.err(path + ("local",), task, "local", f"'local: true' is for short actions that wait on "
+                     f"nothing: {why}; remove 'local' to run it on a worker")
+            return False
+        return True
 
     def check_action(self, action: str, task_input: Any, path: tuple, task: str | None) -> None:
         """What can be told about an action before it runs: a python: reference's shape, the
