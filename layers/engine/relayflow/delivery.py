@@ -202,8 +202,9 @@ class Delivery:
             raise MalformedMessage(f"the task queue takes dispatch messages, not {command.kind}")
         with usage.counting() as made:  # the reads and the claim, for the execution's cost report
             why = self.stale(command)
+            # a callback's attempt stays current while it waits: its claim lasts as long
             if why is None and not self.store.claim_attempt(command.execution_id, command.idempotency_key,
-                                                             record.id):
+                                                             record.id, expire=not command.callback):
                 why = "another delivery claimed this attempt"
         if why is not None:
             report.skipped.append((command.idempotency_key, why))
@@ -212,7 +213,7 @@ class Delivery:
         outcome = self.run(command, record)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if isinstance(outcome, AttemptFinished):
-            usage.add_claim(made)
+            usage.add_claim(made, swept=command.callback)
             outcome.usage = usage.merge(outcome.usage, made)
         if self._held is not None:
             self._held.add(outcome, elapsed_ms / 1000)

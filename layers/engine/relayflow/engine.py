@@ -259,10 +259,16 @@ class Engine:
             records.append((usage.payload_size(value), usage.payload_size(prior_value) if found else None))
         usage.add_intent(step, len(records))
         usage.add_writes(step, [size for size, _ in records] + [usage.payload_size(changes.execution.outbox)])
-        # what the sweep will update when the execution ends: each record, at its latest size
-        usage.add_swept(step, sum(1 for _, prior in records if prior is None),
-                        sum(usage.write_units(size) - (usage.write_units(prior) if prior is not None else 0)
-                            for size, prior in records))
+        # what the sweep will update when the execution ends: each record, at its latest size;
+        # a step of a finished execution writes its records with their expiry, so the sweep
+        # skips them (also those an earlier step wrote first)
+        if changes.execution.final:
+            usage.add_swept(step, -sum(1 for _, prior in records if prior is not None),
+                            -sum(usage.write_units(prior) for _, prior in records if prior is not None))
+        else:
+            usage.add_swept(step, sum(1 for _, prior in records if prior is None),
+                            sum(usage.write_units(size) - (usage.write_units(prior) if prior is not None else 0)
+                                for size, prior in records))
         if changes.execution.status != changes.prior_status:
             usage.add_index(step)
         published = sum(1 for c in commands if isinstance(c, Emit) and self._published(c))

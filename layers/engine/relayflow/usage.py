@@ -196,11 +196,13 @@ def add_swept(usage: dict[str, float], records: int, units: int) -> None:
     add(usage, "rwu", units)
 
 
-def add_claim(usage: dict[str, float]) -> None:
-    """A worker's claim of an attempt: one small conditional put, later swept."""
+def add_claim(usage: dict[str, float], swept: bool) -> None:
+    """A worker's claim of an attempt: one small conditional put (swept later, if it does
+    not expire by itself)."""
     add(usage, "dw", 1)
     add(usage, "dwu", 1)
-    add_swept(usage, 1, 1)
+    if swept:
+        add_swept(usage, 1, 1)
 
 
 SWEEP_PAGE = 100

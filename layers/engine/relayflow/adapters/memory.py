@@ -107,7 +107,7 @@ class MemoryStore:
     def sweep(self, execution_id: str, after: str | None) -> str | None:
         return None  # nothing here expires
 
-    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
+    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str, expire: bool = False) -> bool:
         return self.claims.setdefault((execution_id, attempt_key), owner) == owner
 
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:
