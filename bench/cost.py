@@ -20,8 +20,13 @@ in the stack's registry that returns ``{"blob": "x" * 1000}``: a 1 KB result
 Nothing is published, so no variable records are written. "A task" below is
 one action run: one task run, or one with_items item.
 
-Requests are priced at the on-demand list prices of DESIGN.md §5 and
-reference/peers.md §3 (us-east-1):
+Requests are priced at the us-east-1 on-demand list prices of AWS's pricing
+pages: https://aws.amazon.com/dynamodb/pricing/on-demand/,
+https://aws.amazon.com/sqs/pricing/, https://aws.amazon.com/lambda/pricing/,
+https://aws.amazon.com/eventbridge/pricing/ (the bus and the Scheduler),
+https://aws.amazon.com/s3/pricing/, https://aws.amazon.com/cloudwatch/pricing/
+(Logs, metrics, alarms), https://aws.amazon.com/xray/pricing/ and
+https://aws.amazon.com/step-functions/pricing/:
 
 * DynamoDB ($0.625 per million WRU, $0.125 per million RRU): a write costs 1
   unit per KB, rounded up per item, over the larger of the item's before and
@@ -33,7 +38,7 @@ reference/peers.md §3 (us-east-1):
   per 4 KB rounded up over the total it returns; half for eventually
   consistent reads. Item size = attribute name bytes + value bytes.
 * SQS: a request counts once per 64 KB of payload. Both queues are FIFO:
-  $0.50 per million (DESIGN.md §5 quotes the standard queue's $0.40).
+  $0.50 per million (a standard queue's request is $0.40).
   Lambda's SQS event source makes the ReceiveMessage and DeleteMessageBatch
   requests on AWS; here the pump makes them, and they are counted as the event
   source makes them: one receive per batch delivered, one delete batch per
@@ -77,7 +82,7 @@ it, the bench prints what dominates and what-if estimates of what would cut
 it (each re-prices the measured requests as if one thing were different; it
 changes no engine code).
 
-    python bench/cost.py                          # three shapes + growth series (~3 min)
+    python bench/cost.py                          # four shapes + growth series (~15 min)
     python bench/cost.py --json                   # one JSON object
     python bench/cost.py --shapes seq --growth 10,100   # quicker
 """
@@ -92,7 +97,7 @@ import time
 from collections import defaultdict
 from typing import Any, Callable
 
-# -- prices (us-east-1, on-demand list: DESIGN.md §5, reference/peers.md §3) -------------------------
+# -- prices (us-east-1, on-demand list; the pricing pages are named in the docstring) ----------------
 LAMBDA_REQUEST = 0.20e-6
 LAMBDA_GB_S = 0.0000133334  # arm64
 LAMBDA_MEMORY_GB = 128 / 1024
