@@ -95,7 +95,8 @@ import math
 import sys
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # -- prices (us-east-1, on-demand list; the pricing pages are named in the docstring) ----------------
 LAMBDA_REQUEST = 0.20e-6
@@ -497,7 +498,7 @@ class Meter:
         if mode == "keys":
             mode, size = "every", lambda item: item_size(_keys_only(item))
         for keys in self.index_keys.get(table, []):
-            def entry(item: dict[str, Any] | None) -> tuple | None:
+            def entry(item: dict[str, Any] | None, keys: list[str] = keys) -> tuple | None:
                 return tuple(json.dumps(item[k]) for k in keys) if item and all(k in item for k in keys) else None
             before, after = entry(old), entry(new)
             if mode == "ends":  # the entry is written when the head is created and when it goes final
@@ -594,7 +595,8 @@ class Meter:
             self._count("dynamodb", operation, rcu, DDB_RRU)  # control-plane calls: 0 units
 
     # -- results ------------------------------------------------------------------------
-    def summary(self, tasks: int, log_bytes: int = 0, log_lines: int = 0, tracing: str = "PassThrough") -> dict[str, Any]:
+    def summary(self, tasks: int, log_bytes: int = 0, log_lines: int = 0,
+                tracing: str = "PassThrough") -> dict[str, Any]:
         per = 1.0 / tasks
         invocations = sum(self.invocations.values())
         lambda_requests = invocations * LAMBDA_REQUEST
@@ -794,8 +796,9 @@ def print_shape(label: str, r: dict[str, Any], goal: float = TARGET_PER_MILLION)
           f"({lam['share_of_time_in_aws_calls']:.0%} inside moto calls)")
     each = ", ".join(f"{n} {ms:.0f} ms" for n, ms in sorted(lam["modelled_ms_per_invocation"].items()))
     print(f"  modelled duration per invocation: {each}")
-    print(f"  CloudWatch Logs per task: {logs['handler_bytes_per_task']:,.0f} B in {logs['handler_lines_per_task']:.2f} "
-          f"lines by the handlers at INFO + Lambda's START/END/REPORT = {logs['ingested_bytes_per_task']:,.0f} B ingested")
+    print(f"  CloudWatch Logs per task: {logs['handler_bytes_per_task']:,.0f} B in "
+          f"{logs['handler_lines_per_task']:.2f} lines by the handlers at INFO + Lambda's START/END/REPORT = "
+          f"{logs['ingested_bytes_per_task']:,.0f} B ingested")
     ignored = ", ".join(f"{k} {v}" for k, v in r["not_counted_pump_calls"].items()) or "none"
     print(f"  not counted (the pump standing in for AWS): {ignored}")
     total = r["total_per_million_tasks"]

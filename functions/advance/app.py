@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from relayflow import usage
 from relayflow.core.messages import Emit
 from relayflow.delivery import Budget
-from relayflow.runtime import get_runtime, received, function_budgets
+from relayflow.runtime import function_budgets, get_runtime, received
 
 logger = Logger()
 metrics = Metrics()

@@ -9,6 +9,7 @@ show is read back from the DOM.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -124,7 +125,7 @@ class Browser:
                 assert "error" not in answer, (method, answer["error"])
                 return answer["result"]
 
-    def open(self, url: str) -> "Page":
+    def open(self, url: str) -> Page:
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session)
@@ -132,10 +133,8 @@ class Browser:
         return page
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # it may be gone already
             self.call("Browser.close")
-        except Exception:  # noqa: BLE001 - it may be gone already
-            pass
         self.ws.close()
         try:
             self.proc.wait(timeout=20)

@@ -14,8 +14,9 @@ import json
 import random
 import socket
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest

@@ -14,13 +14,13 @@ import json
 import threading
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import botocore.client
 from botocore.exceptions import ClientError
 
 from relayflow.adapters.memory import VirtualClock
-from relayflow.adapters.messaging import decode
 from relayflow.core.messages import DispatchAttempt
 
 HANDLERS = ("start", "worker", "advance")
@@ -81,7 +81,7 @@ class CallInjector:
             botocore.client.BaseClient._make_api_call = self._original  # type: ignore[method-assign]
             self._original = None
 
-    def __enter__(self) -> "CallInjector":
+    def __enter__(self) -> CallInjector:
         self.install()
         return self
 
@@ -98,10 +98,7 @@ class CallInjector:
         armed = self._armed
         if armed is None or armed[0] != name:
             return
-        if isinstance(armed[1], int):
-            hit = armed[1] == self.counts[name]
-        else:
-            hit = bool(armed[1](operation, params))
+        hit = armed[1] == self.counts[name] if isinstance(armed[1], int) else bool(armed[1](operation, params))
         if hit:
             self._armed = None
             self.fired = (name, self.counts[name], operation)
@@ -163,7 +160,7 @@ class WorkerLog:
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def installed(self, stack: Any) -> Iterator["WorkerLog"]:
+    def installed(self, stack: Any) -> Iterator[WorkerLog]:
         delivery = stack.runtime.delivery
         original = delivery.run
 
@@ -473,7 +470,7 @@ class Duplicator:
         self._original: Callable[..., Any] | None = None
 
     @contextlib.contextmanager
-    def installed(self, stack: Any) -> Iterator["Duplicator"]:
+    def installed(self, stack: Any) -> Iterator[Duplicator]:
         original = self._original = botocore.client.BaseClient._make_api_call
         self._stack = stack
         url_to_queue = {url: q for q, url in stack.queue_urls.items()}

@@ -31,9 +31,10 @@ import sys
 import tempfile
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -106,7 +107,7 @@ class MotoServer:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> "MotoServer":
+    def __enter__(self) -> MotoServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -894,7 +895,7 @@ def run_cases(sweep: Sweep, cases: list[tuple[str, str, int, str]], jobs: int = 
     """Run ``cases`` (shape, handler, k, variant), in ``jobs`` forked processes sharing the server;
     the clean runs they need are measured here first, so every process compares with the same."""
     global _pool_sweep
-    for shape, handler, _, variant in cases:
+    for shape, _handler, _, variant in cases:
         sweep.clean_run(shape, variant)
     if jobs <= 1 or len(cases) < 2:
         return [sweep.case(*c) for c in cases]

@@ -50,7 +50,7 @@ class SendLog:
         self.fail_batches = fail_batches
         self.failed = 0
 
-    def __enter__(self) -> "SendLog":
+    def __enter__(self) -> SendLog:
         self.batch, self.single = self.sqs.send_message_batch, self.sqs.send_message
 
         def send_message_batch(**kw: Any) -> Any:

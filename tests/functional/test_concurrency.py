@@ -169,7 +169,7 @@ def test_branch_completions_race_from_concurrent_workers(stack):
 
     calls = [lambda m=m: invoke(m) for m in dispatches]
     results = faults.in_threads(calls)
-    for m, result in zip(dispatches, results):
+    for m, result in zip(dispatches, results, strict=True):
         assert not isinstance(result, BaseException), getattr(result, "formatted", result)
         assert result == {"batchItemFailures": []}
         faults.settle(stack, "task", [m], result)
@@ -198,7 +198,7 @@ def run_advance_concurrently(stack: Any, eid: str, sizes: list[int]) -> CommitRa
         return advance(faults.sqs_event(stack, "event", batch), LambdaContext("relayflow-event"))
 
     results = faults.in_threads([lambda b=b: invoke(b) for b in batches])
-    for batch, result in zip(batches, results):
+    for batch, result in zip(batches, results, strict=True):
         faults.settle(stack, "event", batch, result)  # failed records come back, as from SQS
     stack.deliveries = 0
     stack.pump(max_deliveries=200)

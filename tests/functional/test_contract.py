@@ -4,7 +4,8 @@ limit goes through. moto alone takes every one of the broken calls."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import boto3
 import pytest

@@ -35,7 +35,7 @@ class Calls:
         self.made: dict[str, int] = {}
         self.pump: dict[str, int] = {}
 
-    def __enter__(self) -> "Calls":
+    def __enter__(self) -> Calls:
         self.original, calls = botocore.client.BaseClient._make_api_call, self
 
         def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:

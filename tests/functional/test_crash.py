@@ -25,8 +25,9 @@ against the module's stack, so every call of a clean run is covered.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

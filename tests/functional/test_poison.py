@@ -38,7 +38,7 @@ class Receipts:
         self.counts: dict[str, int] = {}
         self.saved = dict(stack.handlers)
 
-    def __enter__(self) -> "Receipts":
+    def __enter__(self) -> Receipts:
         for queue, (fn, batch) in self.saved.items():
             def handler(event: dict[str, Any], context: Any, fn: Any = fn) -> Any:
                 for record in event["Records"]:

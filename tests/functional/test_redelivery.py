@@ -15,7 +15,8 @@ timed out, a start repeated after the execution ended.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 

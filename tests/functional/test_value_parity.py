@@ -186,7 +186,7 @@ def test_nesting_deeper_than_any_key_allows_runs_alike_on_both_backends(local):
 def test_lambda_payload_limits_alike_on_both_backends(local, request_mb, response_mb, error):
     wf = load_text(yaml.safe_dump({"name": "edge.lambda", "tasks": [{
         "name": "call", "action": "aws.lambda",
-        "input": {"function": "sized", "payload": {"blob": "{{ 'x' * %d }}" % (request_mb * 1024 * 1024)}}}]}),
+        "input": {"function": "sized", "payload": {"blob": f"{{{{ 'x' * {request_mb * 1024 * 1024} }}}}"}}}]}),
         "lambda.yaml")
 
     def sized(payload: Any) -> Any:

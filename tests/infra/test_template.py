@@ -527,9 +527,7 @@ class TestLeastPrivilege:
         schedules = json.dumps(
             {"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${ScheduleGroup}/*"}
         )
-        item_actions = (
-            "GetItem PutItem UpdateItem DeleteItem Query BatchGetItem BatchWriteItem ConditionCheckItem"
-        ).split()
+        item_actions = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem", "BatchWriteItem", "ConditionCheckItem"]
         assert grants(resources, "AdvanceFunctionRole") == {
             *{(f"dynamodb:{a}", table) for a in item_actions},
             ("dynamodb:Query", index),
@@ -739,12 +737,12 @@ class TestLocalStackMirrorsTemplate:
 
     def test_function_timeout(self, local, source, resources):
         # The pump cuts a handler off at this timeout, as Lambda does.
-        assert local.FUNCTION_TIMEOUT == source["Globals"]["Function"]["Timeout"]
+        assert source["Globals"]["Function"]["Timeout"] == local.FUNCTION_TIMEOUT
         for fn in FUNCTIONS:
             assert props(resources, fn)["Timeout"] == local.FUNCTION_TIMEOUT
 
     def test_start_handler(self, local, source):
-        assert local.START_HANDLER == handler_path(source, "StartFunction")
+        assert handler_path(source, "StartFunction") == local.START_HANDLER
 
     def test_queues(self, local, resources, source):
         specs = {q.key: q for q in local.QUEUES}
@@ -760,6 +758,6 @@ class TestLocalStackMirrorsTemplate:
             if "QueueName" in q:  # named queues: same name once the stack name is filled in
                 assert q["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == spec.name
                 assert dlq["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == spec.dlq_name
-        assert local.MAX_RECEIVE_COUNT == source["Parameters"]["MaxReceiveCount"]["Default"]
+        assert source["Parameters"]["MaxReceiveCount"]["Default"] == local.MAX_RECEIVE_COUNT
         timer_dlq = props(resources, "TimerDLQ")
         assert timer_dlq["QueueName"]["Fn::Sub"].replace("${AWS::StackName}", local.STACK) == local.TIMER_DLQ

@@ -218,7 +218,7 @@ def run_bound(tasks: list[Task], loop_exit: str | None, loop_len: int) -> int:
         if fires == 0:
             fires = 1  # entry task
         runs[t.name] = 1 if t.join is not None else fires
-    return sum(r * max(1, len(t.items or [])) for t, r in zip(tasks, runs.values())) + loop_len
+    return sum(r * max(1, len(t.items or [])) for t, r in zip(tasks, runs.values(), strict=False)) + loop_len
 
 
 def to_dict(tasks: list[Task], flags: dict[str, bool], loop: int | None, loop_exit: str | None,

@@ -2,7 +2,8 @@
 driven step by step through the in-memory stack with its virtual clock."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from relayflow.actions.worker import run_attempt
 from relayflow.core.loader import load_text

@@ -160,14 +160,14 @@ output: {{got: "{{{{ task.each.result | map(attribute='i') | list }}}}"}}
 
 
 def test_local_and_dispatched_tasks_mix_and_failures_take_their_transitions(stack) -> None:
-    result = run(stack, f"""
+    result = run(stack, """
 name: l.mix
 tasks:
-  - {{name: a, action: core.echo, local: true, input: {{n: 1}}, on_success: b}}
-  - {{name: b, action: core.echo, input: {{n: 2}}, on_success: c}}
-  - {{name: c, action: core.fail, local: true, input: {{message: nope}}, on_failure: d}}
-  - {{name: d, action: core.echo, local: true, input: {{err: "{{{{ task.c.error.message }}}}"}}}}
-output: {{err: "{{{{ task.d.result.err }}}}"}}
+  - {name: a, action: core.echo, local: true, input: {n: 1}, on_success: b}
+  - {name: b, action: core.echo, input: {n: 2}, on_success: c}
+  - {name: c, action: core.fail, local: true, input: {message: nope}, on_failure: d}
+  - {name: d, action: core.echo, local: true, input: {err: "{{ task.c.error.message }}"}}
+output: {err: "{{ task.d.result.err }}"}
 """)
     assert result["status"] == "succeeded" and result["output"] == {"err": "nope"}
     assert stack.task_queue.sent == 1  # b only

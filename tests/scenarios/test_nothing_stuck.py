@@ -57,7 +57,7 @@ class LoseSends:
         self.stack, self.kind, self.left, self.lost = stack, kind, n, 0
         self.original = stack.event_queue.send
 
-    def __enter__(self) -> "LoseSends":
+    def __enter__(self) -> LoseSends:
         def send(message: Any) -> None:
             if message.kind == self.kind and self.left:
                 self.left -= 1
@@ -89,9 +89,8 @@ def test_cancel_and_fail_end_an_execution_that_has_not_started(action, status):
 
 def test_a_start_request_retried_after_its_start_message_was_lost_starts_it():
     stack = Counting()
-    with LoseSends(stack, "start") as lost:
-        with pytest.raises(ConnectionError):
-            stack.service.start_request("s.seq", {}, idempotency_key="k-1")
+    with LoseSends(stack, "start") as lost, pytest.raises(ConnectionError):
+        stack.service.start_request("s.seq", {}, idempotency_key="k-1")
     assert lost.lost == 1
     stack.pump()
     (head,) = stack.store.executions.values()
@@ -108,9 +107,8 @@ def test_an_answer_retried_after_its_event_was_lost_moves_the_execution():
     eid = stack.start("s.ask")
     stack.pump()
     (inquiry,) = stack.service.list_inquiries("pending")
-    with LoseSends(stack, "callback") as lost:
-        with pytest.raises(ConnectionError):
-            stack.service.respond(inquiry["id"], {"ok": True})
+    with LoseSends(stack, "callback") as lost, pytest.raises(ConnectionError):
+        stack.service.respond(inquiry["id"], {"ok": True})
     assert lost.lost == 1
     stack.pump()
     assert stack.describe(eid)["status"] == "running"  # answered on record, the event never sent

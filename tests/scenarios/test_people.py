@@ -1,6 +1,5 @@
 """Approvals (core.ask), callback tasks and redrive, driven through the Service as the API does."""
 import pytest
-import yaml
 
 from relayflow.actions.allowlist import ActionModules
 from relayflow.actions.builtin import default_registry

@@ -1,16 +1,13 @@
 """Actions come from declared code only: python: modules a deployment declares, its own Lambda functions."""
 from __future__ import annotations
 
-import os
-import textwrap
-
 import pytest
 
 from relayflow import admission, cli
 from relayflow.actions.allowlist import ActionModules, lambda_target_problem
 from relayflow.actions.aws_lambda import LocalFunctions, register_lambda_action
 from relayflow.actions.builtin import default_registry
-from relayflow.actions.errors import ActionNotAllowed, UnknownAction
+from relayflow.actions.errors import ActionNotAllowed
 from relayflow.actions.worker import run_attempt
 from relayflow.core.loader import load_text
 from relayflow.core.messages import DispatchAttempt

@@ -46,7 +46,7 @@ def expect(text: str, *wanted: tuple[str | int, str | None, str, str]) -> list[P
     want = [(w if isinstance(w, int) else line(text, w), task, field) for w, task, field, _ in wanted]
     got = [(p.line, p.task, p.field) for p in found]
     assert got == want, "\n".join(map(str, found))
-    for p, (_, _, _, fragment) in zip(found, wanted):
+    for p, (_, _, _, fragment) in zip(found, wanted, strict=True):
         assert fragment in p.message, str(p)
         assert p.file == SOURCE
         where = f"{SOURCE}:{p.line}: " + (f"task {p.task}: " if p.task is not None else "")
@@ -866,7 +866,7 @@ def test_recursive_alias_is_an_error_not_a_crash() -> None:
 
 def test_alias_expansion_bomb_is_refused_quickly() -> None:
     text = "a: &a [x, x, x, x, x, x, x, x, x]\n"
-    for prev, name in zip("abcdefg", "bcdefgh"):
+    for prev, name in zip("abcdefg", "bcdefgh", strict=True):
         text += f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]\n"
     (p,) = errors(text)  # 9**8 values if expanded
     assert p.field == "yaml" and f"more than {yamlpos.MAX_VALUES} values" in p.message

@@ -22,6 +22,10 @@ from relayflow.core.templates import (
     task_references,
     truthy,
 )
+from relayflow.core.templates import analysis as analysis_module
+from relayflow.core.templates import limits as limits_module
+from relayflow.core.templates import rendering as rendering_module
+from relayflow.core.templates import sandbox as sandbox_module
 
 
 class LazyMapping(Mapping):
@@ -221,7 +225,9 @@ def secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> str:
     value = f"planted-{secrets.token_hex(8)}"
     monkeypatch.setenv("RELAYFLOW_PLANTED_SECRET", value)
     monkeypatch.setitem(globals(), "PLANTED_SECRET", value)
-    monkeypatch.setattr(templates_module, "_PLANTED_SECRET", value, raising=False)
+    # In every module of the template engine: a helper's __globals__ is the module that defines it.
+    for module in (templates_module, limits_module, sandbox_module, rendering_module, analysis_module):
+        monkeypatch.setattr(module, "_PLANTED_SECRET", value, raising=False)
     (tmp_path / "secret.txt").write_text(value)
     monkeypatch.chdir(tmp_path)
     return value
@@ -728,7 +734,7 @@ def test_given_lazy_mapping_as_whole_context_when_rendered_then_names_resolve() 
 
 
 def test_given_cached_template_when_rendered_repeatedly_then_it_is_compiled_once() -> None:
-    from relayflow.core import templates as templates_module
+    from relayflow.core.templates import rendering as templates_module
 
     context = {"vars": {"x": 1}}
     text = "{{ vars.x }} cached-once"

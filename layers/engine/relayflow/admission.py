@@ -8,7 +8,8 @@ stack's function or an unsafe schema is refused before anything runs.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .actions.allowlist import lambda_target_problem
 from .actions.registry import ActionRegistry
@@ -54,10 +55,10 @@ def problems(spec: WorkflowSpec, registry: ActionRegistry) -> list[Problem]:
             if reason:
                 refuse(task, label, "input.function", f"aws.lambda is not allowed: {reason}")
         if action == "core.ask" and "schema" in inp:
-            _check_schema(inp["schema"], lambda m: refuse(task, label, "input.schema", m))
+            _check_schema(inp["schema"], lambda m, t=task, lb=label: refuse(t, lb, "input.schema", m))
         callback_schema = getattr(task, "callback_schema", None)
         if callback_schema is not None:
-            _check_schema(callback_schema, lambda m: refuse(task, label, "callback.schema", m))
+            _check_schema(callback_schema, lambda m, t=task, lb=label: refuse(t, lb, "callback.schema", m))
     return found
 
 

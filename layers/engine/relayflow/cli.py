@@ -7,7 +7,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .client import ApiError
 from .core import graph
@@ -579,7 +580,7 @@ def _ask(inquiry: dict[str, Any], args: argparse.Namespace) -> Any:
         answer: dict[str, Any] = {}
         for name, prop in properties.items():
             hint = prop.get("type", "JSON") if isinstance(prop, dict) else "JSON"
-            required = name in (schema.get("required") or [])
+            required = name in ((schema or {}).get("required") or [])
             raw = input(f"{name} ({hint}{', required' if required else ''}): ").strip()
             if not raw and not required:
                 continue

@@ -13,6 +13,7 @@ cannot make it cancel an execution.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -34,7 +35,7 @@ class ConsoleProxy:
         self.httpd = ThreadingHTTPServer((host, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.proxy = self  # type: ignore[attr-defined]
-        self.host, self.port = self.httpd.server_address[:2]
+        self.host, self.port = str(self.httpd.server_address[0]), int(self.httpd.server_address[1])
         self._thread: threading.Thread | None = None
 
     @property
@@ -44,7 +45,7 @@ class ConsoleProxy:
     def allowed_hosts(self) -> set[str]:
         return {f"{name}:{self.port}" for name in ("127.0.0.1", "localhost", str(self.host))}
 
-    def start(self) -> "ConsoleProxy":
+    def start(self) -> ConsoleProxy:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="relayflow-console", daemon=True)
         self._thread.start()
@@ -56,13 +57,14 @@ class ConsoleProxy:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "ConsoleProxy":
+    def __enter__(self) -> ConsoleProxy:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def forward(self, method: str, path: str, headers: dict[str, str],
+                body: bytes) -> tuple[int, dict[str, str], bytes]:
         """Send one request to the API, signed; its status, headers and body."""
         url = self.client.base + path
         hdrs = {k: v for k, v in headers.items() if k in FORWARDED_HEADERS}
@@ -137,8 +139,6 @@ def serve(client: Client, port: int, as_json: bool) -> int:
             print(f"relayflow console for {client.base} on {proxy.url}/ui\n"
                   f"  requests are {'signed with your AWS credentials' if client.sign else 'sent as they are'}; "
                   "Ctrl-C stops it.", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0

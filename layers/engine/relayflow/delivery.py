@@ -22,8 +22,9 @@ the policy is written once:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import usage
 from .actions.outcomes import HeldOutcomes
@@ -73,7 +74,7 @@ class Budget:
         return self.remaining_ms is None or self.remaining_ms() > self.reserve_ms
 
     @classmethod
-    def of(cls, context: Any, reserve_ms: float) -> "Budget":
+    def of(cls, context: Any, reserve_ms: float) -> Budget:
         """The budget of a Lambda invocation (no limit without a context that tells the time)."""
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         return cls(remaining if callable(remaining) else None, reserve_ms)

@@ -10,16 +10,30 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import local_actions, ports, usage
 from .core import templates, values
 from .core.conductor import Conductor
 from .core.errors import ConflictError, InputError, RelayflowError
 from .core.inputs import check_input, initial_vars
+from .core.listener import NO_LISTENER, Listener
 from .core.messages import (
-    AttemptFinished, CancelTimer, CloseInquiry, DispatchAttempt, Emit, Message, OpenInquiry, SendEvent,
-    ReconcileRequested, StartChild, StartRequested, StartTimer, SweepRequested, TimerFired,
+    AttemptFinished,
+    CancelTimer,
+    CloseInquiry,
+    DispatchAttempt,
+    Emit,
+    Message,
+    OpenInquiry,
+    ReconcileRequested,
+    SendEvent,
+    StartChild,
+    StartRequested,
+    StartTimer,
+    SweepRequested,
+    TimerFired,
 )
 from .core.records import WORKFLOW_FINAL, Execution
 from .core.session import Session
@@ -71,6 +85,7 @@ class Engine:
         self.clock = clock
         self.limits = limits
         self.rng = rng or random.Random()
+        self.listener: Listener = NO_LISTENER  # told each transition of every step (relayflow test's coverage)
         self.new_id = new_id or (lambda: uuid.uuid4().hex)
         self._specs: dict[tuple[str, str], WorkflowSpec] = {}
         # Deferred: start() only writes the head and queues a StartRequested, so every
@@ -136,10 +151,9 @@ class Engine:
 
     def handle_batch(self, events: list[Message], message_ids: list[str] | None = None) -> None:
         """Apply several events of one execution in one step: one read and one write of the head."""
-        eids = {getattr(e, "execution_id", None) for e in events}
-        if len(eids) != 1 or None in eids:
+        eid = getattr(events[0], "execution_id", None) if events else None
+        if not isinstance(eid, str) or any(getattr(e, "execution_id", None) != eid for e in events):
             raise ValueError("handle_batch takes events of exactly one execution")
-        eid = eids.pop()
         with usage.counting() as reads:
             self._handle_batch(eid, events, message_ids, reads)
 
@@ -158,7 +172,8 @@ class Engine:
                         self.events.send(SweepRequested(eid, after))
                 elif not head.final and head.deadline == chore.deadline:  # no step since
                     self.carry_out([Message.from_dict(c) for c in head.outbox])
-            kept = [(e, m) for e, m in zip(events, message_ids or [None] * len(events))
+            ids: list[str | None] = list(message_ids) if message_ids else [None] * len(events)
+            kept = [(e, m) for e, m in zip(events, ids, strict=False)
                     if not isinstance(e, (SweepRequested, ReconcileRequested))]
             events = [e for e, _ in kept]
             message_ids = [m for _, m in kept if m is not None]
@@ -169,8 +184,8 @@ class Engine:
             # Redelivered after their step committed (the batch may have grown since):
             # make sure that step's commands went out, then apply only the new events.
             self.carry_out([Message.from_dict(c) for c in head.outbox])
-            kept = [(e, m) for e, m in zip(events, message_ids) if m not in done]
-            events, message_ids = [e for e, _ in kept], [m for _, m in kept]
+            fresh = [(e, m) for e, m in zip(events, message_ids, strict=False) if m not in done]
+            events, message_ids = [e for e, _ in fresh], [m for _, m in fresh]
             if not events:
                 return
 
@@ -201,7 +216,7 @@ class Engine:
                 return
             session = Session(self.store, head, created=created)
             conductor = Conductor(self.spec(head.workflow, head.spec_version), session, self.clock.now(),
-                                  self.limits, self.rng)
+                                  self.limits, self.rng, self.listener)
             commands = action(conductor)
             if self.local_runner is not None:
                 commands = local_actions.run(conductor, self.local_runner, self.has_time)
@@ -296,7 +311,7 @@ class Engine:
             elif isinstance(cmd, CancelTimer):
                 self.timers.cancel(cmd.key)
             elif isinstance(cmd, SendEvent):
-                self.events.send(Message.from_dict(cmd.event))
+                self.events.send(ports.as_execution_event(Message.from_dict(cmd.event)))
             elif isinstance(cmd, StartChild):
                 self.start_child(cmd)
             elif isinstance(cmd, OpenInquiry):

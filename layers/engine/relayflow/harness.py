@@ -11,24 +11,30 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .actions.aws_lambda import LocalFunctions, register_lambda_action
 from .actions.builtin import default_registry
 from .actions.registry import ActionRegistry
 from .actions.worker import run_attempt
-from .delivery import Delivery, Received
 from .adapters.memory import (
-    MemoryBus, MemoryQueue, MemoryStore, MemoryTimers, MemoryWorkflows, SystemClock, VirtualClock,
+    MemoryBus,
+    MemoryQueue,
+    MemoryStore,
+    MemoryTimers,
+    MemoryWorkflows,
+    SystemClock,
+    VirtualClock,
 )
 from .core import templates
 from .core.loader import load_file
-from .core.messages import ControlRequested, DispatchAttempt, Emit, Message
+from .core.messages import AttemptFinished, ControlRequested, DispatchAttempt, Emit, Message
 from .core.spec import WorkflowSpec
+from .delivery import Delivery, Received
 from .engine import Engine
 from .service import Service
-
 
 MAX_RECEIVES = 5  # as the deployed queues' maxReceiveCount
 
@@ -96,7 +102,7 @@ class MemoryStack:
                                self.registry)
 
     # -- set-up ------------------------------------------------------------------
-    def execute(self, cmd: DispatchAttempt) -> Message:
+    def execute(self, cmd: DispatchAttempt) -> AttemptFinished:
         """The worker: run one attempt. Test doubles override this to script outcomes."""
         return run_attempt(self.registry, cmd)
 

@@ -1,6 +1,7 @@
 """Local actions (``local: true``): run inside the step that dispatches them.
 
-A local task's attempt runs in the advance invocation itself, between the conductor
+A local task's unit is of the ``local`` kind (``core/units/local.py``): its attempt is a
+dispatch that never leaves the step. It runs in the advance invocation itself, between the conductor
 deciding to dispatch it and the step's commit: no task-queue message, no worker
 invocation, no outcome message. Its outcome goes straight back into the same conductor,
 which starts what follows; consecutive local tasks (a sequence, a ``with_items`` of local
@@ -20,24 +21,17 @@ as the timeout's timer would have ended it.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from .core.conductor import Conductor, timer_key
-from .core.loader import LOCAL_BUILTINS
+from .core.conductor import Conductor
 from .core.messages import CancelTimer, DispatchAttempt, Message, StartTimer, TimerFired
+from .core.units import kind_for, timer_key
 
-# What may run inside a step (LOCAL_BUILTINS, checked by the loader too): code that answers
-# at once and waits on nothing. A python: action from the declared modules, and the
-# built-ins that only compute.
 DEFAULT_TIMEOUT_S = 5.0
 MAX_PER_STEP = 100  # local attempts one step runs: its records and intent stay small
 
 Runner = Callable[[DispatchAttempt], "Message | None"]
 HasTime = Callable[[float], bool]  # whether this many more seconds fit in the invocation
-
-
-def may_run_locally(action: str | None) -> bool:
-    return bool(action) and (action in LOCAL_BUILTINS or str(action).startswith("python:"))
 
 
 def run(conductor: Conductor, runner: Runner, has_time: HasTime, limit: int = MAX_PER_STEP) -> list[Message]:
@@ -81,7 +75,8 @@ def run(conductor: Conductor, runner: Runner, has_time: HasTime, limit: int = MA
 
 def _local(conductor: Conductor, cmd: DispatchAttempt) -> bool:
     task = conductor.spec.tasks.get(cmd.task)
-    return task is not None and task.local and not task.callback and may_run_locally(cmd.action)
+    # a local unit (core/units/local.py); the loader let only actions that answer at once be one
+    return task is not None and kind_for(task).name == "local"
 
 
 def _timeout(conductor: Conductor, key: str) -> float | None:

@@ -5,7 +5,8 @@ the engine and the conductor only ever see these interfaces.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol, cast
 
 from .core.messages import DispatchAttempt, Emit, Message, StartTimer
 from .core.records import Execution
@@ -51,6 +52,11 @@ class StateStore(StateReader, Protocol):
     def close_inquiry(self, inquiry_id: str, status: str) -> None:
         """Mark a pending inquiry timed_out / cancelled / failed (an answered one stays answered)."""
 
+    def query_executions(self, workflow: str, status: str | None = None, limit: int = 50,
+                         before: str | None = None) -> tuple[list[Execution], str | None]:
+        """A page of ``workflow``'s executions, newest first, optionally of one ``status``; with the
+        cursor of the next page (pass it as ``before``), None after the last."""
+
 
 class WorkflowRegistry(Protocol):
     def register(self, spec: WorkflowSpec) -> str:
@@ -59,14 +65,40 @@ class WorkflowRegistry(Protocol):
     def get(self, name: str, version: str | None = None) -> WorkflowSpec:
         """The given version, or the latest; raise KeyError when unknown."""
 
+    def names(self) -> list[str]:
+        """Every registered workflow's name, sorted."""
+
+    def versions(self, name: str) -> list[str]:
+        """The versions of workflow ``name`` (none when it is unknown)."""
+
+
+class Encodable(Protocol):
+    """A message as it travels: its ``to_dict`` is what a queue or schedule carries."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class ExecutionEvent(Encodable, Protocol):
+    """A message of the event queue: it belongs to one execution, its FIFO message group."""
+
+    @property
+    def execution_id(self) -> str: ...
+
+
+def as_execution_event(message: Message) -> ExecutionEvent:
+    """``message`` (read back from a command or a timer) as an event of the event queue."""
+    if not isinstance(getattr(message, "execution_id", None), str):
+        raise ValueError(f"a {message.kind} message names no execution: it cannot go to the event queue")
+    return cast(ExecutionEvent, message)
+
 
 class TaskQueue(Protocol):
-    def send_all(self, commands: list[DispatchAttempt]) -> None: ...
+    def send_all(self, commands: Sequence[DispatchAttempt]) -> None: ...
 
 
 class EventQueue(Protocol):
-    def send(self, event: Message) -> None: ...
-    def send_all(self, events: list[Message]) -> None: ...
+    def send(self, event: ExecutionEvent) -> None: ...
+    def send_all(self, events: Sequence[ExecutionEvent]) -> None: ...
 
 
 class Timers(Protocol):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .core.messages import Emit
 
@@ -129,12 +130,12 @@ class Printer:
             self._bar_shown = True
             return
         for task, run, p in runs:
-            key, counts = (task, run), (p["succeeded"], p["failed"], p["running"])
-            if self._last.get(key) == counts:
+            key, tally = (task, run), (p["succeeded"], p["failed"], p["running"])
+            if self._last.get(key) == tally:
                 continue
             if not force and now - self._last_line < LINE_EVERY and key in self._last:
                 continue
-            self._last[key] = counts
+            self._last[key] = tally
             self._last_line = now
             print(f"{'':>10}  {task} (run {run}) {items_text(p)}", file=self.out, flush=True)
 

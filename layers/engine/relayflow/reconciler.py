@@ -18,11 +18,10 @@ left alone. ``StuckExecutions`` counts the executions found past their deadline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from .core.messages import ControlRequested, ReconcileRequested, StartRequested
 from .core.records import RUNNING
-from .ports import Clock, EventQueue, StateStore
+from .ports import Clock, EventQueue, StateStore, WorkflowRegistry
 
 FAIL_AFTER = 6 * 3600.0  # past its deadline this long with nothing moving: fail it, with the reason
 PAGE = 100
@@ -36,7 +35,7 @@ class Reconciled:
 
 
 class Reconciler:
-    def __init__(self, store: StateStore, workflows: Any, events: EventQueue, clock: Clock,
+    def __init__(self, store: StateStore, workflows: WorkflowRegistry, events: EventQueue, clock: Clock,
                  fail_after: float = FAIL_AFTER):
         self.store, self.workflows, self.events, self.clock = store, workflows, events, clock
         self.fail_after = fail_after

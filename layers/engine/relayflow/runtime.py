@@ -14,12 +14,12 @@ from . import usage
 from .actions.allowlist import ActionModules
 from .actions.aws_lambda import boto3_invoker, register_lambda_action
 from .actions.builtin import default_registry
-from .actions.safe_http import NetworkPolicy
 from .actions.registry import ActionRegistry
+from .actions.safe_http import NetworkPolicy
+from .actions.worker import run_attempt
 from .adapters.dynamodb import DynamoStore, DynamoWorkflows, make_model
 from .adapters.memory import SystemClock
-from .actions.worker import run_attempt
-from .adapters.messaging import EventBridgeBus, decode, SchedulerTimers, SqsEventQueue, SqsTaskQueue
+from .adapters.messaging import EventBridgeBus, SchedulerTimers, SqsEventQueue, SqsTaskQueue, decode
 from .adapters.payloads import PayloadStore
 from .budgets import Budgets, derive
 from .delivery import Delivery, Received

@@ -14,17 +14,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+
+# The parser behind re.compile (private, and so not in the type stubs; Python 3.11+ as required)
+from re import _constants as _c  # type: ignore[attr-defined]
+from re import _parser as _sre_parse  # type: ignore[attr-defined]
+from typing import Any
 
 import fastjsonschema
 import regex
-
-try:  # Python 3.11+: the parser behind re.compile
-    from re import _constants as _c  # type: ignore[attr-defined]
-    from re import _parser as _sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 from .core.errors import RelayflowError
 
@@ -154,14 +152,10 @@ def _ambiguous_repeat(items: list, inside: bool) -> bool:
                 return True
             if _ambiguous_repeat(body, inside):
                 return True
-        elif op is _c.SUBPATTERN:
-            if _ambiguous_repeat(list(av[-1]), inside):
-                return True
-        elif op is _c.BRANCH:
-            if any(_ambiguous_repeat(list(alt), inside) for alt in av[1]):
-                return True
-        elif op in (_c.ASSERT, _c.ASSERT_NOT):
-            if _ambiguous_repeat(list(av[1]), inside):
+        else:
+            nested = ([av[-1]] if op is _c.SUBPATTERN else av[1] if op is _c.BRANCH
+                      else [av[1]] if op in (_c.ASSERT, _c.ASSERT_NOT) else [])
+            if any(_ambiguous_repeat(list(sub), inside) for sub in nested):
                 return True
     return False
 

@@ -25,8 +25,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from . import api_spec
@@ -155,7 +156,7 @@ class ApiServer:
         self.httpd = ThreadingHTTPServer((host, port), _RequestHandler)
         self.httpd.daemon_threads = True
         self.httpd.api = self  # type: ignore[attr-defined]
-        self.host, self.port = self.httpd.server_address[:2]
+        self.host, self.port = str(self.httpd.server_address[0]), int(self.httpd.server_address[1])
         self.allowed_hosts = own_hosts(self.host, self.port)
         self._threads: list[threading.Thread] = []
 
@@ -164,7 +165,7 @@ class ApiServer:
         return f"http://{self.host}:{self.port}"
 
     # -- running ---------------------------------------------------------------------
-    def start(self) -> "ApiServer":
+    def start(self) -> ApiServer:
         def http() -> None:
             self.httpd.serve_forever(poll_interval=0.05)
 
@@ -194,7 +195,7 @@ class ApiServer:
         from functions.api import app as api_app
         api_app.set_service(None)
 
-    def __enter__(self) -> "ApiServer":
+    def __enter__(self) -> ApiServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -23,7 +23,15 @@ from .core.inputs import check_input
 from .core.loader import parse
 from .core.messages import CallbackReceived, ControlRequested, RedriveRequested, StartRequested
 from .core.records import (
-    CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT, WORKFLOW_FINAL, Execution, TaskRun,
+    CANCELLED,
+    FAILED,
+    PAUSED,
+    RUNNING,
+    SUCCEEDED,
+    TIMED_OUT,
+    WORKFLOW_FINAL,
+    Execution,
+    TaskRun,
 )
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
@@ -251,7 +259,7 @@ class Service:
             raise BadRequest(f"unknown status {status!r}; use one of {', '.join(EXECUTION_STATUSES)}")
         if not 1 <= limit <= MAX_PAGE:
             raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
-        cursor = {"w": None, "b": None, "s": status, "a": workflow is None}
+        cursor: dict[str, Any] = {"w": None, "b": None, "s": status, "a": workflow is None}
         if next_token is not None:
             cursor = _decode_cursor(next_token)
             if cursor["s"] != status or cursor["a"] != (workflow is None) or (
@@ -264,20 +272,21 @@ class Service:
             if cursor["w"] is not None:
                 names = [n for n in names if n >= cursor["w"]]
         page: list[Execution] = []
-        before, nxt = cursor["b"], None
+        before = cursor["b"]
+        nxt_cursor: dict[str, Any] | None = None
         for i, name in enumerate(names):
             rows, after = self.store.query_executions(name, status, limit - len(page), before)
             page += rows
             before = None
             if after is not None:
-                nxt = {"w": name, "b": after}
+                nxt_cursor = {"w": name, "b": after}
                 break
             if len(page) >= limit:
                 if i + 1 < len(names):
-                    nxt = {"w": names[i + 1], "b": None}
+                    nxt_cursor = {"w": names[i + 1], "b": None}
                 break
         return {"executions": [_summary(h) for h in page],
-                "next": _encode_cursor({**nxt, "s": status, "a": workflow is None}) if nxt else None}
+                "next": _encode_cursor({**nxt_cursor, "s": status, "a": workflow is None}) if nxt_cursor else None}
 
     def execution_view(self, execution_id: str) -> dict[str, Any]:
         """The execution on its graph: every task with its status, runs and attempts, the edges,
@@ -288,7 +297,7 @@ class Service:
             raise NotFound(f"no execution {execution_id!r}")
         spec = self.get_workflow(head.workflow, head.spec_version)
         runs = self.store.list_runs(execution_id)
-        tasks = []
+        tasks: list[dict[str, Any]] = []
         for name, task in spec.tasks.items():
             mine = [r for r in runs if r.task == name]
             tasks.append({

@@ -30,7 +30,7 @@ class Settings:
     http_allowed_networks: str = ""  # CIDRs core.http may reach besides public addresses (comma separated)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         names = {
             "table": "RELAYFLOW_TABLE", "task_queue_url": "RELAYFLOW_TASK_QUEUE_URL",

@@ -61,8 +61,9 @@ import fnmatch
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import yaml
 
@@ -75,8 +76,9 @@ from .core.conductor import ASK_ACTION, Conductor
 from .core.errors import InputError
 from .core.loader import parse_file, read_file
 from .core.messages import AttemptFinished, DispatchAttempt, Message, StartChild, StartTimer
-from .core.records import RUNNING, TaskRun, Unit
+from .core.records import RUNNING, Execution, TaskRun, Unit
 from .core.spec import FAIL, Branch, TaskSpec, Transition, WorkflowSpec
+from .engine import UnknownExecution
 from .harness import MemoryStack
 
 # How a token-holding unit (approval, callback task) is answered, where the engine has it.
@@ -119,28 +121,24 @@ class Mock:
     """What a mocked task does: per attempt, or chosen per run / per item first."""
 
     attempts: tuple[Outcome, ...] = ()
-    runs: tuple["Mock", ...] | dict[int, "Mock"] | None = None
-    items: dict[int, "Mock"] | None = None
-    default: "Mock | None" = None
+    runs: tuple[Mock, ...] | dict[int, Mock] | None = None
+    items: dict[int, Mock] | None = None
+    default: Mock | None = None
 
     def outcome(self, run: int, index: int | None, attempt: int) -> Outcome | None:
-        mock: Mock | None = self
-        if mock.runs is not None:
-            if isinstance(mock.runs, tuple):
-                mock = mock.runs[min(run, len(mock.runs)) - 1] if mock.runs else None
+        chosen: Mock | None
+        if self.runs is not None:
+            if isinstance(self.runs, tuple):
+                chosen = self.runs[min(run, len(self.runs)) - 1] if self.runs else None
             else:
-                mock = mock.runs.get(run, mock.default)
-            if mock is None:
-                return None
-            return mock.outcome(run, index, attempt)
-        if mock.items is not None:
-            mock = mock.items.get(index, mock.default) if index is not None else mock.default
-            if mock is None:
-                return None
-            return mock.outcome(run, index, attempt)
-        if not mock.attempts:
-            return mock.default.outcome(run, index, attempt) if mock.default else None
-        return mock.attempts[min(attempt, len(mock.attempts)) - 1]
+                chosen = self.runs.get(run, self.default)
+            return None if chosen is None else chosen.outcome(run, index, attempt)
+        if self.items is not None:
+            chosen = self.items.get(index, self.default) if index is not None else self.default
+            return None if chosen is None else chosen.outcome(run, index, attempt)
+        if not self.attempts:
+            return self.default.outcome(run, index, attempt) if self.default else None
+        return self.attempts[min(attempt, len(self.attempts)) - 1]
 
 
 # -- the test file -------------------------------------------------------------------------------------
@@ -402,7 +400,8 @@ class _FileReader:
                 if key == "statuses" and value not in STATUSES + ("skipped",):
                     self.err(where + (key, name), f"expect.statuses.{name}: {value!r} is not a task run status")
                 if key == "errors" and value is not None and not isinstance(value, dict):
-                    self.err(where + (key, name), f"expect.errors.{name}: a map such as {{type: ActionFailed}}, or null")
+                    self.err(where + (key, name),
+                             f"expect.errors.{name}: a map such as {{type: ActionFailed}}, or null")
                 if key == "attempts" and (isinstance(value, bool) or not isinstance(value, int)):
                     self.err(where + (key, name), f"expect.attempts.{name}: a number of attempts")
         if "order" in raw:
@@ -615,13 +614,13 @@ def _fires(do: tuple[str, ...], commands: frozenset[str], targets: list[str]) ->
 def _recording(sink: list[tuple[str, str, str]]) -> Iterator[None]:
     from . import engine as engine_module
     global _SINK
-    original, saved = engine_module.Conductor, _SINK
-    engine_module.Conductor = _RecordingConductor  # type: ignore[misc]
+    original, saved = engine_module.Conductor, _SINK  # type: ignore[attr-defined]
+    engine_module.Conductor = _RecordingConductor  # type: ignore[attr-defined]
     _SINK = sink
     try:
         yield
     finally:
-        engine_module.Conductor = original  # type: ignore[misc]
+        engine_module.Conductor = original  # type: ignore[attr-defined]
         _SINK = saved
 
 
@@ -719,7 +718,8 @@ class _TestStack(MemoryStack):
                                 dict(outcome.error or {}) if outcome.kind == "fail" else None,
                                 via=via, by="relayflow test (mock)")
         elif outcome.kind == "fail":
-            message = AttemptFinished(eid, task, run, index, attempt, "failed", outcome.result, dict(outcome.error or {}))
+            message = AttemptFinished(eid, task, run, index, attempt, "failed", outcome.result,
+                                      dict(outcome.error or {}))
         else:
             message = AttemptFinished(eid, task, run, index, attempt, "succeeded", outcome.result)
         if outcome.after > 0:
@@ -744,7 +744,7 @@ class _TestStack(MemoryStack):
             raise MockRefused(f"the mocked answer to {task} does not match its schema ({problem}); the approval "
                               "API would refuse it")
 
-    def execute(self, cmd: DispatchAttempt) -> Message:
+    def execute(self, cmd: DispatchAttempt) -> Message:  # type: ignore[override]  # see _answer
         key = (cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt)
         outcome = self._outcome(*key)
         if outcome is None:
@@ -874,7 +874,7 @@ def run_case(tf: TestFile, case: Case, sink: list[tuple[str, str, str]],
                      + (f", waiting on {', '.join(waiting)} (nothing will answer it here: mock it, "
                         f"or give it a timeout)" if waiting else ""))
         return out
-    head = stack.store.get_execution(eid)
+    head = _head(stack, eid)
     elapsed = (head.finished_at if head.finished_at is not None else stack.clock.now()) - head.created_at
     out.mismatches = check(case.expect, execution, stack, eid, elapsed)
     return out
@@ -891,7 +891,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
@@ -909,7 +909,8 @@ def diff(expected: Any, got: Any, path: str, subset: bool = False) -> list[Misma
                        for key in got if key not in expected)
         return out
     if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
-        return [m for i, (e, g) in enumerate(zip(expected, got)) for m in diff(e, g, f"{path}[{i}]", subset)]
+        pairs = enumerate(zip(expected, got, strict=True))
+        return [m for i, (e, g) in pairs for m in diff(e, g, f"{path}[{i}]", subset)]
     return [] if _same(expected, got) else [Mismatch(path, expected, got)]
 
 
@@ -953,9 +954,17 @@ def _inputs_of(stack: MemoryStack, eid: str, spec: WorkflowSpec, task: str, run:
     return [u.input for u in units]
 
 
+def _head(stack: MemoryStack, eid: str) -> Execution:
+    head = stack.store.get_execution(eid)
+    if head is None:
+        raise UnknownExecution(f"no execution {eid!r}")
+    return head
+
+
 def check(expect: dict[str, Any], execution: dict[str, Any], stack: MemoryStack, eid: str,
           elapsed: float) -> list[Mismatch]:
-    spec = stack.engine.spec(stack.store.get_execution(eid).workflow, stack.store.get_execution(eid).spec_version)
+    head = _head(stack, eid)
+    spec = stack.engine.spec(head.workflow, head.spec_version)
     out: list[Mismatch] = []
     if "status" in expect and execution["status"] != expect["status"]:
         out.append(Mismatch("status", expect["status"], execution["status"]))
@@ -994,11 +1003,11 @@ def check(expect: dict[str, Any], execution: dict[str, Any], stack: MemoryStack,
     for key, subset in (("inputs", False), ("inputs_include", True)):
         for name, value in (expect.get(key) or {}).items():
             run = _run_of(execution, str(name))
-            got = _MISSING if run is None else _inputs_of(stack, eid, spec, run["name"], run["run"])
-            if got is _MISSING:
+            inputs = _MISSING if run is None else _inputs_of(stack, eid, spec, run["name"], run["run"])
+            if inputs is _MISSING:
                 out.append(Mismatch(f"inputs.{name}", value, _MISSING, "the task never ran"))
             else:
-                out.extend(diff(value, got, f"inputs.{name}", subset))
+                out.extend(diff(value, inputs, f"inputs.{name}", subset))
     if "vars" in expect:
         got_vars = stack.store.list_vars(eid)
         for name, value in expect["vars"].items():

@@ -19,8 +19,9 @@ import os
 import re
 import sys
 import sysconfig
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .errors import ActionNotAllowed, UnknownAction
 
@@ -89,7 +90,7 @@ class ActionModules:
         return None
 
     @classmethod
-    def from_setting(cls, value: str | None) -> "ActionModules":
+    def from_setting(cls, value: str | None) -> ActionModules:
         """``RELAYFLOW_ACTION_MODULES``: module names separated by commas or spaces."""
         return cls([m for m in re.split(r"[,\s]+", value or "") if m])
 
@@ -115,7 +116,7 @@ class ActionModules:
                     "--action-module, or put it beside the workflow for relayflow run / test")
         return None
 
-    def load(self, action: str) -> Callable[[Any], Any]:
+    def load(self, action: str) -> Callable[..., Any]:
         """The function ``action`` names, after checking it against the declaration."""
         reason = self.check(action)
         if reason:

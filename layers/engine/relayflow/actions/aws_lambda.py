@@ -7,7 +7,8 @@ payload, so workflows that call Lambda functions run and test offline.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .allowlist import lambda_target_problem
 from .errors import ActionFailed

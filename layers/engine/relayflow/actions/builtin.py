@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..core.builtins import worker_builtins
 from .allowlist import ActionModules
 from .errors import ActionFailed
-from .registry import ActionContext, ActionRegistry
+from .registry import Action, ActionContext, ActionRegistry
 from .safe_http import NetworkPolicy, fetch
 
 HTTP_DEFAULT_TIMEOUT = 30.0
@@ -75,10 +76,15 @@ def http(payload: Any, ctx: ActionContext, policy: NetworkPolicy | None = None) 
 
 
 def register_builtins(registry: ActionRegistry) -> ActionRegistry:
-    registry.register("core.noop", noop)
-    registry.register("core.echo", echo)
-    registry.register("core.fail", fail)
-    registry.register("core.http", lambda payload, ctx: http(payload, ctx, registry.network))
+    """Every built-in of the manifest (core/builtins.py) that a worker runs."""
+    functions: dict[str, Action] = {
+        "core.noop": noop,
+        "core.echo": echo,
+        "core.fail": fail,
+        "core.http": lambda payload, ctx: http(payload, ctx, registry.network),
+    }
+    for name in worker_builtins():
+        registry.register(name, functions[name])  # a KeyError here: the manifest lists one not written
     return registry
 
 

@@ -9,7 +9,7 @@ a crash between an action and its send).
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from .. import usage
 from ..core.messages import AttemptFinished
@@ -52,6 +52,7 @@ class HeldOutcomes:
         """Send every held outcome; raises if SQS refuses (a re-send is safe: deduplication ids)."""
         if self.pending:
             for outcome in self.pending:
-                usage.add(outcome.usage, "q", 1 / min(len(self.pending), 10))
+                if outcome.usage is not None:  # always, since ``add`` set it
+                    usage.add(outcome.usage, "q", 1 / min(len(self.pending), 10))
             self.send_all(self.pending)
             self.pending = []

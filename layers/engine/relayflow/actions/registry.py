@@ -9,8 +9,9 @@ can die after the action and before its result is recorded): use
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .allowlist import ActionModules
 from .errors import UnknownAction

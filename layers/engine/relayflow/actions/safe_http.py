@@ -18,8 +18,8 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 from .errors import ActionFailed
@@ -43,7 +43,7 @@ class NetworkNotAllowed(ActionFailed):
 
 def system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 @dataclass
@@ -61,7 +61,7 @@ class NetworkPolicy:
     resolver: Resolver = field(default=system_resolver)
 
     @classmethod
-    def from_setting(cls, value: str | None) -> "NetworkPolicy":
+    def from_setting(cls, value: str | None) -> NetworkPolicy:
         """``RELAYFLOW_HTTP_ALLOW_NETWORKS``: CIDRs separated by commas, on AWS; nothing private when empty."""
         return cls(allow_private=False, allowed=parse_networks(value or ""))
 

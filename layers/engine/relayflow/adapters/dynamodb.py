@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from botocore.exceptions import ClientError
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -53,26 +54,34 @@ class _Gsi1(GlobalSecondaryIndex):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
-def make_model(table: str, region: str, host: str | None = None) -> type[Model]:
+class StateItem(Model):
+    """The attributes of every item; ``make_model`` binds them to a table."""
+
+    class Meta:
+        table_name = "unbound"  # never used: make_model's subclass names the table
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    d = UnicodeAttribute(null=True)
+    v = NumberAttribute(null=True)
+    p = UnicodeAttribute(null=True)
+    pv = NumberAttribute(null=True)
+    s = UnicodeAttribute(null=True)  # token of the step that wrote it
+    status = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+    gsi1 = _Gsi1()
+
+
+def make_model(table: str, region: str, host: str | None = None) -> type[StateItem]:
     """The item class for ``table``; PynamoDB binds table names at class creation."""
     meta = type("Meta", (), {"table_name": table, "region": region, "host": host,
                              "billing_mode": "PAY_PER_REQUEST"})
 
-    class Item(Model):
-        Meta = meta
-
-        pk = UnicodeAttribute(hash_key=True)
-        sk = UnicodeAttribute(range_key=True)
-        d = UnicodeAttribute(null=True)
-        v = NumberAttribute(null=True)
-        p = UnicodeAttribute(null=True)
-        pv = NumberAttribute(null=True)
-        s = UnicodeAttribute(null=True)  # token of the step that wrote it
-        status = UnicodeAttribute(null=True)
-        gsi1pk = UnicodeAttribute(null=True)
-        gsi1sk = UnicodeAttribute(null=True)
-        expires_at = TTLAttribute(null=True)
-        gsi1 = _Gsi1()
+    class Item(StateItem):
+        Meta = meta  # type: ignore[assignment]  # PynamoDB reads Meta as a plain class
+        gsi1 = _Gsi1()  # an index binds to the class that declares it, so each table's class declares its own
 
     return Item
 
@@ -90,7 +99,7 @@ def unit_sk(task: str, run: int, index: int) -> str:
 
 
 class DynamoStore:
-    def __init__(self, model: type[Model], payloads: PayloadStore, clock: Callable[[], float],
+    def __init__(self, model: type[StateItem], payloads: PayloadStore, clock: Callable[[], float],
                  retention_days: int = 30, step_lease: float = STEP_LEASE):
         self.model = model
         self.step_lease = step_lease
@@ -102,7 +111,7 @@ class DynamoStore:
     # -- encoding ------------------------------------------------------------------
     def _expiry(self, finished_at: float | None = None) -> dt.datetime:
         at = self.clock() if finished_at is None else finished_at
-        return dt.datetime.fromtimestamp(int(at) + self.retention, tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(int(at) + self.retention, tz=dt.UTC)
 
     def _dump(self, document: Any, execution_id: str) -> str:
         return self.payloads.dump(document, ITEM_PART_LIMIT, execution_id)
@@ -515,7 +524,7 @@ class DynamoStore:
 class DynamoWorkflows:
     """Workflow definitions, kept as their YAML text by content version."""
 
-    def __init__(self, model: type[Model], payloads: PayloadStore):
+    def __init__(self, model: type[StateItem], payloads: PayloadStore):
         self.model = model
         self.payloads = payloads
         self._cache: dict[tuple[str, str], WorkflowSpec] = {}

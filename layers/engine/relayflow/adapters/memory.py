@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import bisect
-import time
 import heapq
+import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..core import values
 from ..core.errors import ConflictError
-from ..core.messages import DispatchAttempt, Emit, Message, StartTimer
+from ..core.messages import Emit, Message, StartTimer
 from ..core.records import Execution, TaskRun, TaskState, Unit, history
 from ..core.session import Changes
 from ..core.spec import WorkflowSpec
 from ..core.versioning import spec_version
+from ..ports import Encodable
 
 
 class MemoryStore:
@@ -186,11 +188,12 @@ class MemoryQueue:
         self.messages: deque[Message] = deque()
         self.sent = 0
 
-    def send(self, message: Message) -> None:
-        self.messages.append(Message.from_dict(values.to_json(message.to_dict(), f"a {message.kind} message")))
+    def send(self, message: Encodable) -> None:
+        data = message.to_dict()
+        self.messages.append(Message.from_dict(values.to_json(data, f"a {data.get('kind')} message")))
         self.sent += 1
 
-    def send_all(self, messages: list[Message]) -> None:
+    def send_all(self, messages: Sequence[Encodable]) -> None:
         for message in messages:
             self.send(message)
 

@@ -16,11 +16,13 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..core.messages import DispatchAttempt, Emit, Message, StartTimer
+from ..ports import Encodable, ExecutionEvent, as_execution_event
 from .errors import AdapterError, MalformedMessage
 from .payloads import PayloadStore
 
@@ -30,8 +32,8 @@ SCHEDULER_INPUT_LIMIT = 200_000
 EVENT_SOURCE = "relayflow"
 
 
-def encode(message: Message, payloads: PayloadStore, scope: str, limit: int = SQS_BODY_LIMIT) -> str:
-    return '{"v":%d,"m":%s}' % (ENVELOPE_VERSION, payloads.dump(message.to_dict(), limit, scope))
+def encode(message: Encodable, payloads: PayloadStore, scope: str, limit: int = SQS_BODY_LIMIT) -> str:
+    return f'{{"v":{ENVELOPE_VERSION:d},"m":{payloads.dump(message.to_dict(), limit, scope)}}}'
 
 
 def decode(body: str, payloads: PayloadStore) -> Message:
@@ -71,7 +73,7 @@ def fifo_id(key: str) -> str:
     return key if _FIFO_ID.match(key) else hashlib.sha256(key.encode()).hexdigest()
 
 
-def dedup_id(message: Message) -> str:
+def dedup_id(message: Encodable) -> str:
     data = message.to_dict()
     data.pop("usage", None)  # a re-sent outcome's share of its batch may differ: still the same outcome
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
@@ -114,7 +116,7 @@ class SqsTaskQueue:
     def __init__(self, sqs: Any, url: str, payloads: PayloadStore):
         self.sqs, self.url, self.payloads = sqs, url, payloads
 
-    def send_all(self, commands: list[DispatchAttempt]) -> None:
+    def send_all(self, commands: Sequence[DispatchAttempt]) -> None:
         send_batches(self.sqs, self.url, [
             {"MessageBody": encode(c, self.payloads, c.execution_id), "MessageGroupId": fifo_id(c.idempotency_key),
              "MessageDeduplicationId": fifo_id(c.idempotency_key)} for c in commands], "task queue")
@@ -126,19 +128,19 @@ class SqsEventQueue:
     def __init__(self, sqs: Any, url: str, payloads: PayloadStore):
         self.sqs, self.url, self.payloads = sqs, url, payloads
 
-    def send(self, event: Message) -> None:
-        eid = getattr(event, "execution_id")
+    def send(self, event: ExecutionEvent) -> None:
+        eid = event.execution_id
         self.sqs.send_message(QueueUrl=self.url, MessageBody=encode(event, self.payloads, eid),
                               MessageGroupId=fifo_id(eid), MessageDeduplicationId=dedup_id(event))
 
-    def send_all(self, events: list[Message]) -> None:
+    def send_all(self, events: Sequence[ExecutionEvent]) -> None:
         """Several events with as few requests as SendMessageBatch's limits allow (a worker's
         outcomes); each keeps its own execution's message group and deduplication id."""
         if len(events) == 1:
             return self.send(events[0])
         send_batches(self.sqs, self.url, [
-            {"MessageBody": encode(e, self.payloads, getattr(e, "execution_id")),
-             "MessageGroupId": fifo_id(getattr(e, "execution_id")), "MessageDeduplicationId": dedup_id(e)}
+            {"MessageBody": encode(e, self.payloads, e.execution_id),
+             "MessageGroupId": fifo_id(e.execution_id), "MessageDeduplicationId": dedup_id(e)}
             for e in events], "event queue")
 
 
@@ -147,13 +149,13 @@ def schedule_name(key: str) -> str:
 
 
 def at_expression(due: float) -> str:
-    when = dt.datetime.fromtimestamp(math.ceil(due), tz=dt.timezone.utc)
+    when = dt.datetime.fromtimestamp(math.ceil(due), tz=dt.UTC)
     return f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})"
 
 
 def parse_at(expression: str) -> float:
     inner = expression[len("at("):-1]
-    return dt.datetime.strptime(inner, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.timezone.utc).timestamp()
+    return dt.datetime.strptime(inner, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC).timestamp()
 
 
 class SchedulerTimers:
@@ -174,8 +176,8 @@ class SchedulerTimers:
         self.dlq_arn = dlq_arn
 
     def start(self, timer: StartTimer) -> None:
-        event = Message.from_dict(timer.event)
-        eid = getattr(event, "execution_id")
+        event = as_execution_event(Message.from_dict(timer.event))
+        eid = event.execution_id
         target: dict[str, Any] = {
             "Arn": self.target_arn, "RoleArn": self.role_arn,
             "Input": encode(event, self.payloads, eid, SCHEDULER_INPUT_LIMIT),

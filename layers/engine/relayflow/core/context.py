@@ -11,7 +11,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
 from .errors import RelayflowError
-from .records import FAILED, SKIPPED, SUCCEEDED, TIMED_OUT, TaskRun
+from .records import TaskRun
+from .status import RunStatus
 from .session import Session
 
 
@@ -95,8 +96,8 @@ def build(session: Session, task_names: Mapping[str, Any], *, input: Mapping[str
         "task": tasks, "tasks": tasks,
         "system": system,
         "result": lambda: result, "error": lambda: error,
-        "succeeded": is_(SUCCEEDED), "failed": is_(FAILED, TIMED_OUT),
-        "timed_out": is_(TIMED_OUT), "skipped": is_(SKIPPED),
+        "succeeded": is_(RunStatus.SUCCEEDED), "failed": is_(RunStatus.FAILED, RunStatus.TIMED_OUT),
+        "timed_out": is_(RunStatus.TIMED_OUT), "skipped": is_(RunStatus.SKIPPED),
     }
     if extra:
         ctx.update(extra)

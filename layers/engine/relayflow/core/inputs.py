@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from . import templates, values
 from .errors import InputError, TemplateError
-from .loader import type_matches
+from .loader.fields import type_matches
 from .spec import WorkflowSpec
 
 

@@ -12,20 +12,20 @@ import copy
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
-# Workflow statuses.
-RUNNING = "running"
-PAUSED = "paused"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-TIMED_OUT = "timed_out"
-CANCELLED = "cancelled"
-WORKFLOW_FINAL = frozenset({SUCCEEDED, FAILED, TIMED_OUT, CANCELLED})
+from .status import EXECUTION_FINAL, ExecutionStatus, RunStatus, UnitStatus
+from .status import RUN_FINAL as RUN_FINAL
 
-# Task run / unit statuses; PENDING: created but not started (waiting for a resume).
-PENDING = "pending"
-WAITING = "waiting"  # a unit waiting for a retry timer
-SKIPPED = "skipped"
-RUN_FINAL = frozenset({SUCCEEDED, FAILED, TIMED_OUT, SKIPPED, CANCELLED})
+# The statuses under their old names, for callers outside the core (core/status.py is the source).
+RUNNING = ExecutionStatus.RUNNING.value
+PAUSED = ExecutionStatus.PAUSED.value
+SUCCEEDED = ExecutionStatus.SUCCEEDED.value
+FAILED = ExecutionStatus.FAILED.value
+TIMED_OUT = ExecutionStatus.TIMED_OUT.value
+CANCELLED = ExecutionStatus.CANCELLED.value
+WORKFLOW_FINAL = EXECUTION_FINAL
+PENDING = RunStatus.PENDING.value
+WAITING = UnitStatus.WAITING.value
+SKIPPED = RunStatus.SKIPPED.value
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Execution:
     workflow: str
     spec_version: str
     input: dict[str, Any]
-    status: str = RUNNING
+    status: str = ExecutionStatus.RUNNING.value
     created_at: float = 0.0
     finished_at: float | None = None
     seq: int = 0  # runs created so far; gives each run its place in start order
@@ -62,7 +62,7 @@ class Execution:
 
     @property
     def final(self) -> bool:
-        return self.status in WORKFLOW_FINAL
+        return self.status in EXECUTION_FINAL
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,7 +82,7 @@ class Unit:
 
     index: int = 0
     item: Any = None  # the with_items item (or batch) this unit works on
-    status: str = PENDING
+    status: str = UnitStatus.PENDING.value
     attempt: int = 0
     input: Any = None
     result: Any = None
@@ -106,7 +106,7 @@ class TaskRun:
     task: str
     run: int
     seq: int
-    status: str = PENDING
+    status: str = RunStatus.PENDING.value
     attempts: int = 0
     result: Any = None
     error: dict[str, Any] | None = None

@@ -8,11 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-TIMED_OUT = "timed_out"
-SKIPPED = "skipped"
-CANCELLED = "cancelled"
+from .status import RunStatus
+
+# The outcomes a transition can name (core/status.py is the source).
+SUCCEEDED = RunStatus.SUCCEEDED.value
+FAILED = RunStatus.FAILED.value
+TIMED_OUT = RunStatus.TIMED_OUT.value
+SKIPPED = RunStatus.SKIPPED.value
+CANCELLED = RunStatus.CANCELLED.value
 
 INPUT_TYPES = ("string", "integer", "number", "boolean", "object", "array")
 BACKOFFS = ("constant", "linear", "exponential")

@@ -65,7 +65,7 @@ class FairLock:
                 self._owner = None
                 self._cond.notify_all()
 
-    def __enter__(self) -> "FairLock":
+    def __enter__(self) -> FairLock:
         self.acquire()
         return self
 

@@ -16,8 +16,9 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..actions.registry import ActionRegistry
 from ..adapters.memory import SystemClock, VirtualClock
@@ -28,7 +29,7 @@ from ..core.spec import WorkflowSpec
 from ..settings import Settings
 from . import contract as aws_contract
 from . import resources as R
-from .lambda_runtime import FunctionTimedOut, Invoker, LambdaContext
+from .lambda_runtime import FunctionTimedOut, Invoker
 
 _ENV = {
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -76,9 +77,9 @@ class LocalStack:
         session = boto3.session.Session(region_name=R.REGION)
         self.sqs = session.client("sqs")
         self._create_resources(session)
-        from ..runtime import Runtime, set_runtime
         from ..actions.aws_lambda import LocalFunctions, register_lambda_action
         from ..actions.builtin import default_registry
+        from ..runtime import Runtime, set_runtime
         self.functions = LocalFunctions()  # what aws.lambda invokes here
         registry = registry or default_registry()
         register_lambda_action(registry, self.functions)
@@ -155,7 +156,7 @@ class LocalStack:
         self.invoker.close()
         self._mock.stop()
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -20,8 +20,9 @@ module is imported has it. It does nothing unless a contract is active.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from botocore import handlers
 from botocore.exceptions import ClientError

@@ -215,7 +215,8 @@ def check(operation: str, params: dict[str, Any], contract: Contract) -> Breach 
             return Breach("dynamodb.batch-write-count", f"{len(requests)} requests (1..{BATCH_WRITE})", BWI)
         total, seen = 0, set()
         for i, (table, request) in enumerate(requests):
-            item = (request.get("PutRequest") or {}).get("Item") or (request.get("DeleteRequest") or {}).get("Key")
+            item = ((request.get("PutRequest") or {}).get("Item")
+                    or (request.get("DeleteRequest") or {}).get("Key") or {})
             key = (table, json.dumps({k: item.get(k) for k in ("pk", "sk")}, sort_keys=True))
             if key in seen:
                 return Breach("dynamodb.batch-write-duplicate", f"request {i}: a second request on one item", BWI)

@@ -172,8 +172,8 @@ def check(operation: str, params: dict[str, Any], contract: Contract) -> Breach 
             return Breach("sqs.receive-count", f"MaxNumberOfMessages {n} (1..10)", RECEIVE, "InvalidParameterValue")
         if not 0 <= wait <= 20:
             return Breach("sqs.receive-wait", f"WaitTimeSeconds {wait} (0..20)", RECEIVE, "InvalidParameterValue")
-    if operation in ("ReceiveMessage", "ChangeMessageVisibility") and "VisibilityTimeout" in params:
-        if not 0 <= params["VisibilityTimeout"] <= 43_200:
+    if (operation in ("ReceiveMessage", "ChangeMessageVisibility") and "VisibilityTimeout" in params
+            and not 0 <= params["VisibilityTimeout"] <= 43_200):
             return Breach("sqs.visibility-range", f"VisibilityTimeout {params['VisibilityTimeout']} (0..43200)",
                           f"SQS API Reference, {operation}", "InvalidParameterValue")
     return None
