@@ -1,6 +1,6 @@
 """AWS requests and dollars per task on the embedded stack (a benchmark, not a test).
 
-Runs four shapes on one ``relayflow.local.stack.LocalStack`` (moto in-process,
+Runs four shapes on one ``relayflow.local.stack.EmbeddedStack`` (moto in-process,
 the real Lambda handlers, the pump; nothing is reset between shapes but the
 counters) and counts every AWS request the stack makes, by service and
 operation, by wrapping ``botocore.client.BaseClient._make_api_call``
@@ -708,8 +708,8 @@ class Bench:
         self.meter = meter = Meter()
         meter.install()  # before the stack builds its clients; counting stays off outside runs
         from relayflow.local import resources
-        from relayflow.local.stack import LocalStack
-        self.stack = stack = LocalStack()
+        from relayflow.local.stack import EmbeddedStack
+        self.stack = stack = EmbeddedStack()
         stack.runtime.actions.register("bench.blob", blob)
         stack.runtime.actions.register(LOCAL_BLOB, blob)
         meter.learn_table(stack.runtime.model._get_connection().describe_table())

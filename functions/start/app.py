@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from relayflow.core.errors import InputError
+from relayflow.errors import UnknownWorkflowError
 from relayflow.runtime import get_runtime
 
 logger = Logger()
@@ -28,7 +29,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         eid = rt.engine.start(event["workflow"], event.get("input"), execution_id=event.get("execution_id"),
                               version=event.get("version"))
-    except KeyError:
+    except UnknownWorkflowError:
         return {"error": {"type": "UnknownWorkflow", "message": f"workflow {event['workflow']!r} is not registered"}}
     except InputError as exc:
         return {"error": {"type": "InvalidInput", "message": str(exc), "problems": exc.problems}}

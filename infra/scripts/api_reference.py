@@ -1,4 +1,4 @@
-"""Write docs/api.md from the OpenAPI document the API serves (relayflow.api_spec).
+"""Write docs/api.md from the OpenAPI document the API serves (relayflow.api.document).
 
     python infra/scripts/api_reference.py            # rewrite docs/api.md
     python infra/scripts/api_reference.py --check    # exit 1 if docs/api.md is stale
@@ -9,7 +9,7 @@ import json
 import pathlib
 import sys
 
-from relayflow.api_spec import document
+from relayflow.api.document import document
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TARGET = ROOT / "docs" / "api.md"

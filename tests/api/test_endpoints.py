@@ -11,7 +11,8 @@ import textwrap
 
 import pytest
 
-from relayflow import api_spec, cli
+from relayflow import cli
+from relayflow.api import document as api_spec
 
 SIMPLE = """\
 name: t.simple

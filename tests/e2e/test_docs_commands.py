@@ -112,9 +112,9 @@ def test_the_python_snippet_that_registers_a_workflow_runs(tmp_path):
     text = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
     (snippet,) = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "DynamoWorkflows" in b]
     from relayflow.local import resources as R
-    from relayflow.local.stack import LocalStack
+    from relayflow.local.stack import EmbeddedStack
 
-    with LocalStack() as stack:
+    with EmbeddedStack() as stack:
         code = (snippet.replace("<StateTableName>", R.TABLE).replace("<region>", R.REGION)
                 .replace("<PayloadBucketName>", R.BUCKET)
                 .replace('"workflows/deploy.yaml"', repr(str(ROOT / "examples" / "deploy.yaml"))))

@@ -432,6 +432,7 @@ def test_parallel_sub_task_workflow_task_and_child_mocks(tmp_path: Path, capsys:
 
 def test_a_mocked_workflow_task_starts_no_child_execution(tmp_path: Path) -> None:
     from relayflow import testing
+    from relayflow.testing.run import register_all
     write(tmp_path, "child.yaml", "name: demo.child\ntasks: [{name: s, action: core.noop}]\n")
     write(tmp_path, "wf.yaml", "name: demo.parent\ntasks: [{name: c, workflow: demo.child}]\n")
     path = write(tmp_path, "wf_test.yaml", """
@@ -439,8 +440,8 @@ def test_a_mocked_workflow_task_starts_no_child_execution(tmp_path: Path) -> Non
         cases: [{name: mocked, mocks: {c: {result: 1}}, expect: {status: succeeded}}]
         """)
     tf = testing.load_test_file(str(path))
-    stack = testing._TestStack({"demo.parent": tf.cases[0].mocks})
-    testing._register_all(stack, tf)
+    stack = testing.MockedStack({"demo.parent": tf.cases[0].mocks})
+    register_all(stack, tf)
     stack.run("demo.parent")
     assert [h.workflow for h in stack.store.executions.values()] == ["demo.parent"]
 

@@ -10,8 +10,8 @@ from . import faults
 def local():
     """One embedded stack per module, with AWS's five-minute FIFO deduplication window
     (see ``faults.fifo_dedup_window``) and the test workflows registered."""
-    from relayflow.local.stack import LocalStack
+    from relayflow.local.stack import EmbeddedStack
 
-    with faults.fifo_dedup_window(), LocalStack() as stack:
+    with faults.fifo_dedup_window(), EmbeddedStack() as stack:
         faults.register_all(stack)
         yield stack

@@ -20,7 +20,7 @@ from typing import Any
 import botocore.client
 from botocore.exceptions import ClientError
 
-from relayflow.adapters.memory import VirtualClock
+from relayflow.clock import VirtualClock
 from relayflow.core.messages import DispatchAttempt
 
 HANDLERS = ("start", "worker", "advance")

@@ -9,7 +9,7 @@ child's AWS calls (PynamoDB's included) and the child sends itself SIGKILL befor
 k-th one reaches the server, or just after the handler returned (its answer never
 reaches Lambda). The moto server keeps whatever the child wrote.
 
-The parent plays AWS around the handlers, as ``LocalStack``'s pump does: it receives
+The parent plays AWS around the handlers, as ``EmbeddedStack``'s pump does: it receives
 batches from SQS and hands them to a child, deletes what the child reported done,
 makes the rest visible again (all of it when the child died), fires Scheduler
 schedules on a virtual clock, and retries API requests a client saw fail. A case
@@ -461,7 +461,7 @@ class Run:
     """One shape run to its end on fresh resources, with at most one kill."""
 
     def __init__(self, shape: Shape, variant: str, workflows: list[Any], kill: tuple[str, int] | None = None):
-        from relayflow.adapters.memory import VirtualClock
+        from relayflow.clock import VirtualClock
         from relayflow.runtime import Runtime
         from relayflow.service import Service
 

@@ -24,8 +24,8 @@ def resize(payload):
 
 @pytest.fixture(scope="module")
 def stack():
-    from relayflow.local.stack import LocalStack
-    with LocalStack() as s:
+    from relayflow.local.stack import EmbeddedStack
+    with EmbeddedStack() as s:
         s.functions.register("resize", resize)
         s.register(load_text(WORKFLOW))
         yield s

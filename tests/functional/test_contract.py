@@ -18,8 +18,8 @@ ROLE = f"arn:aws:iam::{R.ACCOUNT}:role/{R.SCHEDULER_ROLE}"
 
 @pytest.fixture(scope="module")
 def stack():
-    from relayflow.local.stack import LocalStack
-    with LocalStack() as s:
+    from relayflow.local.stack import EmbeddedStack
+    with EmbeddedStack() as s:
         s.plain_url = s.sqs.create_queue(QueueName="contract-plain")["QueueUrl"]
         s.nodedup_url = s.sqs.create_queue(QueueName="contract-nodedup.fifo", Attributes={
             "FifoQueue": "true", "ContentBasedDeduplication": "false"})["QueueUrl"]

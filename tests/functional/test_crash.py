@@ -98,9 +98,9 @@ def measure(stack: Any, injector: CallInjector, log: WorkerLog) -> dict[str, Cle
 # -- collection: how many AWS calls each handler makes ---------------------------------------
 
 def _measure_fresh() -> dict[str, dict[str, list[str]]]:
-    from relayflow.local.stack import LocalStack
+    from relayflow.local.stack import EmbeddedStack
 
-    with faults.fifo_dedup_window(), LocalStack() as stack, CallInjector() as injector:
+    with faults.fifo_dedup_window(), EmbeddedStack() as stack, CallInjector() as injector:
         faults.register_all(stack)
         faults.wrap_handlers(stack, injector)
         with WorkerLog().installed(stack) as log:

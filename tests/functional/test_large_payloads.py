@@ -28,8 +28,8 @@ def big(payload, ctx):
 
 @pytest.fixture(scope="module")
 def stack():
-    from relayflow.local.stack import LocalStack
-    with LocalStack() as s:
+    from relayflow.local.stack import EmbeddedStack
+    with EmbeddedStack() as s:
         yield s
 
 

@@ -7,7 +7,7 @@ import yaml
 
 from relayflow.actions.allowlist import ActionModules
 from relayflow.actions.builtin import default_registry
-from relayflow.adapters.memory import VirtualClock
+from relayflow.clock import VirtualClock
 from relayflow.core.errors import InputError
 from relayflow.core.loader import load_text
 from tests.scenarios.runner import ScriptedAction, load_cases, run_case
@@ -17,8 +17,8 @@ CASES = [(n, c) for n, c in load_cases() if not c.get("xfail") and "invalid" not
 
 @pytest.fixture(scope="module")
 def stack():
-    from relayflow.local.stack import LocalStack
-    with LocalStack() as s:
+    from relayflow.local.stack import EmbeddedStack
+    with EmbeddedStack() as s:
         yield s
 
 

@@ -13,10 +13,10 @@ tasks:
 
 
 def test_execution_and_task_run_metrics_are_emitted_as_emf():
-    from relayflow.local.stack import LocalStack
+    from relayflow.local.stack import EmbeddedStack
 
     out = io.StringIO()
-    with LocalStack(handler_output=out) as stack:
+    with EmbeddedStack(handler_output=out) as stack:
         stack.register(load_text(WORKFLOW))
         result = stack.run("m.flow", {})
     assert result["status"] == "succeeded"

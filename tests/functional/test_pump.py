@@ -16,8 +16,8 @@ ROLE = f"arn:aws:iam::{R.ACCOUNT}:role/{R.SCHEDULER_ROLE}"
 
 @pytest.fixture(scope="module")
 def stack():
-    from relayflow.local.stack import LocalStack
-    with LocalStack(function_timeout=1.0) as s:
+    from relayflow.local.stack import EmbeddedStack
+    with EmbeddedStack(function_timeout=1.0) as s:
         yield s
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from relayflow.actions.builtin import default_registry
-from relayflow.adapters.memory import VirtualClock
+from relayflow.clock import VirtualClock
 from relayflow.core.errors import InputError
 from relayflow.core.loader import load_text
 from relayflow.harness import MemoryStack
@@ -79,8 +79,8 @@ def specs():
 
 @pytest.fixture(scope="module")
 def local():
-    from relayflow.local.stack import LocalStack
-    with LocalStack(registry=registry()) as stack:
+    from relayflow.local.stack import EmbeddedStack
+    with EmbeddedStack(registry=registry()) as stack:
         for spec in specs():
             stack.register(spec)
         yield stack

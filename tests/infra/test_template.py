@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from relayflow import api_spec
+from relayflow.api import document as api_spec
 from relayflow.local import resources as local_resources
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,13 +49,7 @@ ENV_VARS = {
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
 }
-# Services whose permissions must always name a resource of this stack.
-SCOPED_SERVICES = ("dynamodb", "sqs", "s3", "scheduler", "events")
 
-MANAGED = "arn:aws:iam::aws:policy/"
-BASIC = MANAGED + "service-role/AWSLambdaBasicExecutionRole"
-XRAY = MANAGED + "AWSXrayWriteOnlyAccess"
-SQS_POLLER = MANAGED + "service-role/AWSLambdaSQSQueueExecutionRole"
 
 # Warnings the lint may report without failing, with the reason; mirrors
 # ACCEPTED_WARNINGS in the script. Empty: both passes are clean today.
@@ -103,9 +97,23 @@ def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
     return {k: v for k, v in resources.items() if v["Type"] == kind}
 
 
-def statements(resources: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+def policies(resources: dict[str, Any], role_id: str, active_tracing: bool = True) -> list[dict[str, Any]]:
+    """A role's inline policies, a conditional one (``Fn::If [ActiveTracing, ...]``) resolved."""
     out = []
     for policy in props(resources, role_id).get("Policies", []):
+        if "Fn::If" in policy:
+            condition, then, otherwise = policy["Fn::If"]
+            assert condition == "ActiveTracing" and otherwise == {"Ref": "AWS::NoValue"}, policy
+            if not active_tracing:
+                continue
+            policy = then
+        out.append(policy)
+    return out
+
+
+def statements(resources: dict[str, Any], role_id: str, active_tracing: bool = True) -> list[dict[str, Any]]:
+    out = []
+    for policy in policies(resources, role_id, active_tracing):
         out += policy["PolicyDocument"]["Statement"]
     return out
 
@@ -114,10 +122,11 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def grants(resources: dict[str, Any], role_id: str) -> set[tuple[str, str]]:
-    """(action, resource) pairs of a role's inline policies, resources rendered as JSON."""
+def grants(resources: dict[str, Any], role_id: str, active_tracing: bool = False) -> set[tuple[str, str]]:
+    """(action, resource) pairs of a role's inline policies, resources rendered as JSON
+    (with ``TracingMode=PassThrough``, the default, unless ``active_tracing``)."""
     pairs = set()
-    for st in statements(resources, role_id):
+    for st in statements(resources, role_id, active_tracing):
         assert st["Effect"] == "Allow"
         for action in as_list(st["Action"]):
             for res in as_list(st["Resource"]):
@@ -238,6 +247,7 @@ class TestResources:
             "AWS::S3::Bucket": 1,
             "AWS::S3::BucketPolicy": 1,
             "AWS::CloudWatch::Alarm": 7,
+            "AWS::Logs::LogGroup": 6,  # one per function, the API's access log
         }
         assert set(of_type(resources, "AWS::Lambda::Function")) == set(FUNCTIONS)
 
@@ -273,7 +283,11 @@ class TestResources:
         assert env["RELAYFLOW_HTTP_ALLOWED_NETWORKS"] == {"Ref": "HttpAllowedNetworks"}
         assert env["RELAYFLOW_EVENTS_INCLUDE_INPUT"] == {"Ref": "LifecycleEventsIncludeInput"}
         # aws.lambda's prefix in code is the one the worker's IAM allows (test_worker_grants).
-        assert env["RELAYFLOW_LAMBDA_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-action-"}
+        # (the same account and region too: a function of that name elsewhere is refused in code)
+        assert env["RELAYFLOW_LAMBDA_PREFIX"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-action-"}
+        worker = [st for st in statements(resources, "WorkerFunctionRole") if st["Sid"] == "InvokeActionFunctions"]
+        assert [st["Resource"]["Fn::Sub"] for st in worker] == [env["RELAYFLOW_LAMBDA_PREFIX"]["Fn::Sub"] + "*"]
 
     def test_source_layout(self, source):
         res = source["Resources"]
@@ -310,6 +324,9 @@ class TestResources:
             "HttpAllowedNetworks": "",
             "LifecycleEventsIncludeInput": "false",
             "ApiAuthType": "AWS_IAM",
+            "LogRetentionDays": 30,
+            "ApiThrottlingRateLimit": 50,
+            "ApiThrottlingBurstLimit": 100,
         }
         assert params["TracingMode"]["AllowedValues"] == ["Active", "PassThrough"]
         assert params["ApiAuthType"]["AllowedValues"] == ["AWS_IAM", "NONE"]
@@ -438,56 +455,94 @@ def function_role(fn: str) -> str:
 
 
 class TestLeastPrivilege:
-    def test_function_roles_are_generated(self, resources):
+    """Each function's role, statement by statement. tests/infra/test_role_coverage.py checks
+    the other direction: every AWS call a handler makes on the embedded stack is allowed here."""
+
+    def test_every_function_has_its_own_explicit_role(self, resources, source):
+        roles = set()
         for fn in FUNCTIONS:
             assert props(resources, fn)["Role"] == {"Fn::GetAtt": [function_role(fn), "Arn"]}
+            # declared in template.yaml, not generated by SAM (whose roles carry managed policies)
+            assert source["Resources"][function_role(fn)]["Type"] == "AWS::IAM::Role"
+            roles.add(function_role(fn))
+        assert len(roles) == len(FUNCTIONS)
+
+    @pytest.mark.parametrize("role", [function_role(fn) for fn in FUNCTIONS])
+    def test_trusts_lambda_only(self, resources, role):
+        (trust,) = props(resources, role)["AssumeRolePolicyDocument"]["Statement"]
+        assert trust == {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+
+    @pytest.mark.parametrize("role", [function_role(fn) for fn in FUNCTIONS] + ["SchedulerRole"])
+    def test_no_managed_policies(self, resources, role):
+        # SAM's generated roles carried AWSLambdaBasicExecutionRole (logs on "*"),
+        # AWSXrayWriteOnlyAccess and, for SQS event sources, AWSLambdaSQSQueueExecutionRole
+        # (receive/delete on every queue of the account). None may come back.
+        assert "ManagedPolicyArns" not in props(resources, role)
+        assert "PermissionsBoundary" not in props(resources, role)
 
     @pytest.mark.parametrize("fn", FUNCTIONS)
-    def test_no_wildcard_resource_for_scoped_services(self, resources, fn):
-        for st in statements(resources, function_role(fn)):
-            actions = as_list(st["Action"])
-            for action in actions:
-                service, _, verb = action.partition(":")
-                assert "*" not in verb, f"{fn}: wildcard action {action}"
-                if service not in SCOPED_SERVICES:
-                    continue
-                for res in as_list(st["Resource"]):
-                    assert res != "*", f"{fn}: {action} on *"
-                    # Every resource is tied to a resource this stack declares.
-                    assert referenced_ids(res) & set(resources), f"{fn}: {action} on {res}"
+    def test_no_wildcard_resource_but_xray(self, resources, fn):
+        for active in (False, True):
+            for st in statements(resources, function_role(fn), active):
+                for action in as_list(st["Action"]):
+                    service, _, verb = action.partition(":")
+                    assert "*" not in verb, f"{fn}: wildcard action {action}"
+                    for res in as_list(st["Resource"]):
+                        if res == "*":
+                            # X-Ray's PutTraceSegments/PutTelemetryRecords take no resource type
+                            assert service == "xray", f"{fn}: {action} on *"
+                            continue
+                        # Every other resource is one this stack declares, or (aws.lambda's
+                        # targets) a name under a prefix this stack owns.
+                        owned = "${AWS::StackName}-" in json.dumps(res)
+                        assert owned or referenced_ids(res) & set(resources), f"{fn}: {action} on {res}"
 
-    @pytest.mark.parametrize(
-        "fn, extra",
-        [
-            ("StartFunction", set()),
-            ("WorkerFunction", {SQS_POLLER}),
-            ("AdvanceFunction", {SQS_POLLER}),
-            ("ApiFunction", set()),
-            ("ReconcileFunction", set()),
-        ],
-    )
-    def test_managed_policies(self, resources, fn, extra):
-        # SAM attaches these itself: logs, X-Ray, and (for SQS event sources) the
-        # poller's Receive/Delete/GetQueueAttributes. Nothing else may creep in.
-        managed = set(props(resources, function_role(fn)).get("ManagedPolicyArns", []))
-        assert managed == {BASIC, XRAY} | extra
+    @pytest.mark.parametrize("fn", FUNCTIONS)
+    def test_traces_only_with_active_tracing(self, resources, fn):
+        # TracingMode=PassThrough records no traces of its own: no X-Ray grant at all then.
+        assert not [st for st in statements(resources, function_role(fn), False)
+                    if any(a.startswith("xray:") for a in as_list(st["Action"]))]
+        (xray,) = [st for st in statements(resources, function_role(fn), True)
+                   if any(a.startswith("xray:") for a in as_list(st["Action"]))]
+        assert (sorted(xray["Action"]), xray["Resource"]) == (["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*")
+
+    @pytest.mark.parametrize("fn", FUNCTIONS)
+    def test_logs_only_to_its_own_group(self, resources, fn):
+        logs = {(a, r) for a, r in grants(resources, function_role(fn)) if a.startswith("logs:")}
+        group = json.dumps({"Fn::GetAtt": [f"{fn}LogGroup", "Arn"]})
+        # no logs:CreateLogGroup: the group exists, made by the stack with its retention
+        assert logs == {("logs:CreateLogStream", group), ("logs:PutLogEvents", group)}
+
+    def test_only_the_pollers_receive_and_each_only_its_own_queue(self, resources):
+        polled = {}
+        for fn in FUNCTIONS:
+            for action, res in grants(resources, function_role(fn)):
+                if action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+                    polled.setdefault(fn, set()).add((action, res))
+        poll = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+        task, event = (json.dumps({"Fn::GetAtt": [q, "Arn"]}) for q in ("TaskQueue", "EventQueue"))
+        assert polled == {"WorkerFunction": {(a, task) for a in poll}, "AdvanceFunction": {(a, event) for a in poll}}
+        # ... and those are the queues their event source mappings read
+        for fn, queue in (("WorkerFunction", "TaskQueue"), ("AdvanceFunction", "EventQueue")):
+            (esm,) = [m["Properties"] for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+                      if m["Properties"]["FunctionName"] == {"Ref": fn}]
+            assert esm["EventSourceArn"] == {"Fn::GetAtt": [queue, "Arn"]}
 
     def test_worker_only_reads_and_claims_in_dynamodb(self, resources):
         # the claim: read the attempt's head and run, put its CLAIM item; nothing else
         table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
         dynamo = {(a, r) for a, r in grants(resources, function_role("WorkerFunction")) if a.startswith("dynamodb:")}
         assert dynamo == {("dynamodb:GetItem", table), ("dynamodb:PutItem", table)}
-        managed = props(resources, function_role("WorkerFunction"))["ManagedPolicyArns"]
-        assert not [m for m in managed if "DynamoDB" in m]
 
     def test_start_grants(self, resources):
+        # read the definition, put the head and its index entry; Advance takes it from there
         table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
-        index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/gsi1"})
         events = json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})
         payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
+        logs = json.dumps({"Fn::GetAtt": ["StartFunctionLogGroup", "Arn"]})
         assert grants(resources, "StartFunctionRole") == {
-            *{(a, table) for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")},
-            ("dynamodb:Query", index),
+            ("logs:CreateLogStream", logs), ("logs:PutLogEvents", logs),
+            *{(a, table) for a in ("dynamodb:GetItem", "dynamodb:PutItem")},
             ("sqs:SendMessage", events),
             ("s3:GetObject", payloads),
             ("s3:PutObject", payloads),
@@ -495,12 +550,16 @@ class TestLeastPrivilege:
 
     def test_worker_grants(self, resources):
         events = json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})
+        tasks = json.dumps({"Fn::GetAtt": ["TaskQueue", "Arn"]})
         payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
         actions = json.dumps(
             {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-action-*"}
         )
         table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
+        logs = json.dumps({"Fn::GetAtt": ["WorkerFunctionLogGroup", "Arn"]})
         assert grants(resources, "WorkerFunctionRole") == {
+            ("logs:CreateLogStream", logs), ("logs:PutLogEvents", logs),
+            ("sqs:ReceiveMessage", tasks), ("sqs:DeleteMessage", tasks), ("sqs:GetQueueAttributes", tasks),
             ("dynamodb:GetItem", table),
             ("dynamodb:PutItem", table),
             ("sqs:SendMessage", events),
@@ -513,7 +572,9 @@ class TestLeastPrivilege:
         table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
         index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/gsi1"})
         payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
+        logs = json.dumps({"Fn::GetAtt": ["ReconcileFunctionLogGroup", "Arn"]})
         assert grants(resources, "ReconcileFunctionRole") == {
+            ("logs:CreateLogStream", logs), ("logs:PutLogEvents", logs),
             ("dynamodb:GetItem", table),
             ("dynamodb:Query", index),
             ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})),
@@ -521,19 +582,23 @@ class TestLeastPrivilege:
         }
 
     def test_advance_grants(self, resources):
+        # the single writer of execution state; no index query (listing is the API's and the
+        # reconciler's), no batch reads or condition checks (no code makes them)
         table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
-        index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/gsi1"})
         payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
         schedules = json.dumps(
             {"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${ScheduleGroup}/*"}
         )
-        item_actions = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem", "BatchWriteItem", "ConditionCheckItem"]
+        events = json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})
+        logs = json.dumps({"Fn::GetAtt": ["AdvanceFunctionLogGroup", "Arn"]})
+        item_actions = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"]
         assert grants(resources, "AdvanceFunctionRole") == {
+            ("logs:CreateLogStream", logs), ("logs:PutLogEvents", logs),
+            ("sqs:ReceiveMessage", events), ("sqs:DeleteMessage", events), ("sqs:GetQueueAttributes", events),
             *{(f"dynamodb:{a}", table) for a in item_actions},
-            ("dynamodb:Query", index),
             ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["TaskQueue", "Arn"]})),
-            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})),
-            *{(f"scheduler:{a}", schedules) for a in ("CreateSchedule", "DeleteSchedule", "GetSchedule")},
+            ("sqs:SendMessage", events),
+            *{(f"scheduler:{a}", schedules) for a in ("CreateSchedule", "DeleteSchedule")},
             ("iam:PassRole", json.dumps({"Fn::GetAtt": ["SchedulerRole", "Arn"]})),
             ("events:PutEvents", json.dumps({"Fn::GetAtt": ["EventBus", "Arn"]})),
             ("s3:GetObject", payloads),
@@ -547,7 +612,9 @@ class TestLeastPrivilege:
         table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
         index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/gsi1"})
         payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
+        logs = json.dumps({"Fn::GetAtt": ["ApiFunctionLogGroup", "Arn"]})
         assert grants(resources, "ApiFunctionRole") == {
+            ("logs:CreateLogStream", logs), ("logs:PutLogEvents", logs),
             *{(f"dynamodb:{a}", table) for a in ("GetItem", "PutItem", "Query")},
             ("dynamodb:Query", index),
             ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["EventQueue", "Arn"]})),
@@ -555,9 +622,18 @@ class TestLeastPrivilege:
             ("s3:PutObject", payloads),
         }
 
+    def test_no_function_touches_a_dead_letter_queue(self, resources):
+        # Parked messages are for an operator (and the Scheduler parks timers with its own role).
+        dlqs = {json.dumps({"Fn::GetAtt": [q, "Arn"]}) for q in ("TaskDLQ", "EventDLQ", "TimerDLQ")}
+        for fn in FUNCTIONS:
+            assert not {r for _, r in grants(resources, function_role(fn), True)} & dlqs, fn
+
     def test_pass_role_only_to_scheduler(self, resources):
         (st,) = [s for s in statements(resources, "AdvanceFunctionRole") if s["Action"] == "iam:PassRole"]
         assert st["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+        for fn in FUNCTIONS:
+            if fn != "AdvanceFunction":
+                assert not [a for a, _ in grants(resources, function_role(fn), True) if a.startswith("iam:")], fn
 
     def test_scheduler_role(self, resources):
         role = props(resources, "SchedulerRole")
@@ -579,7 +655,7 @@ def body(resources) -> dict[str, Any]:
 
 class TestApi:
     def test_routes_are_the_openapi_documents(self, body):
-        # The routes API Gateway serves are exactly the operations relayflow.api_spec documents
+        # The routes API Gateway serves are exactly the operations relayflow.api.document documents
         # (and the handler implements: tests/api checks every one over HTTP).
         deployed = {(m.upper(), path) for path, item in body["paths"].items() for m in item}
         assert deployed == set(api_spec.routes())
@@ -623,9 +699,60 @@ class TestApi:
     def test_stage_and_tracing(self, resources, cfn):
         (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
         assert stage["Properties"]["StageName"] == "v1"
-        assert stage["Properties"]["TracingEnabled"] == {"Fn::If": ["ApiTracing", True, False]}
-        assert cfn["Conditions"]["ApiTracing"] == {"Fn::Equals": [{"Ref": "TracingMode"}, "Active"]}
+        assert stage["Properties"]["TracingEnabled"] == {"Fn::If": ["ActiveTracing", True, False]}
+        assert cfn["Conditions"]["ActiveTracing"] == {"Fn::Equals": [{"Ref": "TracingMode"}, "Active"]}
         assert props(resources, "Api")["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+
+
+RETENTION_VALUES = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                    2922, 3288, 3653]  # what CloudWatch Logs' PutRetentionPolicy accepts
+
+
+class TestLogsAndThrottling:
+    def test_each_function_logs_to_its_own_group_with_the_retention_parameter(self, resources):
+        groups = {}
+        for fn in FUNCTIONS:
+            config = props(resources, fn)["LoggingConfig"]
+            assert config == {"LogGroup": {"Ref": f"{fn}LogGroup"}}, fn
+            group = props(resources, f"{fn}LogGroup")
+            assert resources[f"{fn}LogGroup"]["Type"] == "AWS::Logs::LogGroup"
+            assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+            groups[fn] = group["LogGroupName"]["Fn::Sub"]
+        assert len(set(groups.values())) == len(FUNCTIONS)
+        assert all(name.startswith("/relayflow/${AWS::StackName}/") for name in groups.values())
+
+    def test_retention_parameter_takes_only_what_cloudwatch_accepts(self, source):
+        param = source["Parameters"]["LogRetentionDays"]
+        assert param["AllowedValues"] == RETENTION_VALUES and param["Default"] in RETENTION_VALUES
+
+    def test_stage_throttling_from_parameters(self, resources, source):
+        (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+        assert stage["Properties"]["MethodSettings"] == [{
+            "ResourcePath": "/*", "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+        }]
+        params = source["Parameters"]
+        assert params["ApiThrottlingRateLimit"]["Type"] == params["ApiThrottlingBurstLimit"]["Type"] == "Number"
+        assert params["ApiThrottlingRateLimit"]["MinValue"] == params["ApiThrottlingBurstLimit"]["MinValue"] == 1
+
+    def test_json_access_log_with_caller_route_status_latency(self, resources):
+        (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+        setting = stage["Properties"]["AccessLogSetting"]
+        assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+        assert props(resources, "ApiAccessLogGroup")["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert "\n" not in setting["Format"]  # one line per request
+        fields = json.loads(setting["Format"])
+        assert all(re.fullmatch(r"\$context\.[\w.]+", v) for v in fields.values()), fields
+        assert {
+            "requestId": "$context.requestId",
+            "caller": "$context.identity.caller",
+            "userArn": "$context.identity.userArn",
+            "httpMethod": "$context.httpMethod",
+            "resourcePath": "$context.resourcePath",
+            "status": "$context.status",
+            "responseLatency": "$context.responseLatency",
+        }.items() <= fields.items()
 
 
 # ------------------------------------------------------------ observability --
@@ -694,6 +821,15 @@ class TestInfraFiles:
         for w in metric_widgets:  # expression ids are unique within a widget
             ids = [r[0]["id"] for r in w["properties"]["metrics"] if isinstance(r[0], dict)]
             assert len(ids) == len(set(ids))
+
+    def test_deployment_doc_lists_every_parameter_with_its_default(self, source):
+        text = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
+        rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", text, re.M))
+        params = source["Parameters"]
+        assert set(params) <= set(rows), set(params) - set(rows)
+        for name, p in params.items():
+            default = str(p.get("Default", ""))
+            assert rows[name] == (f"`{default}`" if default else "empty"), (name, rows[name], default)
 
     def test_samconfig_overrides_name_real_parameters(self, source):
         config = tomllib.loads((REPO / "infra" / "samconfig.toml").read_text())

@@ -132,6 +132,26 @@ def test_aws_lambda_reaches_only_the_stacks_own_prefix(target, allowed):
     assert (lambda_target_problem(target, "prod-action-") is None) is allowed
 
 
+HOME = "arn:aws:lambda:us-east-1:123456789012:function:prod-action-"  # as the template passes it
+
+
+@pytest.mark.parametrize("target, allowed", [
+    ("prod-action-resize", True), ("prod-action-resize:live", True),
+    ("arn:aws:lambda:us-east-1:123456789012:function:prod-action-resize", True),
+    ("arn:aws:lambda:us-east-1:123456789012:function:prod-action-resize:live", True),
+    # the stack's own function name, in another account or region
+    ("arn:aws:lambda:us-east-1:999999999999:function:prod-action-resize", False),
+    ("arn:aws:lambda:eu-west-1:123456789012:function:prod-action-resize", False),
+    ("arn:aws-cn:lambda:us-east-1:123456789012:function:prod-action-resize", False),
+    ("other-stack-action-resize", False), ("123456789012:function:prod-action-resize", False),
+])
+def test_aws_lambda_with_the_stacks_arn_prefix_stays_in_its_account_and_region(target, allowed):
+    problem = lambda_target_problem(target, HOME)
+    assert (problem is None) is allowed, problem
+    if target.endswith(":999999999999:function:prod-action-resize"):
+        assert "own account and region" in problem
+
+
 def test_aws_lambda_to_another_stack_fails_the_task_before_invoking_and_is_refused_at_registration():
     calls = []
     registry = default_registry(lambda_prefix="prod-action-")

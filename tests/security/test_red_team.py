@@ -135,3 +135,83 @@ def test_core_http_to_the_metadata_address_fails_the_task_without_a_connection(s
     _, ex = call(server, "GET", f"/executions/{started['execution_id']}", ctype="")
     assert ex["status"] == "failed" and ex["error"]["type"] == "NetworkNotAllowed"
     assert not [a for a in attempts if a[0] == "169.254.169.254"]
+
+
+# -- attacks added since the first list: body size, path traversal, YAML and template tricks --------
+def stored_workflows(srv: ApiServer) -> set[str]:
+    _, listing = call(srv, "GET", "/workflows", ctype="")
+    return {w["name"] for w in listing["workflows"]}
+
+
+def test_an_oversized_body_is_a_413_and_nothing_is_stored(server):
+    big = "x" * 1_100_000  # over the API's 1 MB limit, checked before the body is parsed
+    status, body = register(server, f"name: rt.big\ndescription: {big}\ntasks:\n  - {{name: a, action: core.noop}}\n")
+    assert (status, body["type"]) == (413, "PayloadTooLarge")
+    assert "rt.big" not in stored_workflows(server)
+    assert register(server, "name: rt.small\ntasks:\n  - {name: a, action: core.noop}\n")[0] == 200
+    status, body = call(server, "POST", "/workflows/rt.small/executions", {"input": {"blob": big}})
+    assert (status, body["type"]) == (413, "PayloadTooLarge")
+    assert call(server, "GET", "/executions?workflow=rt.small", ctype="")[1]["executions"] == []
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/workflows/..%2F..%2Fetc%2Fpasswd", 400),  # the name parameter's pattern refuses "/" and "%"
+    ("/workflows/a%2Fb", 400),
+    ("/workflows/../../etc", 404),  # no such route: http.server does not normalise the path
+])
+def test_path_traversal_in_a_workflow_name_is_refused(server, path, status):
+    before = stored_workflows(server)
+    got, body = call(server, "PUT", path, "name: rt.ok\ntasks:\n  - {name: a, action: core.noop}\n",
+                     ctype="application/yaml")
+    assert got == status, body
+    assert body["type"] in ("BadRequest", "NotFound") and body["message"]
+    assert stored_workflows(server) == before
+
+
+@pytest.mark.parametrize("task, problem", [
+    ("{name: '../x', action: core.noop}", "task name '../x'"),
+    ("{name: a, action: 'python:tests.security.fixture_actions/../../os:system'}", "python"),
+    ("{name: a, action: 'python:..fixture_actions:system'}", "python"),
+    ("{name: a, workflow: '../rt.ok'}", "workflow"),
+])
+def test_path_traversal_inside_a_definition_is_a_400_naming_the_field(server, task, problem):
+    status, body = register(server, f"name: rt.trav\ntasks:\n  - {task}\n")
+    assert status == 400, body
+    (detail,) = body["details"]
+    assert problem in json.dumps(detail)
+    assert "rt.trav" not in stored_workflows(server)
+
+
+@pytest.mark.parametrize("path", ["/executions/..%2F..%2Fworkflows", "/executions/%2e%2e/history",
+                                  "/executions/x/runs/..%2F..%2F/1", "/inquiries/..%2Fx"])
+def test_path_traversal_in_an_id_reads_nothing(server, path):
+    status, body = call(server, "GET", path, ctype="")
+    assert status in (400, 404) and body["type"] in ("BadRequest", "NotFound")
+
+
+def test_a_yaml_python_tag_is_refused_and_never_constructed(server, monkeypatch):
+    import os
+    ran: list = []
+    monkeypatch.setattr(os, "system", lambda cmd: ran.append(cmd) or 0)
+    status, body = register(server, "name: rt.tag\ntasks:\n  - {name: a, action: core.noop, "
+                                    "input: !!python/object/apply:os.system [id]}\n")
+    assert status == 400 and body["details"][0]["field"] == "input"
+    assert ran == [] and "rt.tag" not in stored_workflows(server)
+
+
+def test_a_template_cannot_reach_python_internals(server):
+    text = ("name: rt.ssti\ntasks:\n  - {name: a, action: core.echo, "
+            "input: {x: \"{{ ''.__class__.__mro__[1].__subclasses__() }}\"}}\n")
+    assert register(server, text)[0] == 200
+    _, started = call(server, "POST", "/workflows/rt.ssti/executions", {})
+    server.settle()
+    _, ex = call(server, "GET", f"/executions/{started['execution_id']}", ctype="")
+    assert ex["status"] == "failed" and ex["error"]["type"] == "TemplateError"
+    assert "subclasses" not in json.dumps(ex["tasks"][0].get("result"))
+
+
+def test_a_deeply_nested_body_is_a_400(server):
+    assert register(server, "name: rt.deep\ntasks:\n  - {name: a, action: core.noop}\n")[0] == 200
+    status, body = call(server, "POST", "/workflows/rt.deep/executions", '{"input":' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert status == 400 and "nested deeper" in json.dumps(body["details"])
+    assert call(server, "GET", "/executions?workflow=rt.deep", ctype="")[1]["executions"] == []

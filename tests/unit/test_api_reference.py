@@ -13,7 +13,7 @@ def test_the_api_reference_matches_the_openapi_document():
 
 
 def test_the_api_reference_lists_every_operation():
-    from relayflow.api_spec import document
+    from relayflow.api.document import document
 
     text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     for path, item in document()["paths"].items():

@@ -15,16 +15,25 @@ import urllib.request
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from .core.errors import RelayflowError
+
 DEFAULT_API = "http://127.0.0.1:8080"
 
 
-class ApiError(Exception):
-    """The API answered with an error status (or could not be reached: status 0)."""
+class ApiError(RelayflowError):
+    """The API answered with an error status (or could not be reached: status 0).
+
+    ``retryable`` tells a caller whether the same request may succeed later."""
 
     def __init__(self, status: int, body: Any, url: str):
         self.status, self.body, self.url = status, body, url
         message = body.get("message") if isinstance(body, dict) else str(body)
         super().__init__(f"{status}: {message}" if status else str(message))
+
+    @property
+    def retryable(self) -> bool:
+        """Unreachable, throttled (429) or failing on the server's side (5xx)."""
+        return self.status == 0 or self.status == 429 or self.status >= 500
 
     @property
     def details(self) -> list[Any]:

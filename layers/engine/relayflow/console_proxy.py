@@ -5,11 +5,14 @@ browser talks to a server on 127.0.0.1 that forwards each request to the API
 signed with SigV4 from the user's own credential chain (``Client``), and hands
 the answer back. The console page itself comes from the API (``/ui``).
 
-Because the proxy acts with the user's credentials, it answers only requests
-that are plainly the user's own: addressed to the proxy by its loopback name
-(a DNS-rebinding page has another Host), and, for anything but GET/HEAD, sent
-by the proxy's own pages (the browser's Origin header) — another site's page
-cannot make it cancel an execution.
+Because the proxy acts with the user's credentials, it applies ``relayflow
+serve``'s door (``serve.request_refusal``) before anything is read or forwarded:
+the Host must be the proxy's own loopback name (a DNS-rebinding page has
+another: 421), a foreign Origin or a cross-site fetch is refused (403), and a
+state change must be JSON or YAML (415: a page cannot send those cross-site
+without a preflight, which the proxy never grants). On top of that, anything
+but GET/HEAD must carry the proxy's own Origin: only its own pages may change
+things through it. A refused request never reaches the API.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .client import Client
+from .serve import own_hosts, request_refusal
 
 FORWARDED_HEADERS = ("Content-Type", "Accept", "Idempotency-Key")
 MAX_BODY = 1_048_576 + 1  # the API's own limit answers beyond it
@@ -36,14 +40,12 @@ class ConsoleProxy:
         self.httpd.daemon_threads = True
         self.httpd.proxy = self  # type: ignore[attr-defined]
         self.host, self.port = str(self.httpd.server_address[0]), int(self.httpd.server_address[1])
+        self.allowed_hosts = own_hosts(self.host, self.port)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    def allowed_hosts(self) -> set[str]:
-        return {f"{name}:{self.port}" for name in ("127.0.0.1", "localhost", str(self.host))}
 
     def start(self) -> ConsoleProxy:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
@@ -103,15 +105,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         proxy: ConsoleProxy = self.server.proxy  # type: ignore[attr-defined]
-        if (self.headers.get("Host") or "") not in proxy.allowed_hosts():
-            return self._refuse(403, "Forbidden", "this proxy answers only requests addressed to it on loopback")
-        if self.command not in ("GET", "HEAD"):
-            origin = self.headers.get("Origin")
-            if origin not in {f"http://{h}" for h in proxy.allowed_hosts()}:
-                return self._refuse(403, "Forbidden", "only the console's own pages may change things through it")
+        refused = request_refusal(self.command, dict(self.headers.items()), proxy.allowed_hosts, None)
+        if refused is not None:
+            return self._refuse(*refused)
+        if self.command not in ("GET", "HEAD") and not self.headers.get("Origin"):
+            # request_refusal let it through as not foreign; the user's credentials go further
+            return self._refuse(403, "ForbiddenOrigin", "only the console's own pages may change things through it")
         if not self.path.startswith("/"):
             return self._refuse(400, "BadRequest", "the request target must be a path")
-        length = self.headers.get("Content-Length") or "0"
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._refuse(411, "LengthRequired", "send the body with a Content-Length")
+        length = (self.headers.get("Content-Length") or "0").strip()
         if not length.isdigit() or int(length) > MAX_BODY:
             return self._refuse(413, "PayloadTooLarge", "the body is too large")
         body = self.rfile.read(int(length)) if int(length) else b""

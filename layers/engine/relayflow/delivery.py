@@ -29,9 +29,12 @@ from typing import Any
 from . import usage
 from .actions.outcomes import HeldOutcomes
 from .adapters.errors import MalformedMessage
+from .attempts import AttemptAddress
 from .core.messages import AttemptFinished, ControlRequested, DispatchAttempt, Message, SweepRequested
 from .core.records import RUNNING
-from .engine import Engine, UnknownExecution
+from .engine import Engine
+from .errors import UnknownExecutionError
+from .ports import ExecutionEvent
 
 
 @dataclass
@@ -80,7 +83,9 @@ class Budget:
         return cls(remaining if callable(remaining) else None, reserve_ms)
 
 
-Runner = Callable[[DispatchAttempt], AttemptFinished]
+# Runs a claimed dispatch. None: its outcome comes later by another way (relayflow test's mocked
+# stack answers some attempts on a timer); the worker's runner always returns the outcome.
+Runner = Callable[[DispatchAttempt], ExecutionEvent | None]
 
 
 def _has_time(budget: Budget | None) -> Callable[[float], bool]:
@@ -141,7 +146,7 @@ class Delivery:
             self.engine.handle_batch(events, ids)
             report.applied += len(events)
             return []
-        except UnknownExecution:
+        except UnknownExecutionError:
             report.dropped += len(events)
             return []
         except Exception as exc:  # isolate the failing record: replay one by one
@@ -165,7 +170,7 @@ class Delivery:
             # named after the message, so a retry of this very step is recognised as one.
             self.engine.handle(ControlRequested(group, "fail", reason), message_id=f"poison:{record.id}")
             failed = True
-        except UnknownExecution:
+        except UnknownExecutionError:
             return
         except Exception:  # the conductor itself may be what fails: fall back to the head alone
             failed = self.store.mark_failed(group, {"task": None, "type": "PoisonMessage", "message": reason})
@@ -213,16 +218,19 @@ class Delivery:
         started = time.perf_counter()
         outcome = self.run(command, record)
         elapsed_ms = (time.perf_counter() - started) * 1000
+        if outcome is None:
+            return
         if isinstance(outcome, AttemptFinished):
             usage.add_claim(made, swept=command.callback)
             outcome.usage = usage.merge(outcome.usage, made)
-        if self._held is not None:
+        if self._held is not None and isinstance(outcome, AttemptFinished):
             self._held.add(outcome, elapsed_ms / 1000)
         else:
             self.engine.events.send(outcome)
-        report.outcomes.append((outcome, elapsed_ms))
+        if isinstance(outcome, AttemptFinished):
+            report.outcomes.append((outcome, elapsed_ms))
 
-    def run(self, command: DispatchAttempt, record: Received) -> AttemptFinished:
+    def run(self, command: DispatchAttempt, record: Received) -> ExecutionEvent | None:
         """Run the claimed attempt ``command`` (that ``record`` delivered)."""
         assert self.runner is not None, "a Delivery that runs dispatches needs a runner"
         return self.runner(command)
@@ -260,10 +268,9 @@ class Delivery:
             return
         if not isinstance(cmd, DispatchAttempt):
             return
-        self.engine.events.send(AttemptFinished(
-            cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt, "failed", None, {
-                "type": "PoisonMessage",
-                "message": f"dispatch {record.id} failed on all {record.receives} deliveries: {exc}"}))
+        self.engine.events.send(AttemptAddress.of(cmd).finished("failed", None, {
+            "type": "PoisonMessage",
+            "message": f"dispatch {record.id} failed on all {record.receives} deliveries: {exc}"}))
         report.poisoned.append((cmd.idempotency_key, str(exc)))
 
     def _execution_of(self, record: Received) -> str | None:

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from . import local_actions, ports, usage
+from .attempts import AttemptAddress
 from .core import templates, values
 from .core.conductor import Conductor
-from .core.errors import ConflictError, InputError, RelayflowError
+from .core.errors import ConflictError, InputError
 from .core.inputs import check_input, initial_vars
 from .core.listener import NO_LISTENER, Listener
 from .core.messages import (
@@ -39,6 +40,8 @@ from .core.records import WORKFLOW_FINAL, Execution
 from .core.session import Session
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
+from .errors import UnknownExecutionError, UnknownWorkflowError
+from .summary import ExecutionSummary, summarize
 
 MAX_CONFLICT_RETRIES = 50
 # How long past what it left in flight a step may wait for the next one before the
@@ -57,10 +60,6 @@ def next_deadline(previous: float | None, commands: list[Message], now: float) -
     if previous is not None and previous > now:
         due.append(previous)
     return max(due, default=None)
-
-
-class UnknownExecution(RelayflowError):
-    pass
 
 
 def step_token(message_ids: list[str]) -> str:
@@ -109,7 +108,7 @@ class Engine:
               parent: dict[str, Any] | None = None, version: str | None = None) -> str:
         """Create an execution and start its entry tasks; idempotent for a given ``execution_id``.
 
-        Raises KeyError for an unknown workflow and InputError for bad input; nothing is
+        Raises UnknownWorkflowError for an unknown workflow and InputError for bad input; nothing is
         written in either case.
         """
         spec = self.workflows.get(workflow, version)
@@ -161,7 +160,7 @@ class Engine:
                       reads: dict[str, float]) -> None:
         head = self.store.get_execution(eid)
         if head is None:
-            raise UnknownExecution(f"no execution {eid!r}")
+            raise UnknownExecutionError(eid)
         message_ids = message_ids or []
         chores = [e for e in events if isinstance(e, (SweepRequested, ReconcileRequested))]
         if chores:  # not steps: the records' expiry follows the head; a reconcile re-sends
@@ -209,7 +208,7 @@ class Engine:
             if head is None:
                 head = self.store.get_execution(execution_id)
             if head is None:
-                raise UnknownExecution(f"no execution {execution_id!r}")
+                raise UnknownExecutionError(execution_id)
             if message_ids and set(message_ids) <= set(head.last_messages):
                 # This step committed before a crash; make sure its commands went out.
                 self.carry_out([Message.from_dict(c) for c in head.outbox])
@@ -326,28 +325,24 @@ class Engine:
     def start_child(self, cmd: StartChild) -> None:
         try:
             self.start(cmd.workflow, cmd.input, execution_id=cmd.execution_id, parent=cmd.parent)
-        except (KeyError, InputError) as exc:
+        except (UnknownWorkflowError, InputError) as exc:
             p = cmd.parent
-            message = f"workflow {cmd.workflow!r} is not registered" if isinstance(exc, KeyError) else str(exc)
-            self.events.send(AttemptFinished(p["execution_id"], p["task"], p["run"], p["unit"], p["attempt"],
-                                             "failed", None, {"type": "ChildWorkflowError", "message": message}))
+            unknown = isinstance(exc, UnknownWorkflowError)
+            message = f"workflow {cmd.workflow!r} is not registered" if unknown else str(exc)
+            self.events.send(AttemptAddress.from_dict(p).finished(
+                "failed", None, {"type": "ChildWorkflowError", "message": message}))
 
     # -- reading -------------------------------------------------------------------
-    def describe(self, execution_id: str) -> dict[str, Any]:
-        """The execution as ``relayflow run --json`` prints it (DESIGN §4)."""
+    def describe(self, execution_id: str) -> ExecutionSummary:
+        """The execution's summary: what ``relayflow run --json`` prints and the API answers (DESIGN §4)."""
         head = self.store.get_execution(execution_id)
         if head is None:
-            raise UnknownExecution(f"no execution {execution_id!r}")
-        return {
-            "execution_id": head.id, "workflow": head.workflow, "status": head.status,
-            "output": head.output, "error": head.error,
-            "tasks": [{"name": r.task, "run": r.run, "status": r.status, "attempts": r.attempts,
-                       "result": r.result, "error": r.error} for r in self.store.list_runs(execution_id)],
-        }
+            raise UnknownExecutionError(execution_id)
+        return summarize(head, self.store.list_runs(execution_id))
 
     def cost(self, execution_id: str) -> dict[str, Any]:
         """The execution's AWS requests by service and their dollar estimate (relayflow.usage)."""
         head = self.store.get_execution(execution_id)
         if head is None:
-            raise UnknownExecution(f"no execution {execution_id!r}")
+            raise UnknownExecutionError(execution_id)
         return usage.report(head.usage)

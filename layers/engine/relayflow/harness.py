@@ -25,16 +25,17 @@ from .adapters.memory import (
     MemoryStore,
     MemoryTimers,
     MemoryWorkflows,
-    SystemClock,
-    VirtualClock,
 )
+from .clock import SystemClock, VirtualClock
 from .core import templates
 from .core.loader import load_file
-from .core.messages import AttemptFinished, ControlRequested, DispatchAttempt, Emit, Message
+from .core.messages import ControlRequested, DispatchAttempt, Emit, Message
 from .core.spec import WorkflowSpec
 from .delivery import Delivery, Received
 from .engine import Engine
+from .ports import ExecutionEvent
 from .service import Service
+from .summary import ExecutionSummary
 
 MAX_RECEIVES = 5  # as the deployed queues' maxReceiveCount
 
@@ -63,6 +64,12 @@ class Faults:
 
 
 class MemoryStack:
+    """The in-memory stack: every service an in-process twin, one virtual clock, delivery faults
+    on demand (duplicates, reordering, batches, racing timers). ``local.stack.EmbeddedStack`` is
+    the other ``stacks.Stack``: the same handlers on moto."""
+
+    engine_class: type[Engine] = Engine  # a test double may extend the engine (relayflow test's mocks)
+
     def __init__(self, registry: ActionRegistry | None = None, real_time: bool = False,
                  faults: Faults | None = None, limits: templates.Limits | None = None,
                  seed: int | None = None, keep_events: bool = True, defer_start: bool = False):
@@ -84,7 +91,7 @@ class MemoryStack:
         new_id = (lambda: f"ex-{next(counter):06d}") if seed is not None else None
         # With ``defer_start`` started as on AWS: the head is written and a start message
         # queued, which the delivery layer applies like any other event.
-        self.engine = Engine(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
+        self.engine = self.engine_class(self.store, self.workflows, self.task_queue, self.event_queue, self.timers,
                              self.bus, self.clock, limits=limits, rng=random.Random(seed), new_id=new_id,
                              defer_start=defer_start)
         self.delivery = Delivery(self.engine, _no_decoding, MAX_RECEIVES, runner=lambda cmd: self.execute(cmd))
@@ -102,9 +109,13 @@ class MemoryStack:
                                self.registry)
 
     # -- set-up ------------------------------------------------------------------
-    def execute(self, cmd: DispatchAttempt) -> AttemptFinished:
-        """The worker: run one attempt. Test doubles override this to script outcomes."""
+    def execute(self, cmd: DispatchAttempt) -> ExecutionEvent | None:
+        """The worker: run one attempt. Test doubles override this to script outcomes (None: the
+        outcome comes later, another way)."""
         return run_attempt(self.registry, cmd)
+
+    def close(self) -> None:
+        """Nothing to release: the stack is plain objects."""
 
     def register(self, spec: WorkflowSpec) -> str:
         return self.workflows.register(spec)
@@ -124,12 +135,12 @@ class MemoryStack:
     def control(self, execution_id: str, action: str, reason: str | None = None) -> None:
         self.event_queue.send(ControlRequested(execution_id, action, reason))
 
-    def run(self, workflow: str, input: Any = None, max_deliveries: int | None = None) -> dict[str, Any]:
+    def run(self, workflow: str, input: Any = None, max_deliveries: int | None = None) -> ExecutionSummary:
         eid = self.start(workflow, input)
         self.pump(max_deliveries=max_deliveries)
         return self.engine.describe(eid)
 
-    def describe(self, execution_id: str) -> dict[str, Any]:
+    def describe(self, execution_id: str) -> ExecutionSummary:
         return self.engine.describe(execution_id)
 
     def _take(self, queue: deque[Message]) -> Message:

@@ -30,7 +30,7 @@ from .core.units import kind_for, timer_key
 DEFAULT_TIMEOUT_S = 5.0
 MAX_PER_STEP = 100  # local attempts one step runs: its records and intent stay small
 
-Runner = Callable[[DispatchAttempt], "Message | None"]
+Runner = Callable[[DispatchAttempt], object]  # the attempt's outcome (a Message), or None
 HasTime = Callable[[float], bool]  # whether this many more seconds fit in the invocation
 
 
@@ -57,8 +57,8 @@ def run(conductor: Conductor, runner: Runner, has_time: HasTime, limit: int = MA
             tried.add(cmd.idempotency_key)
             started = time.perf_counter()
             outcome = runner(cmd)
-            if outcome is None:  # nothing to report now (a test's mock answers later): dispatch it
-                continue
+            if not isinstance(outcome, Message):  # nothing to report now (a test's mock answers
+                continue  # later): it leaves as a dispatch
             ran.add(cmd.idempotency_key)
             timers.add(key)
             if declared is not None and time.perf_counter() - started > declared:

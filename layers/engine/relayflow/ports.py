@@ -63,7 +63,7 @@ class WorkflowRegistry(Protocol):
         """Store a definition; return its version (a content hash)."""
 
     def get(self, name: str, version: str | None = None) -> WorkflowSpec:
-        """The given version, or the latest; raise KeyError when unknown."""
+        """The given version, or the latest; raise ``errors.UnknownWorkflowError`` when unknown."""
 
     def names(self) -> list[str]:
         """Every registered workflow's name, sorted."""

@@ -17,11 +17,13 @@ from .actions.builtin import default_registry
 from .actions.registry import ActionRegistry
 from .actions.safe_http import NetworkPolicy
 from .actions.worker import run_attempt
-from .adapters.dynamodb import DynamoStore, DynamoWorkflows, make_model
-from .adapters.memory import SystemClock
+from .adapters.dynamodb import DynamoStore
+from .adapters.dynamodb_items import make_model
+from .adapters.dynamodb_workflows import DynamoWorkflows
 from .adapters.messaging import EventBridgeBus, SchedulerTimers, SqsEventQueue, SqsTaskQueue, decode
 from .adapters.payloads import PayloadStore
 from .budgets import Budgets, derive
+from .clock import SystemClock
 from .delivery import Delivery, Received
 from .engine import Engine
 from .ports import Clock

@@ -24,7 +24,7 @@ from typing import Any
 import fastjsonschema
 import regex
 
-from .core.errors import RelayflowError
+from .errors import PermanentError
 
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_PATTERN_LENGTH = 1000
@@ -33,11 +33,11 @@ _SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "depe
 _DATA_KEYS = ("enum", "const", "default", "examples")
 
 
-class SchemaError(RelayflowError):
+class SchemaError(PermanentError):
     """A schema that cannot be used: the message names what is wrong and where."""
 
 
-class SchemaMismatch(RelayflowError):
+class SchemaMismatch(PermanentError):
     """A value that does not match its schema (or could not be checked in time)."""
 
 

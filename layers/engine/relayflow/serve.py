@@ -30,11 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from . import api_spec
+from .api.document import MAX_BODY
 
 SAFE_PATH = "/%!$&'()*+,;=:@-._~"  # kept as sent; anything else is percent-encoded, like API Gateway sees it
 IDLE_POLL = 0.1  # seconds the pump waits when nothing is due
-DRAIN_LIMIT = 16 * api_spec.MAX_BODY  # an oversized body up to this is read before the 413
+DRAIN_LIMIT = 16 * MAX_BODY  # an oversized body up to this is read before the 413
 
 
 def _local_user() -> str:
@@ -338,14 +338,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if not raw_length.strip().isdigit():
             return self._refuse(400, "BadRequest", "Content-Length is not a number")
         length = int(raw_length)
-        if length > api_spec.MAX_BODY:
+        if length > MAX_BODY:
             if length <= DRAIN_LIMIT:  # read it, so a client still sending sees the answer, not a reset
                 while length > 0:
                     chunk = self.rfile.read(min(length, 1 << 16))
                     if not chunk:
                         break
                     length -= len(chunk)
-            return self._refuse(413, "PayloadTooLarge", f"the body is larger than {api_spec.MAX_BODY} bytes")
+            return self._refuse(413, "PayloadTooLarge", f"the body is larger than {MAX_BODY} bytes")
         body = self.rfile.read(length) if length else b""
         event = to_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
         try:
@@ -367,6 +367,6 @@ def make_stack(backend: str, handler_output: Any = None, registry: Any = None) -
     if backend == "memory":
         from .harness import MemoryStack
         return MemoryStack(registry=registry, real_time=True)
-    from .local.stack import LocalStack
-    return LocalStack(registry=registry, real_time=True, handler_output=handler_output if handler_output is not None
+    from .local.stack import EmbeddedStack
+    return EmbeddedStack(registry=registry, real_time=True, handler_output=handler_output if handler_output is not None
                       else open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the stack

@@ -16,9 +16,10 @@ from typing import Any
 
 from . import admission, schemas, usage
 from .actions.registry import ActionRegistry
+from .api.errors import BadRequest, Conflict, NotFound, ServiceError, TooLarge, UnsupportedMediaType
 from .core import graph
 from .core.conductor import parse_token
-from .core.errors import InputError, RelayflowError, ValidationError
+from .core.errors import InputError, ValidationError
 from .core.inputs import check_input
 from .core.loader import parse
 from .core.messages import CallbackReceived, ControlRequested, RedriveRequested, StartRequested
@@ -36,7 +37,8 @@ from .core.records import (
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
 from .engine import Engine
-from .ports import Clock, EventQueue, StateStore
+from .errors import UnknownWorkflowError
+from .ports import Clock, EventQueue, StateStore, WorkflowRegistry
 
 CONTROL_ACTIONS = ("pause", "resume", "cancel")
 EXECUTION_STATUSES = (RUNNING, PAUSED, SUCCEEDED, FAILED, TIMED_OUT, CANCELLED)
@@ -46,41 +48,6 @@ MAX_PAGE = 100
 MAX_STORED_DEFINITION = 350_000
 # Idempotency keys name executions through a uuid5 in this namespace.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d1c8f0e-7a43-4d7e-9a51-2f0b6c1d9e3a")
-
-
-class ServiceError(RelayflowError):
-    status = 400
-    type = "BadRequest"
-
-    def __init__(self, message: str, details: Any = None):
-        self.details = details
-        super().__init__(message)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "message": str(self)}
-        if self.details is not None:
-            out["details"] = self.details
-        return out
-
-
-class BadRequest(ServiceError):
-    pass
-
-
-class NotFound(ServiceError):
-    status, type = 404, "NotFound"
-
-
-class Conflict(ServiceError):
-    status, type = 409, "Conflict"
-
-
-class TooLarge(ServiceError):
-    status, type = 413, "PayloadTooLarge"
-
-
-class UnsupportedMediaType(ServiceError):
-    status, type = 415, "UnsupportedMediaType"
 
 
 def _summary(head: Execution) -> dict[str, Any]:
@@ -144,7 +111,7 @@ def task_kind(task: Any) -> str:
 
 
 class Service:
-    def __init__(self, engine: Engine, store: StateStore, workflows: Any, events: EventQueue, clock: Clock,
+    def __init__(self, engine: Engine, store: StateStore, workflows: WorkflowRegistry, events: EventQueue, clock: Clock,
                  actions: ActionRegistry | None = None):
         self.engine, self.store, self.workflows, self.events, self.clock = engine, store, workflows, events, clock
         # What this deployment admits: python: actions from its declared modules only (none if not given).
@@ -177,7 +144,7 @@ class Service:
         for name in self.workflows.names():
             try:
                 spec = self.workflows.get(name)
-            except KeyError:  # listed by an eventually consistent index before its LATEST record
+            except UnknownWorkflowError:  # listed by an eventually consistent index before its LATEST record
                 continue
             out.append({"name": name, "version": spec_version(spec), "tasks": len(spec.tasks)})
         return out
@@ -203,8 +170,8 @@ class Service:
     def get_workflow(self, name: str, version: str | None = None) -> WorkflowSpec:
         try:
             return self.workflows.get(name, version)
-        except KeyError:
-            raise NotFound(f"no workflow {name!r}" + (f" version {version!r}" if version else "")) from None
+        except UnknownWorkflowError as exc:
+            raise NotFound(str(exc)) from None
 
     # -- executions --------------------------------------------------------------
     def start(self, workflow: str, input: Any = None, execution_id: str | None = None) -> str:
@@ -246,8 +213,8 @@ class Service:
             return self.engine.start(workflow, input, execution_id=execution_id, version=version)
         except InputError as exc:
             raise BadRequest("the input does not match the workflow's inputs", exc.problems) from None
-        except KeyError:
-            raise NotFound(f"no workflow {workflow!r}" + (f" version {version!r}" if version else "")) from None
+        except UnknownWorkflowError as exc:
+            raise NotFound(str(exc)) from None
 
     def list_executions(self, workflow: str | None = None, status: str | None = None, limit: int = 50,
                         next_token: str | None = None) -> dict[str, Any]:
@@ -345,7 +312,7 @@ class Service:
         head = self.store.get_execution(execution_id)
         if head is None:
             raise NotFound(f"no execution {execution_id!r}")
-        view = self.engine.describe(execution_id)
+        view: dict[str, Any] = dict(self.engine.describe(execution_id))
         return {**view, "cost": usage.report(head.usage)} if cost else view
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
@@ -446,7 +413,7 @@ class Service:
         """The spec of the task (or parallel sub-task) a token names, None when there is none."""
         try:
             spec = self.workflows.get(head.workflow, head.spec_version)
-        except KeyError:
+        except UnknownWorkflowError:
             return None
         found = spec.tasks.get(task)
         if found is not None and found.subtasks:

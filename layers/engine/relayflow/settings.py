@@ -4,9 +4,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .errors import PermanentError
 
-class SettingsError(Exception):
-    pass
+
+class SettingsError(PermanentError):
+    """The environment the template sets is missing a value or holds a bad one."""
 
 
 @dataclass(frozen=True)

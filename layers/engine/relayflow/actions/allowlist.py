@@ -8,8 +8,8 @@ relayflow itself: a definition is untrusted, and naming ``os:system`` or
 ``builtins:eval`` would otherwise run anything in the worker.
 
 ``aws.lambda`` reaches only the functions of its own stack: names that start
-with the prefix the stack owns (``RELAYFLOW_LAMBDA_PREFIX``); IAM allows the
-same prefix and nothing else.
+with the prefix the stack owns, in the stack's own account and region
+(``RELAYFLOW_LAMBDA_PREFIX``, an ARN prefix); IAM allows the same and nothing else.
 """
 from __future__ import annotations
 
@@ -157,12 +157,34 @@ _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ARN = re.compile(r"arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:([A-Za-z0-9_-]{1,64})(:[A-Za-z0-9$_-]+)?")
 
 
+_HOME = re.compile(r"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:)(.*)")
+
+
 def lambda_target_problem(function: Any, prefix: str | None) -> str | None:
-    """Why ``aws.lambda`` may not invoke ``function`` on a stack that owns ``prefix``."""
+    """Why ``aws.lambda`` may not invoke ``function`` on a stack that owns ``prefix``.
+
+    ``prefix`` is a name prefix (``prod-action-``) or, as the template passes it, one whose
+    ARN also names the stack's partition, region and account
+    (``arn:aws:lambda:eu-west-1:123456789012:function:prod-action-``): then an ARN target must
+    name that same region and account, as the worker's role does.
+    """
     if not isinstance(function, str) or not function:
         return "aws.lambda needs input.function (a function name or ARN)"
     if prefix is None:
         return None
+    home_match = _HOME.fullmatch(prefix)
+    home, name_prefix = (home_match.group(1), home_match.group(2)) if home_match else (None, prefix)
+    m = _ARN.fullmatch(function)
+    name = m.group(1) if m else function.split(":")[0]
+    if not (m or _FUNCTION_NAME.fullmatch(name) and re.fullmatch(r"[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?", function)):
+        return f"{function!r} is not a Lambda function name or ARN"
+    if not name.startswith(name_prefix):
+        return (f"aws.lambda may invoke only this stack's functions (names starting with {name_prefix!r}), "
+                f"not {name!r}")
+    if m and home is not None and not function.startswith(home):
+        return (f"aws.lambda may invoke only this stack's functions, in its own account and region "
+                f"({home}...), not {function!r}")
+    return None
     m = _ARN.fullmatch(function)
     name = m.group(1) if m else function.split(":")[0]
     if not (m or _FUNCTION_NAME.fullmatch(name) and re.fullmatch(r"[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?", function)):

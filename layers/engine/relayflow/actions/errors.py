@@ -1,11 +1,12 @@
 """Errors of the action layer."""
 from __future__ import annotations
 
-from ..core.errors import RelayflowError
+from ..errors import PermanentError
 
 
-class ActionFailed(RelayflowError):
-    """An action ended in failure; ``type`` and ``message`` become the task's error."""
+class ActionFailed(PermanentError):
+    """An action ended in failure; ``type`` and ``message`` become the task's error (the workflow's
+    ``retry`` decides whether the task runs again: the worker does not)."""
 
     def __init__(self, message: str, type: str = "ActionFailed", result: object = None):
         self.type = type
@@ -13,8 +14,8 @@ class ActionFailed(RelayflowError):
         super().__init__(message)
 
 
-class UnknownAction(RelayflowError):
-    pass
+class UnknownAction(PermanentError):
+    """A definition names an action this deployment does not have."""
 
 
 class ActionNotAllowed(UnknownAction):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..attempts import AttemptAddress
 from ..core import values
 from ..core.messages import AttemptFinished, DispatchAttempt
 from .errors import ActionFailed, UnknownAction
@@ -30,9 +31,8 @@ def run_attempt(registry: ActionRegistry, cmd: DispatchAttempt) -> AttemptFinish
         result = values.to_json(result, "the action's result")
     except values.NotJSON as exc:
         return _failed(cmd, "InvalidResult", str(exc))
-    return AttemptFinished(cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt, "succeeded", result)
+    return AttemptAddress.of(cmd).finished("succeeded", result)
 
 
 def _failed(cmd: DispatchAttempt, type_: str, message: str, result: Any = None) -> AttemptFinished:
-    return AttemptFinished(cmd.execution_id, cmd.task, cmd.run, cmd.unit, cmd.attempt, "failed", result,
-                           {"type": type_, "message": message})
+    return AttemptAddress.of(cmd).finished("failed", result, {"type": type_, "message": message})

@@ -19,22 +19,16 @@ reader can meet are those of a crashed attempt of the very step it is redoing.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from ..core.errors import ConflictError
-from ..core.loader import load_text
 from ..core.records import WORKFLOW_FINAL, Execution, TaskRun, TaskState, Unit, compact, history, run_from_dict
 from ..core.session import Changes
-from ..core.spec import WorkflowSpec
-from ..core.versioning import spec_version
+from .dynamodb_items import StateItem, exec_pk, run_sk, unit_sk
 from .payloads import PayloadStore
 
 ITEM_PART_LIMIT = 150_000  # bytes of JSON kept inline per attribute; larger goes to S3
@@ -43,59 +37,6 @@ STEP_SK = "STEP"  # the intent of the step committing (or last committed)
 # How long a step may hold its intent before another token may take it over: longer than the
 # advance function may run (Lambda has killed it by then).
 STEP_LEASE = 900.0
-
-
-class _Gsi1(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "gsi1"
-        projection = AllProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-    gsi1sk = UnicodeAttribute(range_key=True)
-
-
-class StateItem(Model):
-    """The attributes of every item; ``make_model`` binds them to a table."""
-
-    class Meta:
-        table_name = "unbound"  # never used: make_model's subclass names the table
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    d = UnicodeAttribute(null=True)
-    v = NumberAttribute(null=True)
-    p = UnicodeAttribute(null=True)
-    pv = NumberAttribute(null=True)
-    s = UnicodeAttribute(null=True)  # token of the step that wrote it
-    status = UnicodeAttribute(null=True)
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
-    expires_at = TTLAttribute(null=True)
-    gsi1 = _Gsi1()
-
-
-def make_model(table: str, region: str, host: str | None = None) -> type[StateItem]:
-    """The item class for ``table``; PynamoDB binds table names at class creation."""
-    meta = type("Meta", (), {"table_name": table, "region": region, "host": host,
-                             "billing_mode": "PAY_PER_REQUEST"})
-
-    class Item(StateItem):
-        Meta = meta  # type: ignore[assignment]  # PynamoDB reads Meta as a plain class
-        gsi1 = _Gsi1()  # an index binds to the class that declares it, so each table's class declares its own
-
-    return Item
-
-
-def _exec_pk(execution_id: str) -> str:
-    return f"EXEC#{execution_id}"
-
-
-def run_sk(task: str, run: int) -> str:
-    return f"RUN#{task}#{run:06d}"
-
-
-def unit_sk(task: str, run: int, index: int) -> str:
-    return f"UNIT#{task}#{run:06d}#{index:07d}"
 
 
 class DynamoStore:
@@ -132,7 +73,7 @@ class DynamoStore:
         # No expiry while the execution runs: its records expire together, after it finishes
         # (``sweep``; the step that ends it writes its own records with that expiry), however
         # long it waits.
-        item = self.model(_exec_pk(execution_id), sk, d=self._dump(data, execution_id), v=version, s=token)
+        item = self.model(exec_pk(execution_id), sk, d=self._dump(data, execution_id), v=version, s=token)
         if prior is None:
             item.pv = -1
         else:
@@ -141,7 +82,7 @@ class DynamoStore:
         return item
 
     def _head_item(self, execution: Execution) -> Any:
-        item = self.model(_exec_pk(execution.id), "HEAD", d=self._dump(compact(execution), execution.id),
+        item = self.model(exec_pk(execution.id), "HEAD", d=self._dump(compact(execution), execution.id),
                           v=execution.version, status=execution.status)
         if execution.final:
             item.expires_at = self._expiry(execution.finished_at)
@@ -151,7 +92,7 @@ class DynamoStore:
         """The execution's entry in gsi1 (by workflow, newest first). It is its own small item,
         rewritten only when the status changes, so the head's many writes are not indexed."""
         summary = {k: v for k, v in execution.to_dict().items() if k not in ("outbox", "last_messages")}
-        item = self.model(_exec_pk(execution.id), "IDX", d=self._dump(summary, execution.id),
+        item = self.model(exec_pk(execution.id), "IDX", d=self._dump(summary, execution.id),
                           status=execution.status, gsi1pk=f"WFX#{execution.workflow}",
                           gsi1sk=f"{execution.created_at:017.6f}#{execution.id}")
         if execution.final:
@@ -161,7 +102,7 @@ class DynamoStore:
     # -- reads -----------------------------------------------------------------------
     def _get(self, execution_id: str, sk: str) -> Any:
         try:
-            return self.model.get(_exec_pk(execution_id), sk, consistent_read=True)
+            return self.model.get(exec_pk(execution_id), sk, consistent_read=True)
         except DoesNotExist:
             return None
 
@@ -192,7 +133,7 @@ class DynamoStore:
             return TaskState(**data)
         # Tasks without join arrivals keep no record of their own: their run counter is
         # the number of their newest run, one query away (a read is a fifth of a write).
-        for item in self.model.query(_exec_pk(execution_id), self.model.sk.startswith(f"RUN#{task}#"),
+        for item in self.model.query(exec_pk(execution_id), self.model.sk.startswith(f"RUN#{task}#"),
                                      consistent_read=True, scan_index_forward=False):
             if self._visible(item, execution_id) is not None:
                 return TaskState(task, runs=int(item.sk.rsplit("#", 1)[1]))
@@ -210,7 +151,7 @@ class DynamoStore:
 
     def _query(self, execution_id: str, prefix: str) -> list[Any]:
         out = []
-        for item in self.model.query(_exec_pk(execution_id), self.model.sk.startswith(prefix),
+        for item in self.model.query(exec_pk(execution_id), self.model.sk.startswith(prefix),
                                      consistent_read=True):
             data = self._visible(item, execution_id)
             if data is not None:
@@ -317,7 +258,7 @@ class DynamoStore:
 
     def _intent(self, execution_id: str, version: int, token: str, keys: list[str],
                 expires: dt.datetime | None = None) -> dict[str, Any]:
-        item = {"pk": {"S": _exec_pk(execution_id)}, "sk": {"S": STEP_SK}, "v": {"N": str(version)},
+        item = {"pk": {"S": exec_pk(execution_id)}, "sk": {"S": STEP_SK}, "v": {"N": str(version)},
                 "s": {"S": token}, "at": {"N": repr(float(self.clock()))},
                 "d": {"S": self._dump(sorted(set(keys)), execution_id)}}
         if expires is not None:  # a step of a finished execution (a late message)
@@ -425,7 +366,7 @@ class DynamoStore:
         expires = self._expiry(head.finished_at) if head.final else None
         action = model.expires_at.set(expires) if expires is not None else model.expires_at.remove()
         last, seen = None, 0
-        for item in model.query(_exec_pk(execution_id), model.sk > after if after else None,
+        for item in model.query(exec_pk(execution_id), model.sk > after if after else None,
                                 consistent_read=True, limit=page):
             last, seen = item.sk, seen + 1
             if item.sk in ("HEAD", "IDX") or item.expires_at == expires or (
@@ -445,7 +386,7 @@ class DynamoStore:
         sweep leaves it alone (one write less per attempt): a claim matters only while its
         attempt is current, and an attempt that waits for nothing ends within its message's
         deliveries (minutes), long before that."""
-        item = self.model(_exec_pk(execution_id), f"CLAIM#{attempt_key}", d=owner)
+        item = self.model(exec_pk(execution_id), f"CLAIM#{attempt_key}", d=owner)
         if expire:
             item.expires_at = self._expiry()
         try:
@@ -519,50 +460,3 @@ class DynamoStore:
         page = items[:limit]
         return ([Execution(**self.payloads.load(item.d)) for item in page],
                 page[-1].gsi1sk if len(items) > limit else None)
-
-
-class DynamoWorkflows:
-    """Workflow definitions, kept as their YAML text by content version."""
-
-    def __init__(self, model: type[StateItem], payloads: PayloadStore):
-        self.model = model
-        self.payloads = payloads
-        self._cache: dict[tuple[str, str], WorkflowSpec] = {}
-
-    def register(self, spec: WorkflowSpec) -> str:
-        version = spec_version(spec)
-        text = self.payloads.dump({"text": spec.text, "source": spec.source}, ITEM_PART_LIMIT, "workflows")
-        try:
-            self.model(f"WF#{spec.name}", f"V#{version}", d=text,
-                       gsi1pk="WF", gsi1sk=spec.name).save(condition=self.model.pk.does_not_exist())
-        except PutError as exc:
-            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-                raise
-        self.model(f"WF#{spec.name}", "LATEST", d=json.dumps({"version": version})).save()
-        self._cache[(spec.name, version)] = spec
-        return version
-
-    def get(self, name: str, version: str | None = None) -> WorkflowSpec:
-        if version is None:
-            try:
-                latest = self.model.get(f"WF#{name}", "LATEST", consistent_read=True)
-            except DoesNotExist:
-                raise KeyError(name) from None
-            version = json.loads(latest.d)["version"]
-        key = (name, version)
-        spec = self._cache.get(key)
-        if spec is None:
-            try:
-                item = self.model.get(f"WF#{name}", f"V#{version}")
-            except DoesNotExist:
-                raise KeyError(f"{name}@{version}") from None
-            data = self.payloads.load(item.d)
-            spec = self._cache[key] = load_text(data["text"], data.get("source", name))
-        return spec
-
-    def versions(self, name: str) -> list[str]:
-        return [item.sk[2:] for item in self.model.query(f"WF#{name}", self.model.sk.startswith("V#"))]
-
-    def names(self) -> list[str]:
-        """Every registered workflow name (gsi1: one entry per stored version)."""
-        return sorted({item.gsi1sk for item in self.model.gsi1.query("WF")})

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from ..core.records import Execution, TaskRun, TaskState, Unit, history
 from ..core.session import Changes
 from ..core.spec import WorkflowSpec
 from ..core.versioning import spec_version
+from ..errors import UnknownWorkflowError
 from ..ports import Encodable
 
 
@@ -167,9 +167,11 @@ class MemoryWorkflows:
         return version
 
     def get(self, name: str, version: str | None = None) -> WorkflowSpec:
-        if version is None:
-            version = self._latest[name]
-        return self._specs[(name, version)]
+        latest = self._latest.get(name) if version is None else version
+        spec = self._specs.get((name, latest)) if latest is not None else None
+        if spec is None:
+            raise UnknownWorkflowError(name, version)
+        return spec
 
     def names(self) -> list[str]:
         return sorted(self._latest)
@@ -247,21 +249,3 @@ class MemoryBus:
                 self.events.append(event)
             for fn in self.subscribers:
                 fn(event)
-
-
-class VirtualClock:
-    """A clock that only moves when told to: waits cost nothing."""
-
-    def __init__(self, start: float = 1_800_000_000.0):
-        self.t = start
-
-    def now(self) -> float:
-        return self.t
-
-    def advance_to(self, t: float) -> None:
-        self.t = max(self.t, t)
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()

@@ -81,7 +81,7 @@ class Changes:
     created: bool = False  # the head is new (first step of a fresh execution)
     # What each written record held before this step (None: it did not exist), so a
     # store that writes records before the head can tell readers the committed value.
-    priors: dict[tuple, Any] = field(default_factory=dict)
+    priors: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     # Names the attempt making these changes; a retry of the same messages reuses it, so a
     # store can let a redo overwrite its own crashed writes and refuse anyone else's.
     token: str = ""
@@ -101,7 +101,7 @@ class Session:
         self._units: dict[tuple[str, int, int], Unit] = {}
         self._vars: dict[str, Any] = {}
         self._arrivals: list[tuple[str, str]] = []
-        self._loaded: dict[tuple, Any] = {}  # originals of loaded records, to write only changed ones
+        self._loaded: dict[tuple[Any, ...], Any] = {}  # originals of loaded records, to write only changed ones
 
     # -- task state (run counter, join arrivals) --------------------------
     def task_state(self, task: str) -> TaskState:
@@ -219,7 +219,10 @@ class Session:
     def changes(self) -> Changes:
         head = self.execution
         head.version = self.expected_version + 1
-        changed = lambda key, record: self._loaded.get(key) != record  # noqa: E731
+
+        def changed(key: tuple[Any, ...], record: Any) -> bool:
+            return bool(self._loaded.get(key) != record)
+
         return Changes(
             execution=head, expected_version=self.expected_version,
             task_states=[s for t, s in self._states.items() if changed(("s", t), s)],

@@ -21,12 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..actions.registry import ActionRegistry
-from ..adapters.memory import SystemClock, VirtualClock
 from ..adapters.messaging import decode, parse_at
+from ..clock import SystemClock, VirtualClock
 from ..core.errors import InputError
 from ..core.messages import ControlRequested, Emit
 from ..core.spec import WorkflowSpec
+from ..errors import PermanentError, UnknownWorkflowError
+from ..ports import StateStore, WorkflowRegistry
 from ..settings import Settings
+from ..summary import ExecutionSummary
 from . import contract as aws_contract
 from . import resources as R
 from .lambda_runtime import FunctionTimedOut, Invoker
@@ -39,8 +42,8 @@ _ENV = {
 }
 
 
-class StartError(Exception):
-    pass
+class StartError(PermanentError):
+    """The start function refused the request (its error's message says why)."""
 
 
 def _load(path: str) -> Callable[..., Any]:
@@ -48,7 +51,7 @@ def _load(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), func)
 
 
-class LocalStack:
+class EmbeddedStack:
     def __init__(self, registry: ActionRegistry | None = None, real_time: bool = False,
                  handler_output: Any = None, function_timeout: float = R.FUNCTION_TIMEOUT):
         for key, value in _ENV.items():
@@ -143,7 +146,7 @@ class LocalStack:
         )
         for key, value in self.settings.to_env().items():
             os.environ[key] = value
-        from ..adapters.dynamodb import make_model
+        from ..adapters.dynamodb_items import make_model
         make_model(R.TABLE, R.REGION).create_table(wait=True)
         session.client("dynamodb").update_time_to_live(
             TableName=R.TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
@@ -156,13 +159,21 @@ class LocalStack:
         self.invoker.close()
         self._mock.stop()
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> EmbeddedStack:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
     # -- using it ----------------------------------------------------------------------
+    @property
+    def store(self) -> StateStore:
+        return self.runtime.store
+
+    @property
+    def workflows(self) -> WorkflowRegistry:
+        return self.runtime.workflows
+
     def register(self, spec: WorkflowSpec) -> str:
         return self.runtime.workflows.register(spec)
 
@@ -198,16 +209,18 @@ class LocalStack:
         if "error" in out:
             if out["error"]["type"] == "InvalidInput":
                 raise InputError(out["error"]["problems"])
+            if out["error"]["type"] == "UnknownWorkflow":
+                raise UnknownWorkflowError(workflow)
             raise StartError(out["error"]["message"])
         return out["execution_id"]
 
     def control(self, execution_id: str, action: str, reason: str | None = None) -> None:
         self.runtime.event_queue.send(ControlRequested(execution_id, action, reason, uuid.uuid4().hex))
 
-    def describe(self, execution_id: str) -> dict[str, Any]:
+    def describe(self, execution_id: str) -> ExecutionSummary:
         return self.runtime.engine.describe(execution_id)
 
-    def run(self, workflow: str, input: Any = None, max_deliveries: int | None = None) -> dict[str, Any]:
+    def run(self, workflow: str, input: Any = None, max_deliveries: int | None = None) -> ExecutionSummary:
         eid = self.start(workflow, input)
         self.pump(max_deliveries=max_deliveries)
         return self.describe(eid)

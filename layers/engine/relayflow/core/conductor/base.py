@@ -56,7 +56,7 @@ class ConductorBase:
         self._following: TaskRun | None = None
         self.reason: str | None = None  # a cancel request's reason, for workflow.cancelled
 
-    def emit(self, type_: str, run: TaskRun | None = None, **detail: Any) -> None:
+    def emit(self, type_: str, run: TaskRun | None = None, /, **detail: Any) -> None:
         """A lifecycle event: sent to the bus, and kept for the history in the record it is
         about (the run, or the head for workflow events), which the step writes anyway."""
         head = self.head

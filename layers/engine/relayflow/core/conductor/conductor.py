@@ -167,7 +167,8 @@ class Conductor(TransitionSteps):
         for run in runs:
             latest[run.task] = run
         # A run whose entry said 'do: fail' ran again: it is what failed the workflow.
-        told_to_fail = head.error.get("task") if (head.error or {}).get("type") == "Failed" else None
+        error = head.error or {}
+        told_to_fail = error.get("task") if error.get("type") == "Failed" else None
         change_status(head, ExecutionStatus.RUNNING)
         head.ending, head.error, head.output, head.finished_at = None, None, None, None
         head.redrives += 1

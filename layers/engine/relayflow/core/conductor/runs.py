@@ -38,7 +38,7 @@ class RunSteps(ConductorBase):
                 return
             self.session.add_arrival(target, source)
             state.arrivals += 1
-            need = len(self.spec.inbound[target]) if task.join == "all" else task.join
+            need = len(self.spec.inbound[target]) if task.join == "all" else int(task.join)
             if state.arrivals < need:
                 return
             state.join_done = True
@@ -111,7 +111,7 @@ class RunSteps(ConductorBase):
             raise TemplateError("with_items: expected a list, got an object (use keys(...) or values(...))")
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
             raise TemplateError(f"with_items: expected a list, got {type(value).__name__}")
-        items = _json(list(value))
+        items: list[Any] = _json(list(value))
         if task.batch_size:
             k = task.batch_size
             items = [items[i:i + k] for i in range(0, len(items), k)]

@@ -12,6 +12,7 @@ from ..spec import (
     TaskSpec,
     WorkflowSpec,
 )
+from ..yamlpos import Path
 from . import graph_checks, task_section, template_checks
 from .fields import (
     ATTUNE_DOC_FIELDS,
@@ -28,27 +29,27 @@ from .raw import _has_template, _looks_like_schema, _name_from_path
 
 
 class Builder:
-    def __init__(self, source: str, lines: dict, text: str):
+    def __init__(self, source: str, lines: dict[Path, int], text: str):
         self.source = source
         self.lines = lines
         self.text = text
         self.problems: list[Problem] = []
         self.task_names: set[str] = set()
         self.callback_tasks: set[str] = set()
-        self.template_uses: list[tuple[tuple, str | None, str, str, bool, bool]] = []
+        self.template_uses: list[tuple[Path, str | None, str, str, bool, bool]] = []
         self.var_names: set[str] = set()
         self.input_names: set[str] = set()
         self.published: set[str] = set()
         # Input defaults and initial vars that are templates: (path, field, value, name), in order.
-        self.start_templates: list[tuple[tuple, str, Any, str]] = []
+        self.start_templates: list[tuple[Path, str, Any, str]] = []
         self.known_vars: set[str] = set()
 
     # -- reporting -------------------------------------------------------
 
-    def err(self, path: tuple, task: str | None, field: str, message: str, severity: str = "error") -> None:
+    def err(self, path: Path, task: str | None, field: str, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(self.source, yamlpos.line_of(self.lines, path), task, field, message, severity))
 
-    def unknown_fields(self, data: dict, allowed: set[str], path: tuple, task: str | None, prefix: str = "",
+    def unknown_fields(self, data: dict[str, Any], allowed: set[str], path: Path, task: str | None, prefix: str = "",
                        not_here: dict[str, str] | None = None) -> None:
         for key in data:
             if key in allowed:
@@ -110,7 +111,7 @@ class Builder:
             text=self.text, entries=entry, inbound=inb,
         )
 
-    def workflow_name(self, data: dict) -> Any:
+    def workflow_name(self, data: dict[str, Any]) -> Any:
         """``name``; else Attune's ``ref``; else, for a graph-only file (it has ``version``), the file's name."""
         name = data.get("name")
         ref = data.get("ref")
@@ -133,16 +134,16 @@ class Builder:
             self.err(("name",), None, "name", "must be letters, digits, '.', '_' or '-'")
         return name
 
-    def inputs(self, raw: Any, path: tuple) -> tuple[InputParam, ...]:
+    def inputs(self, raw: Any, path: Path) -> tuple[InputParam, ...]:
         if raw is None:
             return ()
         if isinstance(raw, dict) and isinstance(raw.get("properties"), dict) and raw.get("type") == "object":
             # a full JSON Schema object: its properties are the inputs, 'required' lists the required ones
-            required = raw.get("required") if isinstance(raw.get("required"), list) else []
-            raw = {k: ({**v, "required": True} if k in required and isinstance(v, dict) and "required" not in v
+            required_names: list[Any] = raw["required"] if isinstance(raw.get("required"), list) else []
+            raw = {k: ({**v, "required": True} if k in required_names and isinstance(v, dict) and "required" not in v
                        else v) for k, v in raw["properties"].items()}
             path = path + ("properties",)
-        items: list[tuple[str, Any, tuple]] = []
+        items: list[tuple[str, Any, Path]] = []
         list_form = isinstance(raw, list)
         if isinstance(raw, dict):
             items = [(k, v, path + (k,)) for k, v in raw.items()]
@@ -242,13 +243,13 @@ class Builder:
             if isinstance(k, str) and _has_template(v):
                 if entries is not None:
                     where = [i for i, e in enumerate(entries) if isinstance(e, dict) and k in e]
-                    path = ("vars", where[-1], k)
+                    path: Path = ("vars", where[-1], k)
                 else:
                     path = ("vars", k)
                 self.start_templates.append((path, f"vars.{k}", v, k))
         return dict(raw)
 
-    def positive_number(self, data: dict, key: str, path: tuple, task: str | None,
+    def positive_number(self, data: dict[str, Any], key: str, path: Path, task: str | None,
                         allow_template: bool = False) -> Any:
         if key not in data or data[key] is None:
             return None
@@ -270,7 +271,7 @@ class Builder:
         if raw is None:
             self.err((), None, "tasks", "required field is missing")
             return None
-        entries: list[tuple[Any, tuple]] = []
+        entries: list[tuple[Any, Path]] = []
         if isinstance(raw, list):
             for i, t in enumerate(raw):
                 if not isinstance(t, dict):

@@ -15,6 +15,7 @@ from ..spec import (
     TaskSpec,
     Transition,
 )
+from ..yamlpos import Path
 
 if TYPE_CHECKING:
     from .builder import Builder
@@ -44,9 +45,10 @@ def _cycle_through(succ: dict[str, tuple[str, ...]], start: str) -> list[str]:
     return [start]
 
 
-def check_graph(b: Builder, tasks: dict[str, TaskSpec], succ: dict, inb: dict, entry: tuple, data: dict) -> None:
+def check_graph(b: Builder, tasks: dict[str, TaskSpec], succ: dict[str, tuple[str, ...]],
+                inb: dict[str, tuple[str, ...]], entry: tuple[str, ...], data: dict[str, Any]) -> None:
     raw_tasks = data.get("tasks")
-    path_of = {}
+    path_of: dict[str, Path] = {}
     if isinstance(raw_tasks, list):
         for i, t in enumerate(raw_tasks):
             if isinstance(t, dict) and isinstance(t.get("name"), str):
@@ -88,7 +90,7 @@ def check_graph(b: Builder, tasks: dict[str, TaskSpec], succ: dict, inb: dict, e
         check_endless_loops(b, tasks, path_of, data.get("max_task_runs", DEFAULT_MAX_TASK_RUNS))
 
 
-def check_endless_loops(b: Builder, tasks: dict[str, TaskSpec], path_of: dict, max_runs: Any) -> None:
+def check_endless_loops(b: Builder, tasks: dict[str, TaskSpec], path_of: dict[str, Path], max_runs: Any) -> None:
     """Loops no 'when' can leave: each edge fires on every outcome (an error), or on success
     with no condition (a warning: only a failure leaves it)."""
     def edges(fires: Callable[[Transition], bool]) -> dict[str, tuple[str, ...]]:
@@ -130,7 +132,7 @@ def check_endless_loops(b: Builder, tasks: dict[str, TaskSpec], path_of: dict, m
                      message, severity="error" if sure else "warning")
 
 
-def check_failure_into_joins(b: Builder, task: TaskSpec, tasks: dict[str, TaskSpec], path: tuple) -> None:
+def check_failure_into_joins(b: Builder, task: TaskSpec, tasks: dict[str, TaskSpec], path: Path) -> None:
     """A failure fed only into joins is unhandled when none of them is ever satisfied (LANGUAGE §3.5)."""
     def on_failure(tr: Transition) -> bool:
         if tr.outcomes is not None:

@@ -12,6 +12,7 @@ from ..spec import (
     RetrySpec,
     TaskSpec,
 )
+from ..yamlpos import Path
 from . import template_checks, transition_section
 from .fields import (
     ATTUNE_IGNORED_TASK_FIELDS,
@@ -25,12 +26,13 @@ from .fields import (
     TASK_TYPES,
 )
 from .hints import _suggest
+from .publish_section import publish_pairs
 
 if TYPE_CHECKING:
     from .builder import Builder
 
 
-def task(b: Builder, t: dict, path: tuple, sub: bool, parent: str | None = None) -> TaskSpec | None:
+def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | None = None) -> TaskSpec | None:
     """One task (or, with ``sub``, one sub-task of the parallel task ``parent``)."""
     name = t.get("name")
     valid_name = isinstance(name, str) and bool(TASK_NAME_RE.match(name))
@@ -124,7 +126,8 @@ def task(b: Builder, t: dict, path: tuple, sub: bool, parent: str | None = None)
     callback = t.get("callback", False)
     callback_schema = None
     if isinstance(callback, dict) and set(callback) == {"schema"} and isinstance(callback["schema"], dict):
-        callback, callback_schema = True, callback["schema"]  # callback: {schema: ...} checks the result
+        callback_schema = callback["schema"]  # callback: {schema: ...} checks the result
+        callback = True
     if not isinstance(callback, bool):
         b.err(path + ("callback",), label, "callback",
                  "must be true or false (or {schema: <JSON Schema of the callback's result>})")
@@ -173,7 +176,7 @@ def task(b: Builder, t: dict, path: tuple, sub: bool, parent: str | None = None)
         join = None
     publish = publish_pairs(b, t.get("publish"), path + ("publish",), label, "publish") if "publish" in t else ()
     transitions = () if sub else transition_section.transitions(b, t, path, label)
-    if label is None:
+    if label is None or not isinstance(name, str):
         return None
     return TaskSpec(
         name=name, line=yamlpos.line_of(b.lines, path), type=ttype,
@@ -186,7 +189,7 @@ def task(b: Builder, t: dict, path: tuple, sub: bool, parent: str | None = None)
     )
 
 
-def local_flag(b: Builder, t: dict, ttype: str, action: Any, callback: bool, path: tuple,
+def local_flag(b: Builder, t: dict[str, Any], ttype: str, action: Any, callback: bool, path: Path,
                task: str | None) -> bool:
     """``local: true``: only an action that answers at once may run inside the step."""
     local = t.get("local", False)
@@ -210,7 +213,7 @@ def local_flag(b: Builder, t: dict, ttype: str, action: Any, callback: bool, pat
     return True
 
 
-def check_action(b: Builder, action: str, task_input: Any, path: tuple, task: str | None) -> None:
+def check_action(b: Builder, action: str, task_input: Any, path: Path, task: str | None) -> None:
     """What can be told about an action before it runs: a python: reference's shape, the
     built-ins' names and the inputs they cannot do without."""
     if action.startswith("python:"):
@@ -239,7 +242,7 @@ def check_action(b: Builder, action: str, task_input: Any, path: tuple, task: st
             b.err(path, task, "input", f"{action} needs input.{needs}")
 
 
-def retry_policy(b: Builder, raw: Any, path: tuple, task: str | None) -> RetrySpec | None:
+def retry_policy(b: Builder, raw: Any, path: Path, task: str | None) -> RetrySpec | None:
     if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
         return RetrySpec(count=raw)
     if not isinstance(raw, dict):
@@ -272,29 +275,3 @@ def retry_policy(b: Builder, raw: Any, path: tuple, task: str | None) -> RetrySp
         template_checks.condition(b, on_error, path + ("on_error",), task, "retry.on_error")
     return RetrySpec(count=count, delay=numbers["delay"] or 0.0, backoff=backoff,
                      max_delay=numbers["max_delay"], jitter=jitter, on_error=on_error)
-
-
-def publish_pairs(b: Builder, raw: Any, path: tuple, task: str | None, field: str) -> tuple[tuple[str, Any], ...]:
-    pairs: list[tuple[str, Any, tuple]] = []
-    if isinstance(raw, dict):
-        pairs = [(k, v, path + (k,)) for k, v in raw.items()]
-    elif isinstance(raw, list):
-        for i, entry in enumerate(raw):
-            if isinstance(entry, dict) and len(entry) == 1:
-                (k, v), = entry.items()
-                pairs.append((k, v, path + (i,)))
-            elif isinstance(entry, str) and TASK_NAME_RE.match(entry):
-                pairs.append((entry, "{{ result() }}", path + (i,)))  # a bare name publishes the result
-            else:
-                b.err(path + (i,), task, field, "each entry must be a single {name: template}")
-    elif raw is not None:
-        b.err(path, task, field, "must be a list of {name: template} (or a mapping)")
-    out = []
-    for k, v, p in pairs:
-        if not isinstance(k, str) or not k:
-            b.err(p, task, field, f"variable name {k!r} must be text")
-            continue
-        template_checks.template(b, v, p, task, f"{field}.{k}")
-        b.published.add(k)
-        out.append((k, v))
-    return tuple(out)

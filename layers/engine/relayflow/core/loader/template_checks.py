@@ -8,6 +8,7 @@ from ..spec import (
     InputParam,
 )
 from ..templates import analysis
+from ..yamlpos import Path
 from .fields import _NO_OUTCOME_FIELDS, _RUN_FIELDS, FUNCTIONS, SCOPES
 from .hints import _FUNCTION_HINTS, _NAME_HINTS, _suggest
 from .raw import _strings
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from .builder import Builder
 
 
-def template(b: Builder, value: Any, path: tuple, task: str | None, field: str,
+def template(b: Builder, value: Any, path: Path, task: str | None, field: str,
              expression: bool = False, item_scope: bool = False) -> None:
     """Remember every template string under ``value`` for checking once task names are known."""
     if isinstance(value, str):
@@ -50,7 +51,7 @@ def unknown_name(b: Builder, name: str) -> str:
     return f"unknown name '{name}' in template{hint}"
 
 
-def check_names_read(b: Builder, text: str, bare: bool, path: tuple, task: str | None, field: str) -> None:
+def check_names_read(b: Builder, text: str, bare: bool, path: Path, task: str | None, field: str) -> None:
     """``input.X`` of an input the workflow does not declare, ``vars.X`` of a variable nothing sets.
 
     Warnings: such a read fails when it runs, unless the template guards it (``is defined``,
@@ -167,7 +168,7 @@ def check_start_templates(b: Builder, inputs: tuple[InputParam, ...], variables:
                                  severity="warning")
 
 
-def condition(b: Builder, value: Any, path: tuple, task: str | None, field: str) -> None:
+def condition(b: Builder, value: Any, path: Path, task: str | None, field: str) -> None:
     if isinstance(value, bool):
         return
     if not isinstance(value, str):

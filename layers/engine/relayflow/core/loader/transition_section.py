@@ -14,7 +14,9 @@ from ..spec import (
     Branch,
     Transition,
 )
-from . import task_section, template_checks
+from ..yamlpos import Path
+from . import template_checks
+from .publish_section import publish_pairs
 from .fields import _ENGINE_COMMANDS, BRANCH_FIELDS, NEXT_FIELDS
 from .hints import _suggest
 from .raw import _as_names
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from .builder import Builder
 
 
-def targets(b: Builder, raw: Any, path: tuple, task: str | None, field: str
+def targets(b: Builder, raw: Any, path: Path, task: str | None, field: str
             ) -> tuple[tuple[str, ...], frozenset[str]]:
     """The task names of a ``do`` and the engine commands (noop, fail) beside them."""
     names = _as_names(raw)
@@ -48,9 +50,12 @@ def targets(b: Builder, raw: Any, path: tuple, task: str | None, field: str
     return tuple(n for n in names if n in b.task_names), commands
 
 
-def transitions(b: Builder, t: dict, path: tuple, task: str | None) -> tuple[Transition, ...]:
+def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> tuple[Transition, ...]:
     out: list[Transition] = []
-    line = lambda key: yamlpos.line_of(b.lines, path + (key,))  # noqa: E731
+
+    def line(key: str) -> int:
+        return yamlpos.line_of(b.lines, path + (key,))
+
     has_timeout = "on_timeout" in t
     legacy = (
         ("on_success", frozenset({SUCCEEDED})),
@@ -84,7 +89,7 @@ def transitions(b: Builder, t: dict, path: tuple, task: str | None) -> tuple[Tra
                 when = entry.get("when")
                 if when is not None:
                     template_checks.condition(b, when, epath + ("when",), task, f"{field}.when")
-                publish = task_section.publish_pairs(b, entry.get("publish"), epath + ("publish",), task, f"{field}.publish")
+                publish = publish_pairs(b, entry.get("publish"), epath + ("publish",), task, f"{field}.publish")
                 do, commands = targets(b, entry["do"], epath + ("do",), task, f"{field}.do") \
                     if "do" in entry else ((), frozenset())
                 out.append(Transition(origin=field, line=yamlpos.line_of(b.lines, epath),
@@ -93,7 +98,7 @@ def transitions(b: Builder, t: dict, path: tuple, task: str | None) -> tuple[Tra
     return tuple(out)
 
 
-def check_failed_and_timed_out(b: Builder, entries: list, path: tuple, task: str | None) -> None:
+def check_failed_and_timed_out(b: Builder, entries: list[Any], path: Path, task: str | None) -> None:
     """Attune's failed() excludes timeouts; here it includes them, so both entries fire on a timeout."""
     def plain(when: Any) -> str:
         return re.sub(r"[\s{}]", "", when).lower() if isinstance(when, str) else ""
@@ -108,7 +113,7 @@ def check_failed_and_timed_out(b: Builder, entries: list, path: tuple, task: str
                      severity="warning")
 
 
-def conditional_legacy(b: Builder, raw: list, path: tuple, task: str | None, key: str,
+def conditional_legacy(b: Builder, raw: list[Any], path: Path, task: str | None, key: str,
                        outcomes: frozenset[str] | None) -> list[Transition]:
     """``on_success: [{when, do}, ...]`` (the seed project's install_packs.yaml): one entry per item,
     each firing on the field's outcome when its ``when`` holds."""
@@ -142,7 +147,7 @@ def conditional_legacy(b: Builder, raw: list, path: tuple, task: str | None, key
     return out
 
 
-def decision(b: Builder, raw: Any, path: tuple, task: str | None) -> Transition:
+def decision(b: Builder, raw: Any, path: Path, task: str | None) -> Transition:
     branches: list[Branch] = []
     if not isinstance(raw, list):
         b.err(path, task, "decision", "must be a list of {when, next} branches")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, cast
 
 from jinja2 import nodes
 
@@ -18,12 +19,18 @@ OUTCOME_FUNCTIONS = frozenset({"result", "error", "succeeded", "failed", "timed_
 _IMPLICIT_NAMES = frozenset({"loop", "self", "varargs", "kwargs", "caller"})
 
 
+def _lookups(ast: nodes.Node) -> Iterator[nodes.Getattr | nodes.Getitem]:
+    """Every ``X.KEY`` and ``X[KEY]`` in ``ast``."""
+    return cast(Iterator["nodes.Getattr | nodes.Getitem"], ast.find_all((nodes.Getattr, nodes.Getitem)))
+
+
 @functools.lru_cache(maxsize=4096)
 def _names(text: str, expression: bool) -> frozenset[str]:
     # A plain walk of Name nodes: Jinja's find_undeclared_variables runs the compiler's
     # frame analysis, which made validating a 10,000-task file take seconds.
     ast = _ast(text, expression)
-    loaded, stored = set(), set()
+    loaded: set[str] = set()
+    stored: set[str] = set()
     for node in ast.find_all(nodes.Name):
         (stored if node.ctx in ("store", "param") else loaded).add(node.name)
     return frozenset(loaded - stored - _IMPLICIT_NAMES - set(_ENV.globals))
@@ -46,7 +53,7 @@ def task_references(text: str, expression: bool = False) -> set[str]:
 @functools.lru_cache(maxsize=4096)
 def _task_references(text: str, expression: bool) -> frozenset[str]:
     found: set[str] = set()
-    for node in _ast(text, expression).find_all((nodes.Getattr, nodes.Getitem)):
+    for node in _lookups(_ast(text, expression)):
         if isinstance(node.node, nodes.Name) and node.node.name in ("task", "tasks"):
             key = const_key(node)
             if key is not None:
@@ -101,7 +108,7 @@ def scope_keys(text: str, expression: bool) -> tuple[tuple[str, str], ...]:
     except Exception:
         return ()
     found: list[tuple[str, str]] = []
-    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+    for node in _lookups(ast):
         key = const_key(node)
         if key is None or key in _MAPPING_METHODS or not isinstance(node.node, nodes.Name):
             continue
@@ -128,7 +135,7 @@ def addressing(text: str, expression: bool) -> tuple[tuple[str, ...], ...]:
     except Exception:  # syntax errors are reported by the syntax check
         return ()
     found: list[tuple[str, ...]] = []
-    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+    for node in _lookups(ast):
         key = const_key(node)
         inner = node.node
         if key is None:
@@ -161,7 +168,7 @@ def functions_as_values(text: str, expression: bool) -> tuple[tuple[str, str | N
     except Exception:  # syntax errors are reported by the syntax check
         return ()
     called = {id(call.node) for call in ast.find_all(nodes.Call)}
-    attrs = {id(node.node): const_key(node) for node in ast.find_all((nodes.Getattr, nodes.Getitem))}
+    attrs = {id(node.node): const_key(node) for node in _lookups(ast)}
     found = [(n.name, attrs.get(id(n))) for n in ast.find_all(nodes.Name)
              if n.name in OUTCOME_FUNCTIONS and n.ctx == "load" and id(n) not in called]
     return tuple(dict.fromkeys(found))

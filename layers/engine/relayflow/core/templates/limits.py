@@ -107,7 +107,7 @@ def _finalize(value: Any) -> Any:
     return _plain(value, [_limits().max_output_bytes])
 
 
-class _BoundedRange(Sequence):
+class _BoundedRange(Sequence[int]):
     """``range`` whose iteration checks the deadline."""
 
     __slots__ = ("_range",)

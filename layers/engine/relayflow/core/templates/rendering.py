@@ -63,7 +63,9 @@ def _as_template_error(exc: Exception, text: str) -> TemplateError:
 
 def _assign_template(expr: nodes.Expr) -> nodes.Template:
     body = [nodes.Assign(nodes.Name(_RESULT, "store"), expr, lineno=expr.lineno)]
-    return nodes.Template(body, lineno=1).set_environment(_ENV)
+    template = nodes.Template(body, lineno=1)
+    template.set_environment(_ENV)
+    return template
 
 
 def _parse_expression(expr: str) -> nodes.Expr:
@@ -218,7 +220,9 @@ def _ast(text: str, expression: bool) -> nodes.Template:
     # (names read, task references, scope keys), and each used to parse it again.
     try:
         if expression:
-            return nodes.Template([nodes.Output([_parse_expression(text)])], lineno=1).set_environment(_ENV)
+            template = nodes.Template([nodes.Output([_parse_expression(text)])], lineno=1)
+            template.set_environment(_ENV)
+            return template
         return _ENV.parse(text)
     except TemplateSyntaxError as exc:
         raise TemplateError(_syntax_message(exc, text), template=text) from None
