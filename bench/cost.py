@@ -886,6 +886,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--growth", default="10,100,1000", help="sequence sizes for the growth series ('' skips)")
     parser.add_argument("--fanout-growth", default="", metavar="SIZES",
                         help="fan-out widths for a second growth series, e.g. 10,100,1000 (off by default: slow)")
+    parser.add_argument("--max-n", type=int, default=None, metavar="N",
+                        help="no shape or series above N tasks or items (a quick check that the bench runs: "
+                             "per-task figures of tiny runs are not comparable with the measured ones)")
     args = parser.parse_args(argv)
     shapes = [s for s in args.shapes.split(",") if s]
     unknown = [s for s in shapes if s not in SHAPES]
@@ -893,6 +896,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown shapes {unknown}; choose from {sorted(SHAPES)}")
     growth = [int(n) for n in args.growth.split(",") if n.strip()]
     widths = [int(n) for n in args.fanout_growth.split(",") if n.strip()]
+    plan = dict(SHAPES)
+    if args.max_n is not None:
+        m = args.max_n
+        growth = sorted({min(n, m) for n in growth})
+        widths = sorted({min(n, m) for n in widths})
+        plan = {"seq": (f"sequence of {min(100, m)} tasks", sequence(min(100, m)), min(100, m)),
+                "fanout": (f"fan-out: start -> {min(100, m)} branches -> join: all", fanout(min(100, m)),
+                           min(100, m) + 2),
+                "items": (f"with_items over {min(1000, m)} items, concurrency 10", items(min(1000, m), 10),
+                          min(1000, m))}
     report: dict[str, Any] = {
         "prices": {"lambda_request": LAMBDA_REQUEST, "lambda_gb_s_arm64": LAMBDA_GB_S, "lambda_memory_mb": 128,
                    "sqs_fifo_request": SQS_FIFO, "sqs_standard_request": SQS_STANDARD, "dynamodb_wru": DDB_WRU,
@@ -905,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench()
     try:
         for name in shapes:
-            label, text, tasks = SHAPES[name]
+            label, text, tasks = plan[name]
             r = report["shapes"][name] = {"label": label, **bench.run(text, tasks)}
             if not args.json:
                 print_shape(label, r, target(name))

@@ -139,9 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("n", nargs="?", type=int)
     parser.add_argument("--json", action="store_true", help="one JSON line per measurement")
     parser.add_argument("--memory", action="store_true", help="also trace peak memory (slows the run)")
+    parser.add_argument("--max-n", type=int, default=None, metavar="N",
+                        help="measure no size above N (a quick check that the bench runs; no goal is judged)")
     args = parser.parse_args(argv)
     plan = [(args.shape, [args.n] if args.n else SHAPES[args.shape][1])] if args.shape else \
         [(s, sizes) for s, (_, sizes, _) in SHAPES.items()]
+    if args.max_n is not None:
+        plan = [(shape, sorted({min(n, args.max_n) for n in sizes})) for shape, sizes in plan]
     if not args.json:
         print(f"{'shape':<8}{'n':>7}{'load s':>9}{'run s':>9}{'wall us/task':>14}{'load CPU s':>12}{'run CPU s':>11}"
               f"{'CPU us/task':>13}{'peak MiB':>10}")

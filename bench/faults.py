@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--handler", action="append", choices=kill.HANDLERS)
     parser.add_argument("--variant", action="append", choices=kill.VARIANTS)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="run only the slice's first N cases (a quick check that the sweep runs)")
     args = parser.parse_args(argv)
     slice_ = args.slice or "quick"
     started = time.perf_counter()
@@ -48,8 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         cases = []
         for shape in args.shape or kill.SHAPES:
             for handler in args.handler or kill.HANDLERS:
+                if args.limit is not None and len(cases) >= args.limit:
+                    break  # planning measures clean runs: stop before the shapes not needed
                 cases += [(shape, handler, k, v) for k, v in kill.plan(sweep, shape, handler, slice_)
                           if not args.variant or v in args.variant]
+        cases = cases[:args.limit] if args.limit is not None else cases
         measured = time.perf_counter() - started
         kill.run_cases(sweep, cases, args.jobs)
     elapsed = time.perf_counter() - started

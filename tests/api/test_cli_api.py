@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,8 +81,10 @@ def test_start_status_and_idempotency_key(served, capsys):
     assert code == 0 and json.loads(out) == api.execution(eid)
     assert list(json.loads(out)) == list(cli.RESULT_KEYS)
     code, out, _ = run(capsys, "status", eid, "--api", api.url)
-    assert out.splitlines()[:3] == [f"workflow c.approval running (execution {eid})",
-                                    "  build (run 1) succeeded, 1 attempt", "  approve (run 1) running, 1 attempt"]
+    head, build, approve = out.splitlines()[:3]
+    assert head == f"workflow c.approval running (execution {eid})"
+    assert re.fullmatch(r"  build \(run 1\) succeeded, 1 attempt, took \d+\.\ds", build), build  # ended: how long
+    assert approve == "  approve (run 1) running, 1 attempt"
 
 
 def test_start_errors_exit_2_and_name_every_problem(served, capsys):
@@ -191,9 +194,10 @@ def test_watch_follows_an_execution_until_it_ends(served, capsys):
     assert proc.returncode == 0, err
     assert lines[0] == f"c.approval running (execution {eid})"
     assert lines[-1] == f"c.approval succeeded (execution {eid})"
-    for expected in ("  build (run 1) succeeded, 1 attempt", "  approve (run 1) running, 1 attempt",
-                     "  approve (run 1) succeeded, 1 attempt", "  deploy (run 1) succeeded, 1 attempt"):
-        assert expected in lines, lines
+    assert "  approve (run 1) running, 1 attempt" in lines, lines
+    for expected in ("  build (run 1) succeeded, 1 attempt", "  approve (run 1) succeeded, 1 attempt",
+                     "  deploy (run 1) succeeded, 1 attempt"):
+        assert any(re.fullmatch(re.escape(expected) + r", took \d+\.\ds", line) for line in lines), (expected, lines)
     # watching an execution that has ended prints it and exits with run's status codes
     proc = subprocess.run([str(SCRIPT), "watch", eid, "--api", api.url, "--json"], capture_output=True, text=True,
                           timeout=120)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,38 @@ def test_a_timeout_from_a_template_is_reported_with_its_number(tmp_path, capsys)
     code, out, _ = run(capsys, "run", str(wf), "--backend", "memory", "--json")
     assert code == 1
     assert json.loads(out)["error"]["message"] == "attempt 1 timed out after 2 s"
+
+
+def test_run_on_the_virtual_clock_stamps_real_time_plus_the_skipped_waits():
+    out = io.StringIO()
+    ticks = iter([100.0, 100.0, 100.4, 101.0, 101.5])  # the real clock moves while the virtual one stands still
+    printer = Printer(out, clock=lambda: next(ticks), virtual=True)
+    base = {"workflow": "w", "execution_id": "e", "run": 1, "attempts": 1, "error": None}
+    printer(Emit("task.started", {**base, "at": 50.0, "task": "a"}))
+    printer(Emit("task.succeeded", {**base, "at": 50.0, "task": "a"}))
+    printer(Emit("task.succeeded", {**base, "at": 650.0, "task": "nap"}))  # a 600 s sleep, skipped
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("times: seconds since the start on the virtual clock")
+    assert [line.split()[0] for line in lines[1:]] == ["0.00s", "0.40s", "601.00s*"]
+    assert printer.elapsed() == "1.50 s real, 601.50 s on the virtual clock"
+    # on a real clock the events' own times are the stamps, with no note and no mark
+    real = Printer(io.StringIO(), clock=lambda: 0.0)
+    real(Emit("task.started", {**base, "at": 50.0, "task": "a"}))
+    real(Emit("task.succeeded", {**base, "at": 52.5, "task": "a"}))
+    assert [line.split()[0] for line in real.out.getvalue().splitlines()] == ["0.00s", "2.50s"]
+
+
+def test_run_says_how_long_it_took_on_both_clocks(tmp_path, capsys):
+    wf = write(tmp_path, "nap.yaml", "name: m.nap\ntasks:\n  - {name: first, action: core.echo, input: {}, on_success: nap}\n"
+                                     "  - {name: nap, action: core.sleep, input: {seconds: 600}}\n")
+    code, out, err = run(capsys, "run", str(wf), "--backend", "memory")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("times: seconds since the start on the virtual clock")
+    stamps = [float(line.split()[0].rstrip("s*")) for line in lines[1:] if line.strip() and line[0] == " "]
+    assert stamps == sorted(stamps) and stamps[-1] >= 600  # never back, and the sleep is in them
+    nap = next(line for line in lines if "succeeded nap" in line)
+    assert nap.split()[0].endswith("s*") and not any(line.split()[0].endswith("*") for line in lines[1:3])
+    (closing,) = [line for line in lines if line.startswith("workflow m.nap succeeded")]
+    found = re.search(r" in (\d+\.\d\d) s real, (\d+\.\d\d) s on the virtual clock$", closing)
+    assert found and float(found[2]) - float(found[1]) == pytest.approx(600, abs=0.02), closing

@@ -350,3 +350,76 @@ def test_the_geometry_check_sees_an_overlap(api, browser):
     page.js("(function () { var n = document.querySelectorAll('#graph g.node'); "
             "n[1].setAttribute('transform', n[0].getAttribute('transform')); })()")
     assert page.js(GEOMETRY)["overlaps"]
+
+
+# -- the addresses a user types --------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/", "/ui/executions"])
+def test_the_root_and_the_executions_address_open_the_list(api, browser, path):
+    api.register(QUICK)
+    eid = api.start("c.quick")
+    api.settle()
+    page = browser.open(api.url + path)
+    page.wait("document.body.dataset.view === 'list' && document.body.dataset.state === 'ready'")
+    assert page.js("location.pathname") == "/ui"  # one address for the list, whatever was typed
+    assert page.js("Array.from(document.querySelectorAll('#executions tr[data-execution]'))"
+                   ".map(r => r.dataset.execution)") == [eid]
+    assert page.attr(f"#executions tr[data-execution='{eid}'] a", "href") == f"/ui/executions/{eid}"
+
+
+def test_a_deep_link_to_an_execution_works_on_reload(api, browser):
+    api.register(FAILING)
+    eid = api.start("c.failing")
+    api.settle()
+    page = execution_page(api, browser, eid)
+    page.click("#graph g.node[data-task='second']")
+    page.wait("document.getElementById('detail').dataset.task === 'second'")
+    page.js("location.reload()")
+    page.wait("document.body.dataset.state === 'ready' && document.body.dataset.view === 'execution' && "
+              "!document.getElementById('detail').dataset.task")
+    assert page.js("location.pathname") == f"/ui/executions/{eid}"
+    assert page.js("document.body.dataset.executionStatus") == "failed"
+    assert page.attr("#graph g.node[data-task='second']", "data-status") == "failed"
+    assert page.js("document.querySelector('a.home').getAttribute('href')") == "/ui"
+
+
+# -- timings per attempt and per item --------------------------------------------------------
+TIMED = """\
+name: c.timed
+tasks:
+  - name: flaky
+    action: core.fail
+    input: {message: not yet, succeed_on_attempt: 3}
+    retry: {count: 2, delay: 0.2}
+    on_success: each
+  - name: each
+    action: core.fail
+    with_items: "{{ range(3) | list }}"
+    input: {message: "item {{ item }} broke", succeed_on_attempt: "{{ 2 if item == 1 else 1 }}"}
+    retry: {count: 1, delay: 0.2}
+"""
+
+
+def test_the_panel_and_the_timeline_show_each_attempt_and_item_with_its_timings(api, browser):
+    api.register(TIMED)
+    eid = api.start("c.timed")
+    page = execution_page(api, browser, eid)
+    page.wait("document.body.dataset.executionStatus === 'succeeded'")
+    flaky, each = api.execution(eid)["tasks"]
+    # the timeline draws each attempt of the single-unit run inside its run's bar
+    assert page.js("Array.from(document.querySelectorAll(\"#timeline tr[data-run='flaky/1'] b.try\"))"
+                   ".map(b => b.dataset.attempt + ' ' + b.className)") == \
+        ["1 try s-failed", "2 try s-failed", "3 try s-succeeded"]
+    page.click("#graph g.node[data-task='flaky']")
+    page.wait("!!document.querySelector('#detail-attempts')")
+    rows = page.js("Array.from(document.querySelectorAll('#detail-attempts tr[data-attempt]'))"
+                   ".map(r => [+r.dataset.attempt, r.dataset.status, +r.dataset.duration, r.querySelector('.took').textContent])")
+    assert [r[:3] for r in rows] == [[a["attempt"], a["status"], a["duration"]] for a in flaky["attempt_timings"]]
+    assert all(r[3].endswith(" s") for r in rows)
+    page.click("#graph g.node[data-task='each']")
+    page.wait("!!document.querySelector('#detail-items')")
+    shot(page, "execution-item-timings")
+    units = api.get(f"/executions/{eid}/runs/each/1").body["units"]
+    items = page.js("Array.from(document.querySelectorAll('#detail-items tr[data-item]'))"
+                    ".map(r => [+r.dataset.item, +r.dataset.duration, r.querySelectorAll('b.try').length])")
+    assert items == [[u["index"], u["duration"], len(u["attempt_timings"])] for u in units]
+    assert [i[2] for i in items] == [1, 2, 1]  # the retried item shows both its attempts

@@ -181,7 +181,15 @@ def test_start_returns_201_and_the_execution_matches_relayflow_run_json(api, tmp
                      '{"who": "ana", "times": 2}']) == 0
     by_cli = json.loads(capsys.readouterr().out)
     assert list(over_http) == list(by_cli) == list(cli.RESULT_KEYS)
-    assert {**over_http, "execution_id": None} == {**by_cli, "execution_id": None}
+    # the API's task runs carry their timings besides run --json's keys
+    for task in over_http["tasks"]:
+        assert list(task) == list(cli.TASK_RUN_KEYS) + list(cli.TIMING_KEYS)
+        assert task["started_at"] <= task["finished_at"]
+        assert task["duration"] == round(task["finished_at"] - task["started_at"], 6)
+        (only,) = task["attempt_timings"]
+        assert only["attempt"] == 1 and only["status"] == "succeeded"
+        assert task["started_at"] <= only["started_at"] <= only["finished_at"] <= task["finished_at"]
+    assert {**cli.contract_result(over_http), "execution_id": None} == {**by_cli, "execution_id": None}
     assert over_http["output"] == {"msg": "hi ana"}
 
 

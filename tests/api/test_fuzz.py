@@ -219,14 +219,15 @@ class Fuzzer:
             for method, op in item.items():
                 yield from self.for_operation(method.upper(), template, op)
         # off the map
-        for path in (b"/", b"/workflows//executions", b"/executions/a/b/c", b"/ui/x", b"/ui/executions/",
+        for path in (b"/workflows//executions", b"/executions/a/b/c", b"/ui/x", b"/ui/executions/a/b",
                      b"/OPENAPI.JSON", b"/executions/%2e%2e/history/x", b"/%00", b"/" + b"a" * 8000, b"*"):
             for method in ("GET", "POST"):
                 yield Req(method, path, None)
         # other spellings of a route: a trailing slash, a doubled leading one (http.server folds it),
         # the absolute form of the request target
         for path, template in ((b"/workflows/", "/workflows"), (b"/openapi.json/", "/openapi.json"),
-                               (b"//executions", "/executions"), (b"http://evil.example/executions", "/executions")):
+                               (b"//executions", "/executions"), (b"http://evil.example/executions", "/executions"),
+                               (b"/ui/executions/", "/ui/executions"), (b"/ui/", "/ui")):
             for method in ("GET", "PUT"):
                 yield Req(method, path, template)
         # broken request lines and headers: http.server refuses them itself

@@ -151,3 +151,11 @@ def test_the_page_refreshes_while_the_execution_runs(api, tmp_path):
 def test_the_page_of_an_unknown_execution_is_a_404(api):
     r = api.get("/ui/executions/nope")
     assert r.status == 404 and r.body["type"] == "NotFound"
+
+
+@pytest.mark.parametrize("path", ["/", "/ui", "/ui/", "/ui/executions", "/ui/executions/"])
+def test_the_addresses_a_user_types_serve_the_console(api, path):
+    r = api.get(path)
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "<title>relayflow console</title>" in r.body
+    assert api.get("/uix").status == 404  # only those: a near miss is still not found

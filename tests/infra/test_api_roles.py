@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
-from relayflow import api_spec
+from relayflow.api import document as api_spec
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "security.md"

@@ -139,12 +139,12 @@ def translated() -> dict[str, Any]:
 # ------------------------------------------------------------------ the functional run --
 @pytest.fixture(scope="module")
 def run(translated) -> Iterator[tuple[Any, Recorder]]:
-    from relayflow.local.stack import LocalStack
+    from relayflow.local.stack import EmbeddedStack
     from relayflow.serve import to_event
 
     recorder = Recorder()
     registry = default_registry(ActionModules(["tests.infra.test_role_coverage"]))
-    with LocalStack(registry=registry) as stack:  # (it sets the environment the handlers' modules read)
+    with EmbeddedStack(registry=registry) as stack:  # (it sets the environment the handlers' modules read)
         import boto3
 
         from functions.api import app as api_app

@@ -234,7 +234,7 @@ class TestResources:
             "AWS::Lambda::Function": 5,
             "AWS::IAM::Role": 6,  # one per function + the scheduler role
             "AWS::Lambda::EventSourceMapping": 2,
-            "AWS::Lambda::Permission": 22,  # API Gateway may invoke ApiFunction: one per route; the reconcile rule
+            "AWS::Lambda::Permission": 24,  # API Gateway may invoke ApiFunction: one per route; the reconcile rule
             "AWS::Events::Rule": 1,  # the reconciler's schedule
             "AWS::ApiGateway::RestApi": 1,
             "AWS::ApiGateway::Deployment": 1,

@@ -333,12 +333,13 @@ class Engine:
                 "failed", None, {"type": "ChildWorkflowError", "message": message}))
 
     # -- reading -------------------------------------------------------------------
-    def describe(self, execution_id: str) -> ExecutionSummary:
-        """The execution's summary: what ``relayflow run --json`` prints and the API answers (DESIGN §4)."""
+    def describe(self, execution_id: str, timings: bool = False) -> ExecutionSummary:
+        """The execution's summary: what ``relayflow run --json`` prints and the API answers (DESIGN §4);
+        with ``timings``, each task run also says when it started and ended (and each attempt's)."""
         head = self.store.get_execution(execution_id)
         if head is None:
             raise UnknownExecutionError(execution_id)
-        return summarize(head, self.store.list_runs(execution_id))
+        return summarize(head, self.store.list_runs(execution_id), timings=timings)
 
     def cost(self, execution_id: str) -> dict[str, Any]:
         """The execution's AWS requests by service and their dollar estimate (relayflow.usage)."""

@@ -4,6 +4,12 @@ ends, and how far each ``with_items`` / ``parallel`` run is.
 On a terminal the items' progress is one bar redrawn in place (cleared before any
 other line is printed); otherwise it is a plain line each time a run's counts
 change and at most every few seconds, so a log file stays readable.
+
+Each line starts with the seconds since the run started. On the virtual clock
+(``run`` without ``--real-time``) the events' own times stand still while steps
+run and jump over every wait, so they would read 0.0 until the first skipped
+wait: there a stamp is the real seconds elapsed plus the time skipped so far,
+marked ``*`` once something was skipped, and the first line says so.
 """
 from __future__ import annotations
 
@@ -36,12 +42,15 @@ class Printer:
     """Prints lifecycle events as lines, and items' progress as a bar (terminal) or lines."""
 
     def __init__(self, out: Any = None, tty: bool | None = None, spec_of: Callable[[str], Any] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, virtual: bool = False):
         self._out = out
         self.tty = tty
         self.spec_of = spec_of or (lambda name: None)
         self.clock = clock
+        self.virtual = virtual  # events stamped by a virtual clock: add the real time elapsed
         self.t0: float | None = None
+        self.real_t0: float | None = None
+        self.skipped = 0.0  # virtual seconds skipped so far (the events' clock moved)
         self._bar_shown = False
         self._last_draw = float("-inf")
         self._last: dict[tuple[str, int], tuple[int, int, int]] = {}
@@ -78,9 +87,13 @@ class Printer:
         kind = event.type
         if self.t0 is None:
             self.t0 = d.get("at", 0.0)
+            self.real_t0 = self.clock()
+            if self.virtual:
+                self.say("times: seconds since the start on the virtual clock (real time, plus the waits, retry "
+                         "delays and timeouts it skipped; '*' marks times past a skipped wait)")
         if d.get("execution_id") and d.get("workflow"):
             self._workflow_of[d["execution_id"]] = d["workflow"]
-        prefix = f"{d.get('at', 0.0) - self.t0:>8.1f}s  {d.get('workflow', '')}  "
+        prefix = f"{self.stamp(d.get('at', 0.0))}  {d.get('workflow', '')}  "
         if kind == "task.started":
             line = f"{prefix}{'started':<10}{d['task']} (run {d['run']})"
         elif kind == "task.retried":
@@ -106,6 +119,23 @@ class Printer:
         else:
             return
         self.say(line)
+
+    def stamp(self, at: float) -> str:
+        """The line's time: the event's own on a real clock; on a virtual one, real time plus skips."""
+        assert self.t0 is not None and self.real_t0 is not None
+        if not self.virtual:
+            return f"{at - self.t0:>8.2f}s "
+        self.skipped = max(self.skipped, at - self.t0)
+        return f"{self.clock() - self.real_t0 + self.skipped:>8.2f}s{'*' if self.skipped > 0 else ' '}"
+
+    def elapsed(self) -> str | None:
+        """How long the run took, for the closing line: real seconds, and virtual ones when they differ."""
+        if self.real_t0 is None:
+            return None
+        real = self.clock() - self.real_t0
+        if self.virtual and self.skipped > 0:
+            return f"{real:.2f} s real, {real + self.skipped:.2f} s on the virtual clock"
+        return f"{real:.2f} s"
 
     # -- items' progress (read from the store between pump steps) ------------------------
     def items(self, runs: list[tuple[str, int, dict[str, int]]], force: bool = False) -> None:

@@ -33,6 +33,8 @@ from .core.records import (
     WORKFLOW_FINAL,
     Execution,
     TaskRun,
+    run_timings,
+    unit_timings,
 )
 from .core.spec import WorkflowSpec
 from .core.versioning import spec_version
@@ -96,7 +98,8 @@ def run_summary(run: TaskRun) -> dict[str, Any]:
     unit = run.unit
     return {"run": run.run, "status": run.status, "kind": run.kind, "attempts": run.attempts,
             "started_at": run.started_at, "finished_at": run.finished_at, "error": run.error,
-            "items": items_progress(run), "child_execution": unit.child_id if unit is not None else None}
+            "items": items_progress(run), "child_execution": unit.child_id if unit is not None else None,
+            "attempt_timings": unit.attempt_timings() if unit is not None else []}
 
 
 def control_reason(head: Execution) -> str | None:
@@ -296,13 +299,13 @@ class Service:
         out = run_summary(found)
         single = found.unit
         out.update(input=single.input if single else None, result=found.result, events=found.events,
-                   units=[], next_offset=None)
+                   units=[], next_offset=None, **run_timings(found))
         if found.kind != "single":
             units = sorted(self.store.list_units(execution_id, task, run), key=lambda u: u.index)
             page = units[offset:offset + limit]
             out["units"] = [{"index": u.index, "item": u.item, "status": u.status, "attempts": u.attempt,
                              "input": u.input, "result": u.result, "error": u.error,
-                             "child_execution": u.child_id} for u in page]
+                             "child_execution": u.child_id, **unit_timings(u)} for u in page]
             out["next_offset"] = offset + limit if offset + limit < len(units) else None
         return out
 
@@ -312,7 +315,7 @@ class Service:
         head = self.store.get_execution(execution_id)
         if head is None:
             raise NotFound(f"no execution {execution_id!r}")
-        view: dict[str, Any] = dict(self.engine.describe(execution_id))
+        view: dict[str, Any] = dict(self.engine.describe(execution_id, timings=True))
         return {**view, "cost": usage.report(head.usage)} if cost else view
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
-from .core.records import Execution, TaskRun
+from .core.records import Execution, TaskRun, run_timings
 
-__all__ = ["RESULT_KEYS", "TASK_RUN_KEYS", "ExecutionSummary", "TaskRunSummary", "summarize", "summary_from"]
+__all__ = ["RESULT_KEYS", "TASK_RUN_KEYS", "TIMING_KEYS", "ExecutionSummary", "TaskRunSummary", "summarize",
+           "summary_from"]
 
 
 class TaskRunSummary(TypedDict):
@@ -35,21 +36,26 @@ class ExecutionSummary(TypedDict):
 
 RESULT_KEYS: tuple[str, ...] = tuple(ExecutionSummary.__annotations__)
 TASK_RUN_KEYS: tuple[str, ...] = tuple(TaskRunSummary.__annotations__)
+# What a task run carries besides, when timings are asked for (`status --json`, the API).
+TIMING_KEYS: tuple[str, ...] = ("started_at", "finished_at", "duration", "attempt_timings")
 
 
-def summarize(head: Execution, runs: Iterable[TaskRun]) -> ExecutionSummary:
-    """The summary of the execution ``head`` whose task runs are ``runs`` (in the order they started)."""
+def summarize(head: Execution, runs: Iterable[TaskRun], timings: bool = False) -> ExecutionSummary:
+    """The summary of the execution ``head`` whose task runs are ``runs`` (in the order they started);
+    with ``timings``, each run also has ``TIMING_KEYS``."""
     return {
         "execution_id": head.id, "workflow": head.workflow, "status": head.status,
         "output": head.output, "error": head.error,
         "tasks": [{"name": r.task, "run": r.run, "status": r.status, "attempts": r.attempts,
-                   "result": r.result, "error": r.error} for r in runs],
+                   "result": r.result, "error": r.error, **(run_timings(r) if timings else {})}  # type: ignore[typeddict-item]
+                  for r in runs],
     }
 
 
-def summary_from(data: Mapping[str, Any]) -> ExecutionSummary:
+def summary_from(data: Mapping[str, Any], timings: bool = False) -> ExecutionSummary:
     """A summary read back from JSON (an API's answer), refused when it is not one: a server of
-    another version answering another shape is an error, not half a summary."""
+    another version answering another shape is an error, not half a summary. With ``timings``, each
+    task run keeps ``TIMING_KEYS`` too (null where the server gave none)."""
     missing = [k for k in RESULT_KEYS if k not in data]
     tasks = data.get("tasks")
     if missing or not isinstance(tasks, list):
@@ -59,5 +65,6 @@ def summary_from(data: Mapping[str, Any]) -> ExecutionSummary:
         if lacking:
             raise ValueError(f"not an execution summary: task run {i} lacks {', '.join(lacking)}")
     out: dict[str, Any] = {k: data[k] for k in RESULT_KEYS}
-    out["tasks"] = [{k: run[k] for k in TASK_RUN_KEYS} for run in tasks]
+    out["tasks"] = [{**{k: run[k] for k in TASK_RUN_KEYS}, **({k: run.get(k) for k in TIMING_KEYS} if timings else {})}
+                    for run in tasks]
     return out  # type: ignore[return-value]  # built key by key from the TypedDict's own keys

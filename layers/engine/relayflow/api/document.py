@@ -67,11 +67,25 @@ def _control(action: str, summary: str) -> dict[str, Any]:
     }}
 
 
+TIMINGS = {
+    "started_at": {"type": ["number", "null"], "description": "Epoch seconds: when it started (first attempt)."},
+    "finished_at": {"type": ["number", "null"], "description": "Epoch seconds: when it ended; null while it runs."},
+    "duration": {"type": ["number", "null"], "description": "Seconds from start to end; null while it runs."},
+    "attempt_timings": {"type": "array", "description": "Each attempt (the last 20 kept), as the engine saw it: "
+                        "dispatched, ended, status, duration in seconds (queueing included).",
+                        "items": {"type": "object", "required": ["attempt", "started_at", "finished_at", "status",
+                                                                 "duration"],
+                                  "properties": {"attempt": {"type": "integer"},
+                                                 "started_at": {"type": "number"},
+                                                 "finished_at": {"type": ["number", "null"]},
+                                                 "status": {"type": "string"},
+                                                 "duration": {"type": ["number", "null"]}}}},
+}
 TASK_RUN = {
     "type": "object", "required": ["name", "run", "status", "attempts", "result", "error"],
     "properties": {"name": {"type": "string"}, "run": {"type": "integer"},
                    "status": {"type": "string", "enum": RUN_STATUSES}, "attempts": {"type": "integer"},
-                   "result": {}, "error": {"oneOf": [{"type": "null"}, _ref("TaskError")]}},
+                   "result": {}, "error": {"oneOf": [{"type": "null"}, _ref("TaskError")]}, **TIMINGS},
 }
 
 DOCUMENT: dict[str, Any] = {
@@ -249,6 +263,20 @@ DOCUMENT: dict[str, Any] = {
             "responses": {**_ok("Queued; a token whose task has already ended is ignored.", _ref("CallbackAccepted"),
                                 "202"), **_errors(404)},
         }},
+        "/": {"get": {
+            "operationId": "rootPage",
+            "summary": "The console's executions list, where a browser pointed at the API lands (HTML).",
+            "tags": ["meta"],
+            "responses": {"200": {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+                          **_errors()},
+        }},
+        "/ui/executions": {"get": {
+            "operationId": "executionsPage",
+            "summary": "The console's executions list, at the address a user would type (HTML).",
+            "tags": ["meta"],
+            "responses": {"200": {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+                          **_errors()},
+        }},
         "/ui": {"get": {
             "operationId": "consolePage",
             "summary": "The console: executions with filters and paging (HTML; calls this API).",
@@ -301,7 +329,8 @@ DOCUMENT: dict[str, Any] = {
                                  "created_at": {"type": "number"}, "finished_at": {"type": ["number", "null"]},
                                  "error": {}}},
         "Execution": {"type": "object",
-                      "description": "Exactly the keys of `relayflow run --json` (and `cost` when asked for).",
+                      "description": "The keys of `relayflow run --json` (and `cost` when asked for); each "
+                                     "task run also has its timings (a single-unit run's per attempt).",
                       "required": ["execution_id", "workflow", "status", "output", "error", "tasks"],
                       "additionalProperties": False,
                       "properties": {
@@ -346,7 +375,9 @@ DOCUMENT: dict[str, Any] = {
                               "items": _ref("ItemsProgress"), "child_execution": {"type": ["string", "null"]},
                               "input": {}, "result": {}, "events": {"type": "array", "items": {"type": "object"}},
                               "units": {"type": "array", "items": {"type": "object", "required": [
-                                  "index", "status", "attempts", "input", "result", "error"]}},
+                                  "index", "status", "attempts", "input", "result", "error", "started_at",
+                                  "finished_at", "duration", "attempt_timings"], "properties": TIMINGS}},
+                              "duration": TIMINGS["duration"], "attempt_timings": TIMINGS["attempt_timings"],
                               "next_offset": {"type": ["integer", "null"]}}},
         "Inquiry": {"type": "object", "required": ["id", "execution_id", "workflow", "task", "status"], "properties": {
             "id": {"type": "string"}, "execution_id": {"type": "string"}, "workflow": {"type": "string"},

@@ -250,6 +250,18 @@ def console() -> Response:
     return _page()
 
 
+@app.get("/")
+def root_page() -> Response:
+    _request("GET", "/", {})
+    return _page()
+
+
+@app.get("/ui/executions")
+def executions_page() -> Response:
+    _request("GET", "/ui/executions", {})
+    return _page()
+
+
 @app.get("/ui/executions/<id>")
 def execution_page(id: str) -> Response:  # noqa: A002
     params, _ = _request("GET", "/ui/executions/{id}", {"id": id})

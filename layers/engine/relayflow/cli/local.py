@@ -139,7 +139,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         stack.register(spec)
         printer = None
         if not args.json:
-            printer = Printer(None, spec_of=lambda name: _spec_of(stack, name))  # None: sys.stdout when printing
+            printer = Printer(None, spec_of=lambda name: _spec_of(stack, name),  # None: sys.stdout when printing
+                              virtual=not args.real_time)
             stack.subscribe(printer)
         try:
             result = _run_with_progress(stack, spec.name, payload, printer)
@@ -157,7 +158,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         say(json.dumps(result, default=str))
     else:
-        say(f"\nworkflow {result['workflow']} {result['status']} (execution {result['execution_id']})")
+        took = printer.elapsed() if printer is not None else None
+        say(f"\nworkflow {result['workflow']} {result['status']} (execution {result['execution_id']})"
+            + (f" in {took}" if took else ""))
         if result["error"]:
             say(f"error: {json.dumps(result['error'], default=str)}")
         if result["output"] is not None:

@@ -39,7 +39,7 @@ def _workflow_files(paths: list[str]) -> list[str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..serve import ApiServer, make_stack
+    from ..serve import ApiServer, freeze_heap, make_stack
     files = _workflow_files(args.workflows)
     specs = []
     folders: list[str] = []
@@ -73,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             stack.register(spec)
             print(f"registered {spec.name} ({len(spec.tasks)} task{'s' if len(spec.tasks) != 1 else ''}) "
                   f"from {path}", file=sys.stderr)
+        freeze_heap()  # the stack is up: keep it out of the garbage collector's full passes
         try:
             server = ApiServer(stack, port=args.port, host=args.host, log=None if args.quiet else sys.stderr,
                                token=os.environ.get("RELAYFLOW_TOKEN") if args.token else None)
@@ -135,6 +136,8 @@ def run_line(name: str, run: dict[str, Any]) -> str:
         parts.append(f", {items_text(run['items'])}")
     if run.get("child_execution"):
         parts.append(f", child execution {run['child_execution']}")
+    if run.get("started_at") is not None and run.get("finished_at") is not None:
+        parts.append(f", took {run['finished_at'] - run['started_at']:.1f}s")
     err = run.get("error")
     if isinstance(err, dict):
         parts.append(f": {err.get('message')}")
@@ -149,7 +152,7 @@ def _headline(view: dict[str, Any], prefix: str = "workflow ") -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     client = client_for(args)
     if args.json:
-        say(json.dumps(summary_from(client.describe(args.execution)), default=str))
+        say(json.dumps(summary_from(client.describe(args.execution), timings=True), default=str))
         return EXIT_OK
     view = client.graph(args.execution)
     say(_headline(view))
@@ -236,7 +239,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             break
         time.sleep(args.interval)
     if args.json:
-        say(json.dumps(summary_from(client.describe(args.execution)), default=str))
+        say(json.dumps(summary_from(client.describe(args.execution), timings=True), default=str))
     else:
         say(_headline(view, ""))
         if view["error"]:

@@ -26,6 +26,7 @@ WORKFLOW_FINAL = EXECUTION_FINAL
 PENDING = RunStatus.PENDING.value
 WAITING = UnitStatus.WAITING.value
 SKIPPED = RunStatus.SKIPPED.value
+MAX_TRIES = 20  # attempts whose timings a unit keeps (the most recent): a record's size stays bounded
 
 
 @dataclass
@@ -93,12 +94,40 @@ class Unit:
     held: bool = False  # a retry that came due while paused
     token: str | None = None  # callback token / inquiry id of a unit waiting for the outside world
     acked: bool = False  # a callback task's action ran; the unit now waits for its token
+    # When the unit's first attempt was dispatched and when the unit ended, and each attempt's
+    # [dispatched, ended (None while running), status], the last MAX_TRIES kept: stamped by the
+    # steps that write this record anyway (on the conductor's clock, so queueing is included).
+    started_at: float | None = None
+    finished_at: float | None = None
+    tries: list[list[Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def clone(self) -> "Unit":
-        return copy.copy(self)
+        twin = copy.copy(self)
+        twin.tries = [list(t) for t in self.tries]
+        return twin
+
+    def attempt_started(self, now: float) -> None:
+        if self.started_at is None:
+            self.started_at = now
+        # a new list, never changed in place: a session tells changed records by comparing with their originals
+        self.tries = [*self.tries[-(MAX_TRIES - 1):], [now, None, RUNNING]]
+
+    def attempt_ended(self, now: float, status: str) -> None:
+        if self.tries and self.tries[-1][1] is None:
+            self.tries = [*self.tries[:-1], [self.tries[-1][0], now, getattr(status, "value", status)]]
+
+    def ended(self, now: float) -> None:
+        self.finished_at = now
+
+    def attempt_timings(self) -> list[dict[str, Any]]:
+        """The kept attempts, numbered, with their duration in seconds (None while running)."""
+        first = self.attempt - len(self.tries) + 1
+        return [{"attempt": first + i, "started_at": t[0], "finished_at": t[1], "status": t[2],
+                 "duration": round(t[1] - t[0], 6) if t[1] is not None else None}
+                for i, t in enumerate(self.tries)]
 
 
 @dataclass
@@ -141,7 +170,7 @@ class TaskRun:
         twin.fed_joins = list(self.fed_joins)
         twin.events = list(self.events)
         if self.unit is not None:
-            twin.unit = copy.copy(self.unit)
+            twin.unit = self.unit.clone()
         return twin
 
 
@@ -160,6 +189,24 @@ class TaskState:
     def clone(self) -> "TaskState":
         return TaskState(self.task, self.runs, self.arrivals, self.join_done,
                          [list(f) for f in self.failed_feeders])
+
+
+def run_timings(run: TaskRun) -> dict[str, Any]:
+    """When a task run started and ended, in epoch seconds, its duration, and (a single-unit
+    run) each kept attempt's; a multi-unit run's items have theirs on the run's detail page."""
+    duration = round(run.finished_at - run.started_at, 6) if run.started_at is not None \
+        and run.finished_at is not None else None
+    unit = run.unit
+    return {"started_at": run.started_at, "finished_at": run.finished_at, "duration": duration,
+            "attempt_timings": unit.attempt_timings() if unit is not None else []}
+
+
+def unit_timings(unit: Unit) -> dict[str, Any]:
+    """When an item or sub-task started and ended, its duration, and each kept attempt's."""
+    duration = round(unit.finished_at - unit.started_at, 6) if unit.started_at is not None \
+        and unit.finished_at is not None else None
+    return {"started_at": unit.started_at, "finished_at": unit.finished_at, "duration": duration,
+            "attempt_timings": unit.attempt_timings()}
 
 
 def compact(record: Any) -> dict[str, Any]:

@@ -210,6 +210,9 @@ class Conductor(TransitionSteps):
                         self.commands.append(CancelTimer(key))
                 unit.timer = unit.timeout_timer = None
                 self.unit_kind(run, unit).cancel(self, run, unit)
+                if unit.status != UnitStatus.PENDING:
+                    unit.attempt_ended(self.now, UnitStatus.CANCELLED)
+                    unit.ended(self.now)
                 change_status(unit, UnitStatus.CANCELLED)
         change_status(run, RunStatus.CANCELLED)
         run.held = False

@@ -179,6 +179,7 @@ class RunSteps(ConductorBase):
         unit.attempt += 1
         change_status(unit, UnitStatus.RUNNING)
         unit.held = False
+        unit.attempt_started(self.now)
         run.attempts = max(run.attempts, unit.attempt)
         a = (run.task, run.run, unit.index, unit.attempt)
         if spec.timeout is not None:
@@ -225,6 +226,7 @@ class RunSteps(ConductorBase):
 
     def attempt_ended(self, run: TaskRun, unit: Unit, status: AttemptStatus, result: Any, error: Any,
                       retry: bool = True) -> None:
+        unit.attempt_ended(self.now, status)
         if unit.timeout_timer:
             if status != AttemptStatus.TIMED_OUT:
                 self.commands.append(CancelTimer(unit.timeout_timer))
@@ -274,6 +276,7 @@ class RunSteps(ConductorBase):
 
     def unit_finished(self, run: TaskRun, unit: Unit, status: UnitStatus, error: Any = None) -> None:
         change_status(unit, status)
+        unit.ended(self.now)
         if error is not None:
             unit.error = error
         if run.kind == "single":
