@@ -1,6 +1,6 @@
 """AWS requests and dollars per task on the embedded stack (a benchmark, not a test).
 
-Runs three shapes on one ``relayflow.local.stack.EmbeddedStack`` (moto in-process,
+Runs four shapes on one ``relayflow.local.stack.EmbeddedStack`` (moto in-process,
 the real Lambda handlers, the pump; nothing is reset between shapes but the
 counters) and counts every AWS request the stack makes, by service and
 operation, by wrapping ``botocore.client.BaseClient._make_api_call``
@@ -11,14 +11,22 @@ operation, by wrapping ``botocore.client.BaseClient._make_api_call``
   items   one task, ``with_items`` over 1,000 items, ``concurrency: 10`` (a
           usual cap for items that call a rate-limited service; it is also
           the SQS batch size of both event sources)
+  local   a sequence of 100 ``local: true`` tasks: each runs inside the
+          advance step, many to a step, with no worker (goal: $1.50)
 
 Every task (every with_items item) runs ``bench.blob``, an action registered
-in the stack's registry that returns ``{"blob": "x" * 1000}``: a 1 KB result.
+in the stack's registry that returns ``{"blob": "x" * 1000}``: a 1 KB result
+(the local shape registers the same function as ``python:bench.cost:blob``).
 Nothing is published, so no variable records are written. "A task" below is
 one action run: one task run, or one with_items item.
 
-Requests are priced at the on-demand list prices of DESIGN.md §5 and
-reference/peers.md §3 (us-east-1):
+Requests are priced at the us-east-1 on-demand list prices of AWS's pricing
+pages: https://aws.amazon.com/dynamodb/pricing/on-demand/,
+https://aws.amazon.com/sqs/pricing/, https://aws.amazon.com/lambda/pricing/,
+https://aws.amazon.com/eventbridge/pricing/ (the bus and the Scheduler),
+https://aws.amazon.com/s3/pricing/, https://aws.amazon.com/cloudwatch/pricing/
+(Logs, metrics, alarms), https://aws.amazon.com/xray/pricing/ and
+https://aws.amazon.com/step-functions/pricing/:
 
 * DynamoDB ($0.625 per million WRU, $0.125 per million RRU): a write costs 1
   unit per KB, rounded up per item, over the larger of the item's before and
@@ -30,7 +38,7 @@ reference/peers.md §3 (us-east-1):
   per 4 KB rounded up over the total it returns; half for eventually
   consistent reads. Item size = attribute name bytes + value bytes.
 * SQS: a request counts once per 64 KB of payload. Both queues are FIFO:
-  $0.50 per million (DESIGN.md §5 quotes the standard queue's $0.40).
+  $0.50 per million (a standard queue's request is $0.40).
   Lambda's SQS event source makes the ReceiveMessage and DeleteMessageBatch
   requests on AWS; here the pump makes them, and they are counted as the event
   source makes them: one receive per batch delivered, one delete batch per
@@ -74,7 +82,7 @@ it, the bench prints what dominates and what-if estimates of what would cut
 it (each re-prices the measured requests as if one thing were different; it
 changes no engine code).
 
-    python bench/cost.py                          # three shapes + growth series (~3 min)
+    python bench/cost.py                          # four shapes + growth series (~15 min)
     python bench/cost.py --json                   # one JSON object
     python bench/cost.py --shapes seq --growth 10,100   # quicker
 """
@@ -90,7 +98,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-# -- prices (us-east-1, on-demand list: DESIGN.md §5, reference/peers.md §3) -------------------------
+# -- prices (us-east-1, on-demand list; the pricing pages are named in the docstring) ----------------
 LAMBDA_REQUEST = 0.20e-6
 LAMBDA_GB_S = 0.0000133334  # arm64
 LAMBDA_MEMORY_GB = 128 / 1024
@@ -152,6 +160,19 @@ def sequence(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+LOCAL_BLOB = "python:bench.cost:blob"  # the same action, named so that it may run locally
+
+
+def local_sequence(n: int) -> str:
+    """A sequence of ``local: true`` tasks: each runs inside the advance step (no worker)."""
+    lines = [f"name: cost.local{n}", "tasks:"]
+    for i in range(n):
+        lines += [f"  - name: t{i}", f"    action: \"{LOCAL_BLOB}\"", "    local: true", f"    input: {{i: {i}}}"]
+        if i + 1 < n:
+            lines.append(f"    on_success: t{i + 1}")
+    return "\n".join(lines) + "\n"
+
+
 def fanout(n: int) -> str:
     lines = [f"name: cost.fanout{n}", "tasks:", "  - name: start", "    action: bench.blob",
              "    on_success: [" + ", ".join(f"b{i}" for i in range(n)) + "]"]
@@ -172,7 +193,14 @@ SHAPES: dict[str, tuple[str, str, int]] = {
     "seq": ("sequence of 100 tasks", sequence(100), 100),
     "fanout": ("fan-out: start -> 100 branches -> join: all", fanout(100), 102),
     "items": ("with_items over 1,000 items, concurrency 10", items(1000, 10), 1000),
+    "local": ("sequence of 100 local tasks (local: true)", local_sequence(100), 100),
 }
+# the goal per shape, dollars per million tasks (TARGET_PER_MILLION unless named here)
+TARGETS = {"local": 1.50}
+
+
+def target(shape: str) -> float:
+    return TARGETS.get(shape, TARGET_PER_MILLION)
 
 
 # -- DynamoDB item sizes ----------------------------------------------------------------------------
@@ -708,6 +736,7 @@ class Bench:
         from relayflow.local.stack import EmbeddedStack
         self.stack = stack = EmbeddedStack()
         stack.runtime.actions.register("bench.blob", blob)
+        stack.runtime.actions.register(LOCAL_BLOB, blob)
         meter.learn_table(stack.runtime.model._get_connection().describe_table())
         names = {route.queue: route.handler.split(".")[1] for route in resources.ROUTES}  # task -> worker
         stack.handlers = {q: (meter.wrap_handler(names.get(q, q), fn), batch)
@@ -768,7 +797,7 @@ class Bench:
 
 
 # -- printing ---------------------------------------------------------------------------------------
-def print_shape(label: str, r: dict[str, Any]) -> None:
+def print_shape(label: str, r: dict[str, Any], goal: float = TARGET_PER_MILLION) -> None:
     print(f"\n== {label}: {r['tasks']} tasks ({r['wall_s']:.0f} s on moto) ==")
     print(f"  {'requests per task':<48}{'requests':>10}{'billed units':>14}")
     for op, v in r["requests_per_task"].items():
@@ -813,12 +842,12 @@ def print_shape(label: str, r: dict[str, Any]) -> None:
     print(f"  {'TOTAL without Lambda duration':<48}{r['total_without_lambda_duration']:>10.2f}")
     for n, dollars in r["step_functions_standard_per_million_tasks"].items():
         print(f"  {'Step Functions Standard, ' + n + '/task':<48}{dollars:>10.2f}")
-    if total <= TARGET_PER_MILLION:
-        print(f"  within the target of ${TARGET_PER_MILLION:.2f} per million tasks")
+    if total <= goal:
+        print(f"  within the target of ${goal:.2f} per million tasks")
         _print_additions(r, total)
         return
     top, top_dollars = next(iter(r["dollars_per_million_tasks"].items()))
-    print(f"  ABOVE the target of ${TARGET_PER_MILLION:.2f} by ${total - TARGET_PER_MILLION:.2f}: {top} dominates "
+    print(f"  ABOVE the target of ${goal:.2f} by ${total - goal:.2f}: {top} dominates "
           f"(${top_dollars:.2f}, {top_dollars / total:.0%}). What would cut it (estimates; no engine code changed):")
     for change, saved in sorted(r["what_if_saved_per_million_tasks"].items(), key=lambda kv: -kv[1]):
         if saved >= 0.005:
@@ -846,13 +875,14 @@ def print_growth(what: str, rows: list[dict[str, Any]]) -> None:
 
 
 def print_summary(shapes: dict[str, dict[str, Any]]) -> None:
-    print(f"\n== Summary, per task (1 KB results; target ${TARGET_PER_MILLION:.2f} per million tasks) ==")
+    print(f"\n== Summary, per task (1 KB results; target ${TARGET_PER_MILLION:.2f} per million tasks, "
+          f"local ${TARGETS['local']:.2f}) ==")
     print(f"  {'shape':<8}{'tasks':>6}{'requests':>10}{'WCU':>7}{'RCU':>7}{'DDB bytes':>11}"
           f"{'$/M tasks':>11}{'w/o duration':>14}{'top service':>22}{'target':>9}{'SFN 1-2 trans.':>16}")
     for name, r in shapes.items():
         top, top_dollars = next(iter(r["dollars_per_million_tasks"].items()))
         d = r["dynamodb"]
-        verdict = "met" if r["total_per_million_tasks"] <= TARGET_PER_MILLION else "NOT met"
+        verdict = "met" if r["total_per_million_tasks"] <= target(name) else "NOT met"
         print(f"  {name:<8}{r['tasks']:>6}{r['all_requests_per_task']:>10.2f}{d['wcu_per_task']:>7.2f}"
               f"{d['rcu_per_task']:>7.2f}{d['bytes_written_per_task']:>11,.0f}{r['total_per_million_tasks']:>11.2f}"
               f"{r['total_without_lambda_duration']:>14.2f}{top + f' ${top_dollars:.2f}':>22}{verdict:>9}"
@@ -884,7 +914,8 @@ def print_fixed(fixed: dict[str, float]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    parser.add_argument("--shapes", default="seq,fanout,items", help="comma-separated subset of seq,fanout,items")
+    parser.add_argument("--shapes", default="seq,fanout,items,local",
+                        help="comma-separated subset of seq,fanout,items,local")
     parser.add_argument("--growth", default="10,100,1000", help="sequence sizes for the growth series ('' skips)")
     parser.add_argument("--fanout-growth", default="", metavar="SIZES",
                         help="fan-out widths for a second growth series, e.g. 10,100,1000 (off by default: slow)")
@@ -923,7 +954,7 @@ def main(argv: list[str] | None = None) -> int:
             label, text, tasks = plan[name]
             r = report["shapes"][name] = {"label": label, **bench.run(text, tasks)}
             if not args.json:
-                print_shape(label, r)
+                print_shape(label, r, target(name))
                 sys.stdout.flush()
         keep = ("workflow", "tasks", "dynamodb", "total_per_million_tasks", "total_without_lambda_duration")
         for n in growth:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import usage
 from .actions.outcomes import HeldOutcomes
 from .adapters.errors import MalformedMessage
 from .attempts import AttemptAddress
@@ -87,6 +88,15 @@ class Budget:
 Runner = Callable[[DispatchAttempt], ExecutionEvent | None]
 
 
+def _has_time(budget: Budget | None) -> Callable[[float], bool]:
+    """Whether a local action of so many seconds still fits in the invocation, beyond the
+    reserve that lets the step around it finish."""
+    if budget is None or budget.remaining_ms is None:
+        return lambda seconds: True
+    remaining, reserve = budget.remaining_ms, budget.reserve_ms
+    return lambda seconds: remaining() > reserve + seconds * 1000
+
+
 class Delivery:
     def __init__(self, engine: Engine, decode: Callable[[str], Message], max_receives: int,
                  runner: Runner | None = None):
@@ -96,6 +106,8 @@ class Delivery:
         self.max_receives = max_receives
         self.runner = runner
         self._held: HeldOutcomes | None = None
+        if runner is not None:  # local actions run inside the steps, with the same runner
+            engine.local_runner = lambda command: self.run(command, Received(command.idempotency_key, command))
 
     def decode(self, record: Received) -> Message:
         return record.body if isinstance(record.body, Message) else self._decode(record.body)
@@ -106,6 +118,7 @@ class Delivery:
     # -- the event queue -----------------------------------------------------------
     def advance(self, batch: list[Received], budget: Budget | None = None) -> Report:
         report = Report()
+        self.engine.has_time = _has_time(budget)
         groups: dict[str, list[Received]] = {}
         for record in batch:
             groups.setdefault(record.group or record.id, []).append(record)
@@ -196,9 +209,12 @@ class Delivery:
         command = self.decode(record)
         if not isinstance(command, DispatchAttempt):
             raise MalformedMessage(f"the task queue takes dispatch messages, not {command.kind}")
-        why = self.stale(command)
-        if why is None and not self.store.claim_attempt(command.execution_id, command.idempotency_key, record.id):
-            why = "another delivery claimed this attempt"
+        with usage.counting() as made:  # the reads and the claim, for the execution's cost report
+            why = self.stale(command)
+            # a callback's attempt stays current while it waits: its claim lasts as long
+            if why is None and not self.store.claim_attempt(command.execution_id, command.idempotency_key,
+                                                             record.id, expire=not command.callback):
+                why = "another delivery claimed this attempt"
         if why is not None:
             report.skipped.append((command.idempotency_key, why))
             return
@@ -207,6 +223,9 @@ class Delivery:
         elapsed_ms = (time.perf_counter() - started) * 1000
         if outcome is None:
             return
+        if isinstance(outcome, AttemptFinished):
+            usage.add_claim(made, swept=command.callback)
+            outcome.usage = usage.merge(outcome.usage, made)
         if self._held is not None and isinstance(outcome, AttemptFinished):
             self._held.add(outcome, elapsed_ms / 1000)
         else:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from . import ports, usage
+from . import local_actions, ports, usage
 from .attempts import AttemptAddress
 from .core import templates, values
 from .core.conductor import Conductor
@@ -91,6 +91,10 @@ class Engine:
         # change to an execution happens in the one consumer of its event queue.
         self.defer_start = defer_start
         self.observers: list[Callable[[list[Emit]], None]] = []  # told of each committed step's events
+        # local actions (``local: true``) run inside the step when a runner is set: the
+        # delivery layer sets it, and ``has_time`` from the invocation's budget
+        self.local_runner: local_actions.Runner | None = None
+        self.has_time: local_actions.HasTime = lambda seconds: True
 
     def spec(self, name: str, version: str) -> WorkflowSpec:
         key = (name, version)
@@ -121,8 +125,12 @@ class Engine:
         initial_vars(spec, checked, {"execution_id": eid, "workflow": spec.name, "started_at": now}, self.limits)
         head = Execution(id=eid, workflow=spec.name, spec_version=version, input=checked,
                          created_at=now, parent=parent, deadline=now + START_GRACE)
-        # the start itself: the head and its index entry, the start event, the start invocation
-        usage.add_writes(head.usage, [usage.payload_size(checked)] * 2)
+        # the start itself: the workflow's read, the head and its index entry, the start event,
+        # the start invocation
+        usage.add(head.usage, "dr", 1)
+        usage.add(head.usage, "du", 1)
+        usage.add_writes(head.usage, [usage.payload_size(checked)])
+        usage.add_index(head.usage)
         usage.add_commands(head.usage, 0, 0, 0, 0, 1 if self.defer_start else 0)
         usage.add(head.usage, "l", 1)
         created = self.store.create_execution(head)
@@ -209,6 +217,8 @@ class Engine:
             spec = self.spec(head.workflow, head.spec_version)
             conductor = Conductor(spec, session, self.clock.now(), self.limits, self.rng, self.listener_for(spec))
             commands = action(conductor)
+            if self.local_runner is not None:
+                commands = local_actions.run(conductor, self.local_runner, self.has_time)
             if session.execution.final != (session.prior_status in WORKFLOW_FINAL):
                 # It finished (or a redrive revived it): its records' expiry follows, swept
                 # from the outbox, so a crash after the commit cannot lose the sweep.
@@ -244,13 +254,37 @@ class Engine:
         """The head's usage after this step: before it, plus this step's reads, its commit and
         commands (predicted from them), its share of the invocation, and what workers reported."""
         step = usage.merge(reads, *(carried or []))
-        # sizes, cheaply: a record's fixed part plus the payloads that make it large
-        sizes = [0] * (len(changes.task_states) + len(changes.arrivals))
-        sizes += [usage.payload_size(r.result) for r in changes.runs]
-        sizes += [usage.payload_size(u.result) + usage.payload_size(u.input) for _, _, u in changes.units]
-        sizes += [usage.payload_size(v) for v in changes.vars.values()]
-        sizes.append(usage.payload_size(changes.execution.outbox))
-        usage.add_writes(step, sizes)
+        priors = changes.priors
+        # each record the store writes: (its payload bytes, what it held before: None if new).
+        # A task state without join arrivals is not written (DynamoStore derives it from its runs).
+        records: list[tuple[int, int | None]] = [
+            (0, 0 if priors.get(("s", s.task)) is not None else None) for s in changes.task_states
+            if s.arrivals or s.join_done or priors.get(("s", s.task)) is not None]
+        records += [(0, None)] * len(changes.arrivals)
+        for r in changes.runs:
+            prior = priors.get(("r", r.task, r.run))
+            records.append((usage.payload_size(r.result), usage.payload_size(prior.result) if prior else None))
+        for task, run_no, u in changes.units:
+            prior = priors.get(("u", task, run_no, u.index))
+            records.append((usage.payload_size(u.result) + usage.payload_size(u.input),
+                            usage.payload_size(prior.result) + usage.payload_size(prior.input) if prior else None))
+        for name, value in changes.vars.items():
+            found, prior_value = priors.get(("v", name), (False, None))
+            records.append((usage.payload_size(value), usage.payload_size(prior_value) if found else None))
+        usage.add_intent(step, len(records))
+        usage.add_writes(step, [size for size, _ in records] + [usage.payload_size(changes.execution.outbox)])
+        # what the sweep will update when the execution ends: each record, at its latest size;
+        # a step of a finished execution writes its records with their expiry, so the sweep
+        # skips them (also those an earlier step wrote first)
+        if changes.execution.final:
+            usage.add_swept(step, -sum(1 for _, prior in records if prior is not None),
+                            -sum(usage.write_units(prior) for _, prior in records if prior is not None))
+        else:
+            usage.add_swept(step, sum(1 for _, prior in records if prior is None),
+                            sum(usage.write_units(size) - (usage.write_units(prior) if prior is not None else 0)
+                                for size, prior in records))
+        if changes.execution.status != changes.prior_status:
+            usage.add_index(step)
         published = sum(1 for c in commands if isinstance(c, Emit) and self._published(c))
         # a timer is counted when it fires (most timeouts are cancelled first); a sleep's
         # schedule delivers its outcome, not a TimerFired, so it is counted when created
@@ -260,6 +294,8 @@ class Engine:
                            sum(1 for c in commands if isinstance(c, CancelTimer)),
                            sum(1 for c in commands if isinstance(c, SendEvent)))
         usage.add_invocation(step, usage.current_share())
+        if changes.execution.final and changes.prior_status not in WORKFLOW_FINAL:
+            usage.add_sweep(step, head.usage)
         return usage.merge(head.usage, step)
 
     def listener_for(self, spec: WorkflowSpec) -> Listener:

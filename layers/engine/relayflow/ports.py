@@ -28,10 +28,11 @@ class StateStore(StateReader, Protocol):
         """End an execution failed outside the conductor (when the conductor is what fails);
         False when it had ended already."""
 
-    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
+    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str, expire: bool = False) -> bool:
         """Claim an attempt for the delivery ``owner`` (a conditional write): True when it is
         unclaimed or already ``owner``'s (the same message redelivered), False when another
-        delivery claimed it."""
+        delivery claimed it. ``expire``: the claim expires by itself (the retention after
+        now), instead of with its execution."""
 
     def sweep(self, execution_id: str, after: str | None) -> str | None:
         """Stamp one page of the execution's records with the expiry of its head (its

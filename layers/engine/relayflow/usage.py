@@ -6,16 +6,22 @@ which the step writes anyway (so the count costs no request of its own):
 * reads the step really made (DynamoDB GetItem/Query, S3 GetObject), counted by a
   botocore hook on the runtime's clients while the step runs;
 * what its commit and its commands will make, from the records and commands themselves:
-  one write per changed record and one for the head (a write unit per started KB of the
-  record's payloads and a fixed part), one SendMessageBatch per 10 dispatches, one PutEvents entry per
+  the step's intent, one write per changed record and one for the head (a write unit per
+  started KB of the record's payloads and a fixed part), the execution's index entry when
+  its status changes (and its GSI copy), one SendMessageBatch per 10 dispatches, one PutEvents entry per
   lifecycle event the bus publishes, one Scheduler invocation and its SQS send per timer
   that fires (counted when it is applied; a sleep's when it is created);
 * its share of the advance invocation, of the event source's receive and delete, and
   what a worker reported on the outcome it sent (its invocation, receive, delete and
-  outcome send, shared among the records of its batch).
+  outcome send, shared among the records of its batch), and the reads and the claim
+  write it made before running the attempt;
+* the sweep that gives the records their expiry once the execution ends, predicted by
+  the step that ends it from the records the execution wrote (counted as they were
+  written, under two internal counters the report does not show).
 
 It is an estimate: item sizes are approximated from the records' JSON, a failed
-conditional write or a retried request is not counted, nor are the steps a crash undid.
+conditional write or a retried request is not counted, nor are the steps a crash undid,
+nor a redelivered message's re-sends.
 Prices are us-east-1 on-demand list prices, as bench/cost.py uses them.
 """
 from __future__ import annotations
@@ -41,6 +47,8 @@ COUNTERS = {
     "sg": ("s3", "get requests"),
     "l": ("lambda", "invocations"),
 }
+# Not shown: what the sweep will update when the execution ends (records, their write units)
+INTERNAL = ("rn", "rwu")
 # us-east-1 on-demand list prices per unit counted
 PRICES = {
     "du": 0.125e-6,
@@ -67,7 +75,7 @@ def merge(*parts: Mapping[str, float] | None) -> dict[str, float]:
     out: dict[str, float] = {}
     for part in parts:
         for key, value in (part or {}).items():
-            if key in COUNTERS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if (key in COUNTERS or key in INTERNAL) and isinstance(value, (int, float)) and not isinstance(value, bool):
                 add(out, key, float(value))
     return out
 
@@ -160,6 +168,58 @@ def add_writes(usage: dict[str, float], payload_sizes: list[int]) -> None:
     """One write per record; a write unit per started KB of the record's fixed part and payloads."""
     add(usage, "dw", len(payload_sizes))
     add(usage, "dwu", sum(max(1, math.ceil((RECORD_BYTES + size) / KB)) for size in payload_sizes))
+
+
+def write_units(size: int) -> int:
+    """Write units of a record of ``size`` payload bytes (a unit per started KB, fixed part included)."""
+    return max(1, math.ceil((RECORD_BYTES + size) / KB))
+
+
+INTENT_BYTES, INTENT_KEY_BYTES = 120, 30
+
+
+def add_intent(usage: dict[str, float], keys: int) -> None:
+    """The step's intent record (``STEP``): a small put naming the keys the step writes."""
+    add(usage, "dw", 1)
+    add(usage, "dwu", math.ceil((INTENT_BYTES + INTENT_KEY_BYTES * keys) / KB))
+
+
+def add_index(usage: dict[str, float]) -> None:
+    """The execution's index entry, rewritten when its status changes: the item and its GSI copy."""
+    add(usage, "dw", 1)
+    add(usage, "dwu", 2)
+
+
+def add_swept(usage: dict[str, float], records: int, units: int) -> None:
+    """``records`` more records (or ``units`` more write units of them) for the sweep to update."""
+    add(usage, "rn", records)
+    add(usage, "rwu", units)
+
+
+def add_claim(usage: dict[str, float], swept: bool) -> None:
+    """A worker's claim of an attempt: one small conditional put (swept later, if it does
+    not expire by itself)."""
+    add(usage, "dw", 1)
+    add(usage, "dwu", 1)
+    if swept:
+        add_swept(usage, 1, 1)
+
+
+SWEEP_PAGE = 100
+
+
+def add_sweep(usage: dict[str, float], before: Mapping[str, float]) -> None:
+    """What the sweep of a finished execution makes: the advance invocation that receives its
+    message, a read of the head (twice: the step's and the sweep's), a page query per hundred
+    records (their bytes, 4 KB a read unit) and an update per record (its write units)."""
+    records, units = before.get("rn", 0.0) + usage.get("rn", 0.0), before.get("rwu", 0.0) + usage.get("rwu", 0.0)
+    pages = math.ceil((records + 3) / SWEEP_PAGE)  # the head, its index entry and the intent come back too
+    add(usage, "dr", 3 * pages)  # each page's message: the step's head read, the sweep's, the query
+    add(usage, "du", 2 * pages + max(pages, math.ceil((units + 3) / 4)))
+    add(usage, "dw", records)
+    add(usage, "dwu", units)
+    add(usage, "q", pages - 1)  # each page but the last sends the next page's message
+    add_invocation(usage, pages)
 
 
 def add_commands(usage: dict[str, float], dispatches: int, published_events: int, timers: int,

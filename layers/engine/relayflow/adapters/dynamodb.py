@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from ..core.errors import ConflictError
-from ..core.records import Execution, TaskRun, TaskState, Unit, compact, history, run_from_dict
+from ..core.records import WORKFLOW_FINAL, Execution, TaskRun, TaskState, Unit, compact, history, run_from_dict
 from ..core.session import Changes
 from .dynamodb_items import StateItem, exec_pk, run_sk, unit_sk
 from .payloads import PayloadStore
@@ -71,7 +71,8 @@ class DynamoStore:
 
     def _detail(self, execution_id: str, sk: str, data: Any, prior: Any, version: int, token: str) -> Any:
         # No expiry while the execution runs: its records expire together, after it finishes
-        # (``sweep``), however long it waits.
+        # (``sweep``; the step that ends it writes its own records with that expiry), however
+        # long it waits.
         item = self.model(exec_pk(execution_id), sk, d=self._dump(data, execution_id), v=version, s=token)
         if prior is None:
             item.pv = -1
@@ -204,10 +205,16 @@ class DynamoStore:
             found, prior_value = priors.get(("v", name), (False, None))
             items.append(self._detail(eid, f"VAR#{name}", {"value": value},
                                       {"value": prior_value} if found else None, version, changes.token))
+        if head.final:  # written with the expiry the sweep would give them: it skips them
+            expires = self._expiry(head.finished_at)
+            for item in items:
+                item.expires_at = expires
+        # what a record put back holds: the expiry of the execution as committed (none while it runs)
+        restore = self._expiry(head.finished_at) if changes.prior_status in WORKFLOW_FINAL else None
         # The intent first: it names every key this step will write, so whoever redoes the step
         # after this process dies (in whatever batch SQS brings back) can put them back.
         self._claim_step(eid, version, changes.token, [item.sk for item in items],
-                         self._expiry(head.finished_at) if head.final else None)
+                         self._expiry(head.finished_at) if head.final else None, restore)
         # Each record is written only over a committed older version or this step's own
         # attempt: a concurrent step that started from the same head conflicts here,
         # before the head, instead of overwriting what the winner wrote.
@@ -239,7 +246,7 @@ class DynamoStore:
                     raise ConflictError(f"execution {eid} changed since it was read") from None
                 raise
         except Exception:
-            self._undo(written, version, changes.token)
+            self._undo(written, version, changes.token, restore)
             raise
         self._head_version[eid] = version
         if head.status != changes.prior_status:
@@ -259,7 +266,7 @@ class DynamoStore:
         return item
 
     def _claim_step(self, execution_id: str, version: int, token: str, keys: list[str],
-                    expires: dt.datetime | None = None) -> None:
+                    expires: dt.datetime | None = None, restore: dt.datetime | None = None) -> None:
         """Write the step's intent (``EXEC#<id> / STEP``: its version, token and keys).
 
         One conditional put, the intent of the committed step before it (``v`` below this
@@ -296,9 +303,10 @@ class DynamoStore:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise ConflictError(f"execution {execution_id}: step intent taken over") from None
             raise
-        self._put_back(execution_id, version, old_keys)
+        self._put_back(execution_id, version, old_keys, restore)
 
-    def _put_back(self, execution_id: str, version: int, keys: list[str]) -> None:
+    def _put_back(self, execution_id: str, version: int, keys: list[str],
+                  restore: dt.datetime | None = None) -> None:
         """Restore each record an uncommitted attempt at ``version`` wrote to what it held before."""
         model = self.model
         for sk in keys:
@@ -309,13 +317,13 @@ class DynamoStore:
                 if item.pv is None or item.pv < 0 or item.p is None:
                     item.delete(condition=model.v == version)
                 else:
-                    model(item.pk, item.sk, d=item.p, v=item.pv, expires_at=item.expires_at).save(
+                    model(item.pk, item.sk, d=item.p, v=item.pv, expires_at=restore).save(
                         condition=model.v == version)
             except (PutError, DeleteError) as exc:
                 if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
                     raise
 
-    def _undo(self, written: list[Any], version: int, token: str) -> None:
+    def _undo(self, written: list[Any], version: int, token: str, restore: dt.datetime | None = None) -> None:
         """Put back what a step that did not commit wrote, so no other step can ever read it
         as committed. Best effort: a process that dies here leaves records that only a redo of
         the same step (same token) overwrites."""
@@ -326,7 +334,7 @@ class DynamoStore:
                 if item.pv == -1:
                     item.delete(condition=mine)
                 else:
-                    model(item.pk, item.sk, d=item.p, v=item.pv, expires_at=item.expires_at).save(condition=mine)
+                    model(item.pk, item.sk, d=item.p, v=item.pv, expires_at=restore).save(condition=mine)
             except Exception:  # already put back, overwritten by the winner, or the store is down
                 continue
 
@@ -361,7 +369,8 @@ class DynamoStore:
         for item in model.query(exec_pk(execution_id), model.sk > after if after else None,
                                 consistent_read=True, limit=page):
             last, seen = item.sk, seen + 1
-            if item.sk in ("HEAD", "IDX") or item.expires_at == expires:
+            if item.sk in ("HEAD", "IDX") or item.expires_at == expires or (
+                    item.sk.startswith("CLAIM#") and item.expires_at is not None):  # expires by itself
                 continue
             try:
                 item.update(actions=[action], condition=model.pk.exists())
@@ -382,9 +391,16 @@ class DynamoStore:
         # an empty value clears it: the job's role may put its own item, not delete (least privilege)
         self.model(f"MARK#{name}", "MARK", d=value or "").save()
 
-    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
-        """``EXEC#<id> / CLAIM#<attempt key>``, put only if absent or already ``owner``'s."""
+    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str, expire: bool = False) -> bool:
+        """``EXEC#<id> / CLAIM#<attempt key>``, put only if absent or already ``owner``'s.
+
+        With ``expire`` the claim carries its own expiry, the retention after now, and the
+        sweep leaves it alone (one write less per attempt): a claim matters only while its
+        attempt is current, and an attempt that waits for nothing ends within its message's
+        deliveries (minutes), long before that."""
         item = self.model(exec_pk(execution_id), f"CLAIM#{attempt_key}", d=owner)
+        if expire:
+            item.expires_at = self._expiry()
         try:
             item.save(condition=self.model.d.does_not_exist() | (self.model.d == owner))
         except PutError as exc:

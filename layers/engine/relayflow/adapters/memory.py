@@ -128,7 +128,7 @@ class MemoryStore:
         else:
             self.marks[name] = value
 
-    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str) -> bool:
+    def claim_attempt(self, execution_id: str, attempt_key: str, owner: str, expire: bool = False) -> bool:
         return self.claims.setdefault((execution_id, attempt_key), owner) == owner
 
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:

@@ -31,6 +31,42 @@ class StateReader(Protocol):
         """Every run of the execution, in start order."""
 
 
+class _Unstarted:
+    """The records of an execution whose start step has not committed: none (an attempt of the
+    start step that died wrote only records no reader takes as committed). Its start step
+    reads nothing, however many tasks it starts (or runs: local actions)."""
+
+    def get_execution(self, execution_id: str) -> Execution | None:  # pragma: no cover - not a record read
+        return None
+
+    def get_task_state(self, execution_id: str, task: str) -> TaskState | None:
+        return None
+
+    def get_run(self, execution_id: str, task: str, run: int) -> TaskRun | None:
+        return None
+
+    def get_unit(self, execution_id: str, task: str, run: int, index: int) -> Unit | None:
+        return None
+
+    def list_units(self, execution_id: str, task: str, run: int) -> list[Unit]:
+        return []
+
+    def get_var(self, execution_id: str, name: str) -> tuple[bool, Any]:
+        return False, None
+
+    def has_arrival(self, execution_id: str, task: str, source: str) -> bool:
+        return False
+
+    def list_arrivals(self, execution_id: str, task: str) -> list[str]:
+        return []
+
+    def list_vars(self, execution_id: str) -> dict[str, Any]:
+        return {}
+
+    def list_runs(self, execution_id: str) -> list[TaskRun]:
+        return []
+
+
 @dataclass
 class Changes:
     """Everything one step writes; ``expected_version`` guards the head."""
@@ -54,7 +90,7 @@ class Changes:
 
 class Session:
     def __init__(self, store: StateReader, execution: Execution, created: bool = False):
-        self.store = store
+        self.store: StateReader = store if execution.started or execution.final else _Unstarted()
         self.execution = execution.clone()
         self.expected_version = execution.version
         self.prior_status = execution.status

@@ -109,6 +109,7 @@ class TaskSpec:
     callback: bool = False
     callback_schema: dict[str, Any] | None = None  # what a successful callback's result must match
     description: str | None = None
+    local: bool = False  # run inside the step that dispatches it (no worker)
 
     def targets(self) -> tuple[str, ...]:
         """Every task this task can transition to, in declaration order, without repeats."""

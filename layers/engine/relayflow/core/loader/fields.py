@@ -15,7 +15,8 @@ WORKFLOW_FIELDS = {"name", "description", "version", "input", "parameters", "var
                    "tasks", "output", "output_map", "max_task_runs"}
 TASK_FIELDS = {"name", "action", "workflow", "type", "input", "when", "with_items", "batch_size",
                "concurrency", "retry", "timeout", "join", "publish", "on_success", "on_failure",
-               "on_complete", "on_timeout", "decision", "next", "tasks", "callback", "description"}
+               "on_complete", "on_timeout", "decision", "next", "tasks", "callback", "description",
+               "local"}
 SUBTASK_FIELDS = {"name", "action", "workflow", "type", "input", "retry", "timeout", "callback",
                   "description"}
 INPUT_FIELDS = {"type", "required", "default", "enum", "description"}

@@ -4,7 +4,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import yamlpos
-from ..builtins import BUILTINS
+from ..builtins import BUILTINS, local_builtins, may_run_locally
 from ..spec import (
     BACKOFFS,
     COMMANDS,
@@ -141,6 +141,7 @@ def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | Non
                  f"{entry.name} is run by the engine, not a worker, so it cannot hand out a callback token")
     if callback and label is not None:
         b.callback_tasks.add(label)
+    local = local_flag(b, t, ttype, t.get("action"), callback, path, label)
     task_input = t.get("input")
     if task_input is not None and not isinstance(task_input, dict) and not (
             isinstance(task_input, str) and "{{" in task_input):
@@ -184,8 +185,32 @@ def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | Non
         input=task_input, when=when, with_items=with_items, batch_size=batch_size,
         concurrency=concurrency, retry=retry, timeout=timeout, join=join, publish=publish,
         next=transitions, subtasks=tuple(sub_specs), callback=callback, callback_schema=callback_schema,
-        description=t.get("description"),
+        description=t.get("description"), local=local,
     )
+
+
+def local_flag(b: Builder, t: dict[str, Any], ttype: str, action: Any, callback: bool, path: Path,
+               task: str | None) -> bool:
+    """``local: true``: only an action that answers at once may run inside the step."""
+    local = t.get("local", False)
+    if not isinstance(local, bool):
+        b.err(path + ("local",), task, "local", f"must be true or false, not {local!r}")
+        return False
+    if not local:
+        return False
+    why = None
+    if ttype != "action":
+        why = f"a {ttype} task waits for what it starts"
+    elif callback:
+        why = "a task with 'callback: true' waits for its callback"
+    elif isinstance(action, str) and not may_run_locally(action):
+        why = (f"{action!r} waits (or calls out); only python: actions and "
+               f"{', '.join(local_builtins())} run inside the step")
+    if why is not None:
+        b.err(path + ("local",), task, "local", f"'local: true' is for short actions that wait on "
+              f"nothing: {why}; remove 'local' to run it on a worker")
+        return False
+    return True
 
 
 def check_action(b: Builder, action: str, task_input: Any, path: Path, task: str | None) -> None:

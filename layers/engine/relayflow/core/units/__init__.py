@@ -10,12 +10,13 @@ from .ask import AskUnit
 from .base import Address, Host, PlainKind, UnitKind, timer_key
 from .callback import CallbackUnit
 from .child import ChildUnit, child_id
+from .local import LocalUnit
 from .sleep import SleepUnit
 
 __all__ = ["Address", "Host", "KINDS", "PlainKind", "UnitKind", "child_id", "kind_for", "timer_key"]
 
 KINDS: dict[str, UnitKind] = {kind.name: kind for kind in (
-    ActionUnit(), CallbackUnit(), SleepUnit(), AskUnit(), ChildUnit(),
+    ActionUnit(), CallbackUnit(), SleepUnit(), AskUnit(), ChildUnit(), LocalUnit(),
 )}
 
 
@@ -26,4 +27,6 @@ def kind_for(spec: TaskSpec) -> UnitKind:
     entry = builtin(spec.action)
     if entry is not None and entry.handled_by == "engine":
         return KINDS[entry.unit_kind]  # the loader refuses callback: true on these
-    return KINDS["callback"] if spec.callback else KINDS["action"]
+    if spec.callback:
+        return KINDS["callback"]
+    return KINDS["local"] if spec.local else KINDS["action"]
