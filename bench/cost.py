@@ -938,7 +938,9 @@ def main(argv: list[str] | None = None) -> int:
                 "fanout": (f"fan-out: start -> {min(100, m)} branches -> join: all", fanout(min(100, m)),
                            min(100, m) + 2),
                 "items": (f"with_items over {min(1000, m)} items, concurrency 10", items(min(1000, m), 10),
-                          min(1000, m))}
+                          min(1000, m)),
+                "local": (f"sequence of {min(100, m)} local tasks (local: true)", local_sequence(min(100, m)),
+                          min(100, m))}
     report: dict[str, Any] = {
         "prices": {"lambda_request": LAMBDA_REQUEST, "lambda_gb_s_arm64": LAMBDA_GB_S, "lambda_memory_mb": 128,
                    "sqs_fifo_request": SQS_FIFO, "sqs_standard_request": SQS_STANDARD, "dynamodb_wru": DDB_WRU,
