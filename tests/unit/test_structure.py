@@ -114,3 +114,23 @@ def test_lambda_handlers_are_under_80_lines():
     assert {p.parent.name for p in handlers} >= {"start", "worker", "advance", "api", "reconcile"}
     lengths = {p.parent.name: len(p.read_text(encoding="utf-8").splitlines()) for p in handlers}
     assert {name: n for name, n in lengths.items() if n >= MAX_HANDLER_LINES} == {}
+
+
+def test_every_package_declares_its_public_names():
+    # a reader (and `from relayflow.x import *`) learns a package's API from its __all__
+    import importlib
+    import importlib.util
+    missing, dangling = [], {}
+    for name, path in modules().items():
+        if path.name != "__init__.py":
+            continue
+        package = importlib.import_module(name)
+        if not hasattr(package, "__all__"):
+            missing.append(name)
+            continue
+        # a name in __all__ is an attribute or a submodule (`import *` imports those)
+        absent = [n for n in package.__all__
+                  if not hasattr(package, n) and importlib.util.find_spec(f"{name}.{n}") is None]
+        if absent:
+            dangling[name] = absent
+    assert missing == [] and dangling == {}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .core.messages import AttemptFinished
+from .core.messages import AttemptFinished, attempt_key
 
 __all__ = ["AttemptAddress"]
 
@@ -51,7 +51,7 @@ class AttemptAddress:
 
     @property
     def key(self) -> str:
-        return f"{self.execution_id}:{self.task}:{self.run}:{self.unit}:{self.attempt}"
+        return attempt_key(self.execution_id, self.task, self.run, self.unit, self.attempt)
 
     def finished(self, status: str, result: Any = None, error: dict[str, Any] | None = None) -> AttemptFinished:
         """The event that ends this attempt ``status`` (succeeded, failed, timed_out)."""

@@ -4,3 +4,5 @@
 
 Nothing is imported here, so the service can use ``api.errors`` without loading the routes.
 """
+
+__all__: list[str] = []

@@ -128,6 +128,12 @@ class ReconcileRequested(Message):
 
 # -- commands ----------------------------------------------------------------
 
+def attempt_key(execution_id: str, task: str, run: int, unit: int, attempt: int) -> str:
+    """The one spelling of an attempt's address: the task queue's group, the worker's claim and
+    the action's idempotency key all use it."""
+    return f"{execution_id}:{task}:{run}:{unit}:{attempt}"
+
+
 @dataclass
 class DispatchAttempt(Message):
     """Run one attempt of an action in a worker."""
@@ -146,7 +152,7 @@ class DispatchAttempt(Message):
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.execution_id}:{self.task}:{self.run}:{self.unit}:{self.attempt}"
+        return attempt_key(self.execution_id, self.task, self.run, self.unit, self.attempt)
 
 
 @dataclass

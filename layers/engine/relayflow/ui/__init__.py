@@ -12,6 +12,8 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
+__all__ = ["console_page", "execution_page"]
+
 
 @lru_cache(maxsize=1)
 def console_page() -> str:

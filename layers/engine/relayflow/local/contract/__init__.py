@@ -27,6 +27,8 @@ from typing import Any
 from botocore import handlers
 from botocore.exceptions import ClientError
 
+__all__ = ["Breach", "Contract", "ContractBreached", "ContractViolation", "QueueInfo", "activate", "active"]
+
 
 @dataclass(frozen=True)
 class Breach:
