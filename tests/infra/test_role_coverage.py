@@ -40,6 +40,12 @@ UNEXERCISED: dict[tuple[str, str, str], str] = {
     # A definition too large for its item is read from S3; here every function shares the
     # process's cache of definitions, filled when the API registered them.
     ("StartFunction", "Payloads", "s3:GetObject"): "reads only a definition too large for its item",
+    # The reconciler keeps a cursor only when a run ends short of time, and reads an execution's
+    # runs only when it is past its deadline (tests/functional/test_reconcile_local.py,
+    # tests/scenarios/test_reconciler.py); this run's reconciler finishes within its time and
+    # finds only an execution that never started.
+    ("ReconcileFunction", "KeepCursor", "dynamodb:PutItem"): "written only by a run that ends short of time",
+    ("ReconcileFunction", "ReadHeads", "dynamodb:Query"): "reads the runs of an execution past its deadline",
 }
 for _fn in FUNCTIONS:  # Lambda's runtime writes the logs, not the handler's code
     UNEXERCISED[(_fn, "OwnLogs", "logs:CreateLogStream")] = "written by the Lambda runtime"

@@ -185,11 +185,3 @@ def lambda_target_problem(function: Any, prefix: str | None) -> str | None:
         return (f"aws.lambda may invoke only this stack's functions, in its own account and region "
                 f"({home}...), not {function!r}")
     return None
-    m = _ARN.fullmatch(function)
-    name = m.group(1) if m else function.split(":")[0]
-    if not (m or _FUNCTION_NAME.fullmatch(name) and re.fullmatch(r"[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?", function)):
-        return f"{function!r} is not a Lambda function name or ARN"
-    if not name.startswith(prefix):
-        return (f"aws.lambda may invoke only this stack's functions (names starting with {prefix!r}), "
-                f"not {name!r}")
-    return None
