@@ -7,6 +7,8 @@ reason; one waiting on a person has no deadline and is left alone.
 """
 from __future__ import annotations
 
+import collections
+
 from relayflow.core.loader import load_text
 from relayflow.engine import ATTEMPT_GRACE, START_GRACE
 from relayflow.harness import MemoryStack
@@ -108,12 +110,17 @@ def test_an_approval_after_a_task_waits_past_the_deadline_that_task_left_and_is_
     head = stack.store.get_execution(eid)
     assert head.status == "running" and head.deadline is not None
     assert stack.reconcile_schedule.runs == 0  # the pump left the clock alone: nothing for it to do
-    for later in (head.deadline + 1, head.deadline + FAIL_AFTER + 3600):
-        stack.clock.advance_to(later)
-        done = reconciler.run()
-        assert (done.stuck, done.failed, done.waiting) == ([], [], [eid])
-        stack.pump()
-        assert stack.describe(eid)["status"] == "running"
+    stack.clock.advance_to(head.deadline + 1)
+    done = reconciler.run()
+    assert (done.stuck, done.failed, done.waiting) == ([], [], [eid])
+    stack.pump()
+    assert stack.describe(eid)["status"] == "running"
+    assert stack.store.get_execution(eid).deadline is None  # the stale deadline is dropped
+    stack.clock.advance_to(head.deadline + FAIL_AFTER + 3600)
+    done = reconciler.run()
+    assert (done.checked, done.stuck, done.failed, done.waiting) == (1, [], [], [])
+    stack.pump()
+    assert stack.describe(eid)["status"] == "running"
     (inquiry,) = stack.service.list_inquiries("pending")
     stack.service.respond(inquiry["id"], {"ok": True})
     stack.pump()
@@ -191,3 +198,62 @@ def test_on_the_real_clock_the_schedule_runs_every_five_minutes_whatever_the_pum
         clock.t = t
         schedule.step(idle=t == 1299.0)
     assert ran == [1300.0, 1650.0, 2000.0] and schedule.runs == 3
+
+
+class CountingReads:
+    """The store, with a count of each read the reconciler makes through it."""
+
+    def __init__(self, store):
+        self.store, self.reads = store, collections.Counter()
+
+    def __getattr__(self, name):
+        attr = getattr(self.store, name)
+        if name.startswith(("get_", "list_", "query_")):
+            def counted(*args, **kwargs):
+                self.reads[name] += 1
+                return attr(*args, **kwargs)
+            return counted
+        return attr
+
+
+def test_a_second_run_reads_only_the_heads_of_executions_legitimately_waiting_past_a_stale_deadline():
+    # three approvals past the deadline their first task left, and one execution whose
+    # dispatch was lost: the first run looks at every one's runs; the second reads only heads
+    stack, _ = stack_with(APPROVAL_LATER, SEQ)
+    waiting = [stack.start("r.later", execution_id=f"w{i}") for i in range(3)]
+    stack.pump()
+    lost = stack.start("r.seq", execution_id="lost")
+    assert stack.step()  # its start step dispatches a ...
+    stack.task_queue.messages.clear()  # ... that never left
+    while stack.task_queue.messages or stack.event_queue.messages or stack.timers.next_due() is not None:
+        stack.step()
+    counting = CountingReads(stack.store)
+    reconciler = Reconciler(counting, stack.workflows, stack.event_queue, stack.clock)
+    later = max(stack.store.get_execution(e).deadline for e in [*waiting, lost]) + 1
+    stack.clock.advance_to(later)
+    first = reconciler.run()
+    assert sorted(first.waiting) == sorted(waiting) and first.stuck == [(lost, "last step's commands re-sent")]
+    assert counting.reads["list_runs"] == 4  # each one past its deadline looked at closer
+    stack.pump()  # the engine drops the waiting ones' stale deadlines; the lost dispatch runs
+    assert stack.describe(lost)["status"] == "succeeded"
+    assert all(stack.store.get_execution(e).deadline is None for e in waiting)
+    counting.reads.clear()
+    stack.clock.advance_to(later + EVERY)
+    second = reconciler.run()
+    assert (second.checked, second.waiting, second.stuck, second.failed) == (3, [], [], [])
+    assert counting.reads["list_runs"] == 0 and counting.reads["list_units"] == 0
+    assert counting.reads["get_execution"] == 3  # one per running execution, nothing more
+    assert [stack.describe(e)["status"] for e in waiting] == ["running"] * 3
+
+
+def test_the_store_drops_only_the_deadline_the_reconciler_judged():
+    # the waiting mark names the deadline it judged: a step that came since set another,
+    # which the mark must leave alone
+    stack, reconciler = stack_with(APPROVAL_LATER)
+    eid = stack.start("r.later")
+    stack.pump()
+    stale = stack.store.get_execution(eid).deadline
+    assert not stack.store.clear_deadline(eid, stale + 1)  # not the head's deadline: refused
+    assert stack.store.get_execution(eid).deadline == stale
+    assert stack.store.clear_deadline(eid, stale)
+    assert stack.store.get_execution(eid).deadline is None

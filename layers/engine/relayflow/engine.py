@@ -170,7 +170,10 @@ class Engine:
                     if after is not None:
                         self.events.send(SweepRequested(eid, after))
                 elif not head.final and head.deadline == chore.deadline:  # no step since
-                    self.carry_out([Message.from_dict(c) for c in head.outbox])
+                    if chore.waiting and chore.deadline is not None:
+                        self.store.clear_deadline(eid, chore.deadline)
+                    else:
+                        self.carry_out([Message.from_dict(c) for c in head.outbox])
             ids: list[str | None] = list(message_ids) if message_ids else [None] * len(events)
             kept = [(e, m) for e, m in zip(events, ids, strict=False)
                     if not isinstance(e, (SweepRequested, ReconcileRequested))]

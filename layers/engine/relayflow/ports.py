@@ -28,6 +28,10 @@ class StateStore(StateReader, Protocol):
         """End an execution failed outside the conductor (when the conductor is what fails);
         False when it had ended already."""
 
+    def clear_deadline(self, execution_id: str, deadline: float) -> bool:
+        """Drop the head's ``deadline`` if it still is that one (no step came since); keeps the
+        version. False when the head moved on, ended or is gone."""
+
     def claim_attempt(self, execution_id: str, attempt_key: str, owner: str, expire: bool = False) -> bool:
         """Claim an attempt for the delivery ``owner`` (a conditional write): True when it is
         unclaimed or already ``owner``'s (the same message redelivered), False when another

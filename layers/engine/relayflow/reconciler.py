@@ -16,7 +16,10 @@ A head's deadline outlives the work that set it (a step keeps the previous deadl
 while it is later: it cannot see what else is in flight). So an execution past its
 deadline is looked at closer before anything is done: when none of its running units
 waits on the system (a dispatch, a sleep, a retry or timeout timer) but only on a
-person, a callback or a child, it is waiting, not stuck, and is left alone.
+person, a callback or a child, it is waiting, not stuck. It is sent a
+``ReconcileRequested`` marked ``waiting``, whose step drops the stale deadline if no
+step came since: each later run reads its head only, so a run's reads beyond one per
+running execution follow what is due, not what waits.
 ``StuckExecutions`` counts the executions found stuck.
 
 The reconciler is a Lambda function with a time limit: it checks the time left before
@@ -120,6 +123,9 @@ class Reconciler:
             out.next_due = head.deadline if out.next_due is None else min(out.next_due, head.deadline)
             return
         if head.started and not self.waits_on_system(head):
+            # waiting, not stuck: the engine drops the stale deadline (if no step came since),
+            # so the next runs read only its head, not its runs and units again
+            self.events.send(ReconcileRequested(execution_id, head.deadline, waiting=True))
             out.waiting.append(execution_id)
             return
         late = now - head.deadline

@@ -338,6 +338,21 @@ class DynamoStore:
             except Exception:  # already put back, overwritten by the winner, or the store is down
                 continue
 
+    def clear_deadline(self, execution_id: str, deadline: float) -> bool:
+        """Rewrite the head without its deadline, on condition that its version is the one read
+        (keeping it: no step's records change meaning)."""
+        head = self.get_execution(execution_id)
+        if head is None or head.final or head.deadline != deadline:
+            return False
+        head.deadline = None
+        try:
+            self._head_item(head).save(condition=self.model.v == head.version)
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def mark_failed(self, execution_id: str, error: dict[str, Any]) -> bool:
         """Fail an execution outside the conductor (a poison message); keeps the version so
         records of a crashed step stay invisible. False when it had already ended."""

@@ -113,6 +113,15 @@ class MemoryStore:
         self.executions[execution_id] = head
         return True
 
+    def clear_deadline(self, execution_id: str, deadline: float) -> bool:
+        head = self.executions.get(execution_id)
+        if head is None or head.final or head.deadline != deadline:
+            return False
+        head = head.clone()
+        head.deadline = None
+        self.executions[execution_id] = head
+        return True
+
     def sweep(self, execution_id: str, after: str | None) -> str | None:
         head = self.executions.get(execution_id)
         if head is not None:  # all at once: there are no pages here

@@ -124,6 +124,9 @@ class ReconcileRequested(Message):
     kind: ClassVar[str] = "reconcile"
     execution_id: str
     deadline: float | None = None  # the deadline that passed (a later step makes this moot)
+    # the reconciler found it waiting only on the outside (a person, a callback, a child):
+    # nothing to re-send; the stale deadline is dropped so later runs need not look again
+    waiting: bool = False
 
 
 # -- commands ----------------------------------------------------------------
