@@ -10,11 +10,11 @@ from . import faults
 
 @pytest.fixture(scope="module")
 def local():
-    """One embedded stack per module, with AWS's five-minute FIFO deduplication window
-    (see ``faults.fifo_dedup_window``) and the test workflows registered."""
+    """One embedded stack per module (AWS's five-minute FIFO deduplication window on its
+    virtual clock: ``relayflow.local.dedup_window``), the test workflows registered."""
     from relayflow.local.stack import EmbeddedStack
 
-    with faults.fifo_dedup_window(), EmbeddedStack() as stack:
+    with EmbeddedStack() as stack:
         faults.register_all(stack)
         # every AWS call the handlers make here, crashes and redeliveries included, must be one
         # their deployed roles allow (tests/infra/roles.py)

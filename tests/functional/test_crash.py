@@ -100,7 +100,7 @@ def measure(stack: Any, injector: CallInjector, log: WorkerLog) -> dict[str, Cle
 def _measure_fresh() -> dict[str, dict[str, list[str]]]:
     from relayflow.local.stack import EmbeddedStack
 
-    with faults.fifo_dedup_window(), EmbeddedStack() as stack, CallInjector() as injector:
+    with EmbeddedStack() as stack, CallInjector() as injector:
         faults.register_all(stack)
         faults.wrap_handlers(stack, injector)
         with WorkerLog().installed(stack) as log:

@@ -19,12 +19,12 @@ from . import faults
 
 @pytest.fixture(scope="module")
 def local():
-    """The embedded stack with FIFO's five-minute deduplication window on its virtual clock:
-    the reconciler's re-send comes 20 minutes after the lost send, outside the window, as
-    on AWS (on the real clock the whole test runs inside it)."""
+    """The embedded stack, whose FIFO five-minute deduplication window follows its virtual
+    clock: the reconciler's re-send comes 20 minutes after the lost send, outside the
+    window, as on AWS (on the real clock the whole test runs inside it)."""
     from relayflow.local.stack import EmbeddedStack
 
-    with EmbeddedStack() as stack, faults.fifo_dedup_window(clock=stack.clock.now):
+    with EmbeddedStack() as stack:
         faults.register_all(stack)
         yield stack
 

@@ -32,6 +32,7 @@ from ..settings import Settings
 from ..summary import ExecutionSummary
 from . import contract as aws_contract
 from . import resources as R
+from .dedup_window import DedupWindow
 from .lambda_runtime import FunctionTimedOut, Invoker
 
 _ENV = {
@@ -74,6 +75,7 @@ class EmbeddedStack:
         self.lost_timers: list[dict[str, Any]] = []
         self.real_time = real_time
         self.clock: VirtualClock | SystemClock = SystemClock() if real_time else VirtualClock()
+        self.dedup = DedupWindow(self.clock.now).open()  # FIFO's five minutes, on this clock
         self.handler_output = handler_output if handler_output is not None else io.StringIO()
         self.subscribers: list[Callable[[Emit], None]] = []
         self.deliveries = 0
@@ -161,6 +163,7 @@ class EmbeddedStack:
         if aws_contract.active() is self.contract:
             aws_contract.activate(self._outer_contract)
         self.invoker.close()
+        self.dedup.close()
         self._mock.stop()
 
     def __enter__(self) -> EmbeddedStack:
