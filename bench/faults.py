@@ -46,12 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--handler", action="append", choices=kill.HANDLERS)
     parser.add_argument("--variant", action="append", choices=kill.VARIANTS)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--server", action="store_true",
+                        help="run the handlers in forked children SIGKILLed against a moto server (the slow, "
+                             "literal way) instead of in threads frozen against moto in-process")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="run only the slice's first N cases (a quick check that the sweep runs)")
     args = parser.parse_args(argv)
     slice_ = (args.slice or "quick") + (f":{args.part}" if args.part else "")
     started = time.perf_counter()
-    with kill.MotoServer():
+    with kill.MotoServer() if args.server else kill.InProcessAWS():
         sweep = kill.Sweep()
         cases = [c for c in kill.all_cases(sweep, slice_, args.shape, args.handler, args.limit)
                  if not args.variant or c[3] in args.variant]

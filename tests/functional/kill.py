@@ -22,6 +22,7 @@ so cases never see each other's leftovers and can reuse execution ids.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import json
 import os
@@ -29,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,6 +115,121 @@ class MotoServer:
         self.close()
 
 
+IN_PROCESS = "in-process"
+
+
+class InProcessAWS:
+    """moto in this process (``mock_aws``): every AWS call a few milliseconds instead of an
+    HTTP round trip to a server. A handler under test runs in a thread of its own that
+    *freezes* at its k-th AWS call: it never runs another line, so no ``except`` or
+    ``finally`` of it runs and nothing it would have sent reaches moto, as when Lambda kills
+    it; what it wrote stays written. Every other invocation runs in the calling thread on a
+    runtime built for it alone (a fresh container, as a forked child has one). While open,
+    :func:`invoke` works this way; :class:`MotoServer` gives real processes and SIGKILL."""
+
+    def __init__(self) -> None:
+        from moto import mock_aws
+
+        global _mode
+        self._saved = {k: os.environ.get(k) for k in [*_ENV, "AWS_ENDPOINT_URL"]}
+        os.environ.update(_ENV)
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        self._mock = mock_aws()
+        self._mock.start()
+        _count_calls()
+        self._previous, _mode = _mode, IN_PROCESS
+
+    def close(self) -> None:
+        global _mode
+        _mode = self._previous
+        self._mock.stop()
+        for key, value in self._saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def activate(self) -> None:
+        """(For symmetry with :class:`MotoServer`: in-process needs no endpoint.)"""
+
+    def deactivate(self) -> None:
+        """(Idem.)"""
+
+    def __enter__(self) -> InProcessAWS:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+_mode = "fork"  # IN_PROCESS while an InProcessAWS is open
+_counting = False
+
+
+def _count_calls() -> None:
+    """Pass every AWS call of an in-process invocation through its point (once per process)."""
+    global _counting
+    if _counting:
+        return
+    import botocore.client
+
+    original = botocore.client.BaseClient._make_api_call
+
+    def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        point = getattr(_here, "point", None)
+        if point is not None:
+            point(operation)
+        return original(client, operation, params)
+
+    botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    _counting = True
+
+
+def _invoke_in_process(name: str, event: Any, build: Callable[[], tuple[Any, Any]],
+                       die_at: int | None) -> Invocation:
+    """Run handler ``name`` in this process; with ``die_at``, in a thread that freezes there."""
+    import functions.api.app as api_app
+    from relayflow.local.lambda_runtime import LambdaContext
+    from relayflow.runtime import set_runtime
+
+    runtime, service = build()
+    live = _Live(next(_numbers))
+    over = threading.Event()
+    died: list[bool] = []
+    out: dict[str, Any] = {}
+
+    def point(op: str) -> None:
+        live.ops.append(op)
+        if die_at is not None and len(live.ops) == die_at:
+            died.append(True)
+            over.set()
+            threading.Event().wait()  # killed: never another line of this invocation
+
+    def body() -> None:
+        _here.live, _here.point = live, point
+        try:
+            set_runtime(runtime)
+            api_app.set_service(service)
+            try:
+                out["result"] = _handler(name)(event, LambdaContext(f"relayflow-{name}"))
+            except BaseException:  # noqa: BLE001 - reported as the child's would be
+                out["raised"] = traceback.format_exc()
+            point("return")
+        finally:
+            _here.live = _here.point = None
+        over.set()
+
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):  # Powertools' metrics
+        if die_at is None:
+            body()
+        else:
+            threading.Thread(target=body, daemon=True, name=f"{name}-{live.number}").start()
+            over.wait()
+    if died:
+        return Invocation(name, True, ops=live.ops, pid=live.number)
+    return Invocation(name, False, out.get("result"), out.get("raised"), live.ops, live.number)
+
+
 # -- actions that leave a trace on disk ---------------------------------------------------------
 
 BIG = 250_000  # over SQS's message limit and the table's inline limit: the claim check goes to S3
@@ -127,8 +244,8 @@ def _append(path: Path, line: str) -> None:
 
 
 def recording_registry(directory: Path) -> Any:
-    """The built-in actions and the sweep's own, each appending ``pid`` to ``directory/runs/<key>``
-    when it runs (a file per idempotency key survives the process that ran it)."""
+    """The built-in actions and the sweep's own, each appending the number of the invocation
+    running it (its process id when forked) to ``directory/runs/<key>`` when it runs (a file per idempotency key survives the process that ran it)."""
     from relayflow.actions.builtin import default_registry
     from relayflow.actions.registry import ActionRegistry
 
@@ -151,7 +268,8 @@ def recording_registry(directory: Path) -> Any:
         fn = base.resolve(name)
 
         def recorded(payload: Any, ctx: Any, _fn: Callable[..., Any] = fn) -> Any:
-            _append(runs / ctx.idempotency_key.replace("/", "_"), f"{os.getpid()} {len(_OPS)}")
+            live = _live()
+            _append(runs / ctx.idempotency_key.replace("/", "_"), f"{live.number} {len(live.ops)}")
             return _fn(payload, ctx)
 
         out.register(name, recorded)
@@ -159,7 +277,7 @@ def recording_registry(directory: Path) -> Any:
 
 
 def action_runs(directory: Path) -> dict[str, list[tuple[int, int]]]:
-    """idempotency key -> (pid, points its process had passed) of each run, in order."""
+    """idempotency key -> (invocation, points it had passed) of each run, in order."""
     out = {}
     for path in sorted((directory / "runs").iterdir()):
         out[path.name] = [(int(a), int(b)) for a, b in (line.split() for line in path.read_text().splitlines())]
@@ -177,7 +295,7 @@ def _session() -> Any:
     """One boto3 session per server: building clients from it reuses the service models it loaded."""
     import boto3
 
-    url = os.environ["AWS_ENDPOINT_URL"]
+    url = os.environ.get("AWS_ENDPOINT_URL", IN_PROCESS)
     if url not in _sessions:
         _sessions[url] = boto3.session.Session(region_name=REGION)
     return _sessions[url]
@@ -202,7 +320,7 @@ class _Clients:
 
 
 def _clients(role: str) -> _Clients:
-    key = f"{os.environ['AWS_ENDPOINT_URL']} {role} {os.getpid()}"
+    key = f"{os.environ.get('AWS_ENDPOINT_URL', IN_PROCESS)} {role} {os.getpid()}"
     if key not in _sessions:
         _sessions[key] = _Clients()
     return _sessions[key]
@@ -229,7 +347,7 @@ def create_resources(session: Any) -> Any:
     session.client("s3").create_bucket(Bucket=f"{prefix}-payloads")
     session.client("events").create_event_bus(Name=f"{prefix}-bus")
     session.client("scheduler").create_schedule_group(Name=f"{prefix}-timers")
-    url = os.environ["AWS_ENDPOINT_URL"]
+    url = os.environ.get("AWS_ENDPOINT_URL", IN_PROCESS)
     if url not in _roles:
         _roles[url] = session.client("iam").create_role(
             RoleName=f"k{os.getpid()}-scheduler", AssumeRolePolicyDocument=json.dumps({
@@ -270,7 +388,23 @@ def _handler(name: str) -> Callable[..., Any]:
     return handler
 
 
-_OPS: list[str] = []  # the child's points so far (read by the recording actions)
+@dataclass
+class _Live:
+    """The invocation running in this thread: its number (a child's process id) and its points."""
+
+    number: int
+    ops: list[str] = field(default_factory=list)
+
+
+_here = threading.local()
+_numbers = itertools.count(1)
+
+
+def _live() -> _Live:
+    live = getattr(_here, "live", None)
+    if live is None:
+        raise RuntimeError("an action ran outside a handler invocation")
+    return live
 
 
 def _in_child(name: str, event: Any, runtime: Any, service: Any, die_at: int | None, w: int) -> None:
@@ -296,10 +430,12 @@ def _in_child(name: str, event: Any, runtime: Any, service: Any, die_at: int | N
         while data:
             data = data[os.write(w, data):]
 
+    live = _here.live = _Live(os.getpid())
+
     def point(op: str) -> None:
-        _OPS.append(op)
+        live.ops.append(op)
         send(json.dumps({"op": op}))
-        if die_at is not None and len(_OPS) == die_at:
+        if die_at is not None and len(live.ops) == die_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
     def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
@@ -478,6 +614,11 @@ class Run:
                 self.rt.workflows.register(spec)
         self.child_service = Service(self.child_rt.engine, self.child_rt.store, self.child_rt.workflows,
                                      self.child_rt.event_queue, self.clock)
+        self.registry = registry
+        self.dedup = None
+        if _mode == IN_PROCESS:  # FIFO's five-minute deduplication window, on the case's clock
+            from relayflow.local.dedup_window import DedupWindow
+            self.dedup = DedupWindow(self.clock.now).open()
         self.sqs = self.rt.sqs
         self.scheduler = self.rt.scheduler
         self.batch = {"task": 1 if variant == "merged" else 10, "event": 1 if variant == "merged" else 10}
@@ -493,7 +634,30 @@ class Run:
         self.reconciles = 0  # runs of the reconciler this case needed
 
     def close(self) -> None:
+        if self.dedup is not None:
+            self.dedup.close()
         self.tmp.cleanup()
+
+    def container(self) -> tuple[Any, Any]:
+        """A runtime and service of their own for one in-process invocation, as a forked child
+        has a fresh copy of the parent's (clients are shared: building one costs more)."""
+        import relayflow.runtime
+        from relayflow.runtime import Runtime
+        from relayflow.service import Service
+
+        # the children's item class, whose connection has its client already (PynamoDB
+        # builds one per class, loading botocore's DynamoDB model again each time)
+        make_model, relayflow.runtime.make_model = relayflow.runtime.make_model, lambda *_: self.child_rt.model
+        try:
+            rt = Runtime(self.settings, self.clock, self.registry, session=_clients("child"))
+        finally:
+            relayflow.runtime.make_model = make_model
+        return rt, Service(rt.engine, rt.store, rt.workflows, rt.event_queue, self.clock)
+
+    def invoke(self, name: str, event: Any, die_at: int | None) -> Invocation:
+        if _mode == IN_PROCESS:
+            return _invoke_in_process(name, event, self.container, die_at)
+        return invoke(name, event, self.child_rt, self.child_service, die_at)
 
     # invoking, with the kill armed
     def call(self, name: str, event: Any) -> Invocation:
@@ -501,7 +665,7 @@ class Run:
         if self.kill is not None and self.kill[0] == name and not self.killed:
             die_at = self.kill[1] - len(self.points[name])
             assert die_at >= 1
-        inv = invoke(name, event, self.child_rt, self.child_service, die_at)
+        inv = self.invoke(name, event, die_at)
         self.points[name] += inv.ops
         if name == "api":
             route = f"{event['httpMethod']} {event['path']}"
@@ -651,7 +815,7 @@ class Run:
             return False
         self.clock.advance_to(max(self.clock.now(), max(deadlines) + 1))
         self.reconciles += 1
-        inv = invoke("reconcile", {}, self.child_rt, self.child_service, None)
+        inv = self.invoke("reconcile", {}, None)
         if inv.raised:
             self.problems.append(f"the reconciler failed: {inv.raised[-300:]}")
         return True
@@ -940,7 +1104,9 @@ def run_cases(sweep: Sweep, cases: list[tuple[str, str, int, str]], jobs: int = 
     _pool_sweep = sweep
     results = []
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        # a worker is replaced now and then: in-process, each case leaves its resources in
+        # moto's memory and a frozen thread behind
+        with multiprocessing.get_context("fork").Pool(jobs, maxtasksperchild=100) as pool:
             for result in pool.imap(_pool_case, cases, chunksize=1):
                 results.append(result)
                 if progress is not None:
