@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--full", action="store_const", dest="slice", const="full")
     parser.add_argument("--part", help="PART/PARTS: every PARTS-th case of the slice from the PART-th (0-based)")
     parser.add_argument("--spread", action="store_true",
-                        help="run the cases round-robin over shapes and handlers (a stopped run covers them all)")
+                        help="round-robin over shapes, handlers and variants (a run stopped early has seen them all)")
     parser.add_argument("--verbose", action="store_true", help="a line per case as its verdict comes")
     parser.add_argument("--shape", action="append", choices=sorted(kill.SHAPES))
     parser.add_argument("--handler", action="append", choices=kill.HANDLERS)
@@ -59,11 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         cases = [c for c in kill.all_cases(sweep, slice_, args.shape, args.handler, args.limit)
                  if not args.variant or c[3] in args.variant]
         if args.spread:
-            turns: dict[tuple[str, str], int] = {}
+            turns: dict[tuple[str, str, str], int] = {}
             order = []
-            for c in cases:
-                turns[c[:2]] = turns.get(c[:2], -1) + 1
-                order.append((turns[c[:2]], c))
+            for c in cases:  # a turn per shape, handler and variant
+                group = (c[0], c[1], c[3])
+                turns[group] = turns.get(group, -1) + 1
+                order.append((turns[group], c))
             cases = [c for _, c in sorted(order, key=lambda t: t[0])]
         measured = time.perf_counter() - started
         print(f"slice {slice_}: {len(cases)} cases; clean runs measured in {measured:.0f} s", flush=True)

@@ -130,30 +130,39 @@ class InProcessAWS:
     def __init__(self) -> None:
         from moto import mock_aws
 
-        global _mode
-        self._saved = {k: os.environ.get(k) for k in [*_ENV, "AWS_ENDPOINT_URL"]}
-        os.environ.update(_ENV)
-        os.environ.pop("AWS_ENDPOINT_URL", None)
         self._mock = mock_aws()
-        self._mock.start()
+        self._saved: dict[str, str | None] | None = None
         _count_calls()
-        self._previous, _mode = _mode, IN_PROCESS
-
-    def close(self) -> None:
-        global _mode
-        _mode = self._previous
-        self._mock.stop()
-        for key, value in self._saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        self.activate()
 
     def activate(self) -> None:
-        """(For symmetry with :class:`MotoServer`: in-process needs no endpoint.)"""
+        """Start moto in-process and make :func:`Run.invoke` use it (until :meth:`deactivate`);
+        what moto held is kept unless another mock reset it meanwhile."""
+        global _mode
+        if self._saved is None:
+            self._saved = {k: os.environ.get(k) for k in [*_ENV, "AWS_ENDPOINT_URL", "_mode"]}
+            self._saved["_mode"] = _mode
+            os.environ.update(_ENV)
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+            self._mock.start(reset=False)
+            _mode = IN_PROCESS
+            _roles.pop(IN_PROCESS, None)  # another test's mock may have reset moto meanwhile
 
     def deactivate(self) -> None:
-        """(Idem.)"""
+        """Stop moto (keeping its data) and give other tests of the process their environment back."""
+        global _mode
+        if self._saved is not None:
+            self._mock.stop(remove_data=False)
+            _mode = self._saved.pop("_mode") or "fork"
+            for key, value in self._saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            self._saved = None
+
+    def close(self) -> None:
+        self.deactivate()
 
     def __enter__(self) -> InProcessAWS:
         return self
@@ -350,7 +359,7 @@ def create_resources(session: Any) -> Any:
     url = os.environ.get("AWS_ENDPOINT_URL", IN_PROCESS)
     if url not in _roles:
         _roles[url] = session.client("iam").create_role(
-            RoleName=f"k{os.getpid()}-scheduler", AssumeRolePolicyDocument=json.dumps({
+            RoleName=f"{prefix}-scheduler", AssumeRolePolicyDocument=json.dumps({
                 "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                          "Principal": {"Service": "scheduler.amazonaws.com"}}]}),
         )["Role"]["Arn"]

@@ -1,10 +1,11 @@
 """Every handler survives being killed at any AWS call (README: "Every handler survives
 a crash"), whatever batch SQS redelivers.
 
-The harness (``kill.py``) runs each handler invocation in a forked child against a
-moto server in its own process and SIGKILLs the child at its k-th AWS call, or just
-after the handler returned; no ``except`` or ``finally`` of the handler runs, and what
-the child wrote stays written. Each case runs a shape to its end and must end as the
+The harness (``kill.py``) runs the handler under test in a thread against moto
+in-process and freezes it at its k-th AWS call, or just after the handler returned: no
+``except`` or ``finally`` of it runs, nothing more it would send reaches moto, and what it
+wrote stays written. One test runs a case per handler the literal way: every invocation
+a forked child, SIGKILLed, against a moto server in a process of its own. Each case runs a shape to its end and must end as the
 clean run of that shape did: the same executions, field by field and run by run, no
 run recorded twice, nothing in a dead-letter queue, every API request answered, every
 attempt's action run, and none run twice except by a worker that died after running it
@@ -48,14 +49,14 @@ PAIRS = [(shape, handler) for shape, s in kill.SHAPES.items()
 
 # One server and one set of clean runs for the module, measured at collection: which cases
 # exist, and which are known not to recover yet (``kill.known``), follow from the clean runs.
-_server: kill.MotoServer | None = None
+_server: kill.InProcessAWS | None = None
 _sweep: kill.Sweep | None = None
 
 
 def _measured() -> kill.Sweep:
     global _server, _sweep
     if _sweep is None:
-        _server = kill.MotoServer()
+        _server = kill.InProcessAWS()
         atexit.register(_server.close)
         try:
             _sweep = kill.Sweep()
@@ -147,6 +148,23 @@ def test_a_kill_at_any_aws_call_ends_as_the_clean_run(sweep, shape, handler):
     bad = [v for v in verdicts if v.status != "recovered"]
     assert not bad, f"{len(bad)} of {len(verdicts)} cases did not recover:\n" + "\n".join(
         f"{v.status}: {v.case}: {v.detail}" for v in bad)
+
+
+def test_a_handler_sigkilled_in_a_child_against_a_moto_server_recovers_too():
+    """The literal fault: each invocation a forked child, SIGKILLed at its k-th AWS call, on a
+    moto server in a process of its own (the sweep above freezes a thread in-process, which
+    is much cheaper). One case per handler, at a write in the middle of its calls."""
+    with kill.MotoServer():
+        sweep = kill.Sweep()
+        cases = []
+        for shape, handler, variant in (("approval", "api", "same"), ("approval", "advance", "smaller"),
+                                        ("approval", "worker", "same"), ("sequence", "start", "smaller")):
+            points = sweep.points(shape, handler, variant)
+            writes = [k for k in points if sweep.clean_run(shape, variant).points[handler][k - 1] not in kill.READS]
+            cases.append((shape, handler, writes[len(writes) // 2], variant))
+        verdicts = kill.run_cases(sweep, cases, 1)
+    assert [v.status for v in verdicts] == ["recovered"] * len(cases), [(v.case, v.detail) for v in verdicts]
+    assert all(v.case.split("/")[2].startswith("k=") for v in verdicts)
 
 
 def test_known_divergence(sweep, known_case):
