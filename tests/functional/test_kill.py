@@ -21,7 +21,7 @@ failure until its prediction is removed. There are none at present.
 The module measures its clean runs at collection (which cases exist follows from them).
 ``RELAYFLOW_FAULTS`` picks the slice (``kill.plan``), or a part of one: ``full:3/20``
 runs every 20th case of ``full`` from the 4th (``kill.parse_slice``); CI runs ``quick``
-and one part of ``full`` a run, a different one each time, so 20 runs cover it all. ``quick``, the default and what CI
+and one tenth of ``full`` a run (``full:P/10``), a different one each time, so 10 runs cover it all. ``quick``, the default and what CI
 runs, kills at four distinct points per shape and handler, spread from the first to the
 last, each redelivered in another variant (about 130 cases, a few minutes on two cores);
 ``wide`` kills at every distinct point of the ten-at-a-time run, redelivered alternately
