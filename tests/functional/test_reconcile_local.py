@@ -96,3 +96,38 @@ def test_a_reconciler_run_short_of_time_resumes_from_its_cursor_in_the_table(loc
     assert [stack.describe(e)["status"] for e in ids] == ["succeeded"] * 7
     assert faults.drain_dlqs(stack) == {"task": [], "event": []}
     faults.assert_idle(stack)
+
+
+APPROVAL_LATER = """
+name: rl.later
+tasks:
+  - {name: prepare, action: core.echo, input: {v: 1}, on_success: approve}
+  - {name: approve, action: core.ask, input: {prompt: "Go?"}}
+"""
+
+
+def test_a_waiting_executions_stale_deadline_is_dropped_in_the_table(local):
+    # the approval carries the deadline its first task's dispatch left; once past, the
+    # reconciler finds it waiting on a person and the advance step drops it (a conditional
+    # write of the head keeping its version), so the next run has nothing to look at
+    from functions.reconcile.app import handler
+    from relayflow.core.loader import load_text
+
+    stack = local
+    faults.fresh_case(stack)
+    stack.register(load_text(APPROVAL_LATER, "later.yaml"))
+    eid = stack.start("rl.later", None, execution_id="reconcile-waiting")
+    stack.pump()
+    head = stack.runtime.store.get_execution(eid)
+    assert head.status == "running" and head.deadline is not None
+    stack.clock.advance_to(head.deadline + 1)
+    assert handler({}, ShortContext(10))["stuck"] == 0
+    assert stack.deliver("event")  # the waiting mark's step
+    after = stack.runtime.store.get_execution(eid)
+    assert after.deadline is None and after.version == head.version
+    assert stack.describe(eid)["status"] == "running"
+    (inquiry,) = [i for i in stack.service.list_inquiries("pending") if i["execution_id"] == eid]
+    stack.service.respond(inquiry["id"], {"ok": True})
+    stack.pump()
+    assert stack.describe(eid)["status"] == "succeeded"
+    assert faults.drain_dlqs(stack) == {"task": [], "event": []}
