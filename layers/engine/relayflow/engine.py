@@ -213,8 +213,8 @@ class Engine:
                 # This step committed before a crash; make sure its commands went out.
                 self.carry_out([Message.from_dict(c) for c in head.outbox])
                 return
-            session = Session(self.store, head, created=created)
             spec = self.spec(head.workflow, head.spec_version)
+            session = Session(self.store, head, created=created, joins=spec.joins)
             conductor = Conductor(spec, session, self.clock.now(), self.limits, self.rng, self.listener_for(spec))
             commands = action(conductor)
             if self.local_runner is not None:

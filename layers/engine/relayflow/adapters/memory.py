@@ -52,7 +52,7 @@ class MemoryStore:
     def get_execution(self, execution_id: str) -> Execution | None:
         return self.executions.get(execution_id)
 
-    def get_task_state(self, execution_id: str, task: str) -> TaskState | None:
+    def get_task_state(self, execution_id: str, task: str, joins: bool = True) -> TaskState | None:
         return self.task_states.get((execution_id, task))
 
     def get_run(self, execution_id: str, task: str, run: int) -> TaskRun | None:
