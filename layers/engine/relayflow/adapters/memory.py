@@ -101,6 +101,8 @@ class MemoryStore:
         self.vars[eid].update(changes.vars)
         for task, source in changes.arrivals:
             self.arrivals.setdefault((eid, task), {})[source] = None
+        if changes.whole:  # written with their expiry, as DynamoStore does: no sweep follows
+            self.expires[eid] = (head.finished_at or 0) + self.retention
         self.commits += 1
 
     def mark_failed(self, execution_id: str, error: dict[str, Any]) -> bool:

@@ -88,6 +88,9 @@ class Changes:
     # store can let a redo overwrite its own crashed writes and refuse anyone else's.
     token: str = ""
     prior_status: str = ""  # the head's status before the step
+    # The execution began and ended in this step: every record it has is this step's, written
+    # with its expiry, so no sweep follows.
+    whole: bool = False
 
 
 class Session:
