@@ -29,8 +29,16 @@ def line(text: str, snippet: str, nth: int = 1) -> int:
     return hits[nth - 1]
 
 
+def both_readings(text: str) -> tuple[WorkflowSpec | None, list[Problem]]:
+    """``parse`` as users get it, checked against the precise reading (every value's node and
+    line from yamlpos): the quick reading must give the same spec, lines and problems."""
+    spec, found = parse(text, SOURCE)
+    assert (spec, found) == parse(text, SOURCE, precise=True)
+    return spec, found
+
+
 def problems(text: str) -> list[Problem]:
-    spec, found = parse(yaml_text(text), SOURCE)
+    spec, found = both_readings(yaml_text(text))
     if any(p.severity == "error" for p in found):
         assert spec is None
     return found
@@ -55,7 +63,9 @@ def expect(text: str, *wanted: tuple[str | int, str | None, str, str]) -> list[P
 
 
 def spec_of(text: str) -> WorkflowSpec:
-    return load_text(yaml_text(text), SOURCE)
+    spec = load_text(yaml_text(text), SOURCE)
+    assert both_readings(yaml_text(text))[0] == spec
+    return spec
 
 
 # --- the line format -------------------------------------------------------------------------

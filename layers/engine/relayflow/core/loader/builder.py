@@ -29,7 +29,7 @@ from .raw import _has_template, _looks_like_schema, _name_from_path
 
 
 class Builder:
-    def __init__(self, source: str, lines: dict[Path, int], text: str):
+    def __init__(self, source: str, lines: yamlpos.Lines, text: str):
         self.source = source
         self.lines = lines
         self.text = text
