@@ -149,45 +149,49 @@ def _read(loader: Any) -> tuple[Any, TreeLines]:
                     if resolved is _NO_KEY:
                         resolved = memo[value] = _scalar(value, ctor)
                     value = resolved
-                opened = False
+                budget -= 1
+                if is_map:
+                    if key is _NO_KEY:  # a key: a mapping entry's line is its key's
+                        budget += 1
+                        if not isinstance(value, _KEY_TYPES) or value in container:
+                            raise _NotPlain
+                        key, key_line = value, event.start_mark.line + 1
+                        continue
+                    container[key] = value
+                    lines[key] = key_line
+                    key = _NO_KEY
+                elif container is not None:
+                    container.append(value)
+                    lines.append(event.start_mark.line + 1)
+                else:
+                    root, root_line = value, event.start_mark.line + 1
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                container, lines, is_map, key, key_line = stack.pop()
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 if event.anchor is not None or event.tag is not None or len(stack) >= MAX_DEPTH:
                     raise _NotPlain
-                value, opened = ({} if kind is MappingStartEvent else []), True
-            elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                if key is not _NO_KEY:
-                    raise _NotPlain  # a key without a value (libyaml gives every key one)
-                container, lines, is_map, key, key_line = stack.pop()
-                continue
+                opened: Any = {} if kind is MappingStartEvent else []
+                budget -= 1
+                if is_map:
+                    if key is _NO_KEY:
+                        raise _NotPlain  # a mapping or a list as a key
+                    container[key] = opened
+                    lines[key] = key_line
+                elif container is not None:
+                    container.append(opened)
+                    lines.append(event.start_mark.line + 1)
+                else:
+                    root, root_line = opened, event.start_mark.line + 1
+                stack.append((container, lines, is_map, _NO_KEY, 0))
+                container, is_map, key = opened, kind is MappingStartEvent, _NO_KEY
+                lines = {} if is_map else []
+                entries[id(opened)] = (opened, lines)
             elif kind is DocumentEndEvent:
                 break
             else:  # an alias, or anything this reading does not expect
                 raise _NotPlain
-            line = event.start_mark.line + 1
-            budget -= 1
-            if not is_map:
-                if container is None:
-                    root, root_line = value, line
-                else:
-                    container.append(value)
-                    lines.append(line)
-            elif key is _NO_KEY:  # this scalar is a key
-                budget += 1
-                if opened or not isinstance(value, _KEY_TYPES) or value in container:
-                    raise _NotPlain
-                key, key_line = value, line
-                continue
-            else:
-                container[key] = value
-                lines[key] = key_line
-                key = _NO_KEY
             if budget < 0:
                 raise _NotPlain
-            if opened:
-                stack.append((container, lines, is_map, key, key_line))
-                container, is_map, key = value, kind is MappingStartEvent, _NO_KEY
-                lines = {} if is_map else []
-                entries[id(value)] = (value, lines)
         if type(get()) is not StreamEndEvent or root is _NO_KEY:
             raise _NotPlain  # more than one document, or none
     finally:
