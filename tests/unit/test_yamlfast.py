@@ -35,6 +35,8 @@ PLAIN = {
     "comments and blank lines": "# top\n\nname: x   # trailing\n\n\ntasks: []\n",
     "tasks as a map": "name: m\ntasks:\n  a:\n    action: core.noop\n    on_success: b\n  b: {action: core.noop}\n",
     "an explicit document": "---\nname: d\ntasks: []\n...\n",
+    "an anchor nothing refers to": "a: &x {b: 1}\nc: &y [1, 2]\nd: &z text\n",
+    "integers": "a: [0, 7, 10, 123456789012345678901234567890, 0755, 1_0, -5, +5, 0b101, 0x_1F, 190:20:30]\n",
     "unicode": "name: ünï\ndescription: \"snow ☃ and \\u00e9\"\ntasks: []\n",
     "a sequence workflow": bench_engine.sequence(20),
     "a fan-out workflow": bench_engine.fanout(20),
@@ -54,6 +56,7 @@ HANDED_OVER = {
     "alias bomb": "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]\n" for p, n in zip("abcdefg", "bcdefgh", strict=True)),
     "anchor and alias": "a: &x {b: 1}\nc: *x\n",
+    "an alias to a scalar": "a: &x 1\nb: *x\n",
     "merge key": "d: &d {action: core.echo}\ntasks:\n  - <<: *d\n    name: a\n",
     "a plain merge key without alias": "a:\n  <<: {b: 1}\n",
     "deep nesting": "x: " + "[" * 5000 + "]" * 5000 + "\n",

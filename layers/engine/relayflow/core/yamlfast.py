@@ -1,17 +1,18 @@
 """The quick reading of a plain YAML document, lines kept, for the common case.
 
 :func:`yamlpos.load` has libyaml build a node for every value and then walks the
-nodes, building a path -> line map: for a 10,000-task workflow that is most of the
+nodes, building a path -> line map: for a 10,000-task workflow that was half the
 time spent loading it. Here libyaml's events go straight to Python data, and each
 container keeps the lines of its own entries; :class:`TreeLines` finds a path's line
 by walking the data, only when a line is asked for.
 
-Only a plain document is read here: one document, no anchors, aliases, explicit tags
-or merge keys, no duplicate or non-scalar keys, no deeper than ``MAX_DEPTH``, no more
-than ``yamlpos.MAX_VALUES`` values and no syntax error. For anything else :func:`load`
-returns None and the caller reads the text with :func:`yamlpos.load`, which refuses
-what it refuses today and names the line. So both readings accept the same
-documents, with the same data and the same lines (``tests/unit/test_yamlfast.py``).
+Only a plain document is read here: one document; no aliases (an anchor nothing
+refers to changes nothing), explicit tags or merge keys; no duplicate or non-scalar
+keys; no deeper than ``MAX_DEPTH``; no more than ``yamlpos.MAX_VALUES`` values; no
+syntax error. For anything else :func:`load` returns None and the caller reads the
+text with :func:`yamlpos.load`, which refuses what it refuses today and names the
+line. So both readings accept the same documents, with the same data and the same
+lines (``tests/unit/test_yamlfast.py``).
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ _Loader = getattr(yaml, "CSafeLoader", None)
 # The same implicit resolvers yamlpos.load's composer applies to plain scalars.
 _RESOLVERS: dict[Any, list[tuple[str, Any]]] = yaml.SafeLoader.yaml_implicit_resolvers
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
 # Plain scalars these tags resolve to are built by the safe constructor, as yamlpos.load does;
 # any other resolved tag (merge '<<', value '=', yaml '!'...) is not a plain document.
 _SCALAR_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
@@ -108,6 +110,8 @@ def _scalar(value: str, ctor: yaml.SafeLoader) -> Any:
         if regexp.match(value):
             if tag == _STR_TAG:
                 return value
+            if tag == _INT_TAG and value.isdigit() and value[0] != "0":
+                return int(value)  # decimal digits, what the safe constructor makes of them too
             if tag not in _SCALAR_TAGS:
                 raise _NotPlain
             try:
@@ -141,7 +145,7 @@ def _read(loader: Any) -> tuple[Any, TreeLines]:
             event = get()
             kind = type(event)
             if kind is ScalarEvent:
-                if event.anchor is not None or event.tag is not None:
+                if event.tag is not None:
                     raise _NotPlain
                 value = event.value
                 if event.implicit[0] and value[:1] in resolvers:
@@ -168,7 +172,7 @@ def _read(loader: Any) -> tuple[Any, TreeLines]:
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 container, lines, is_map, key, key_line = stack.pop()
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
-                if event.anchor is not None or event.tag is not None or len(stack) >= MAX_DEPTH:
+                if event.tag is not None or len(stack) >= MAX_DEPTH:
                     raise _NotPlain
                 opened: Any = {} if kind is MappingStartEvent else []
                 budget -= 1
