@@ -108,3 +108,27 @@ def test_each_thread_is_told_how_long_it_waited_for_which_lock():
     t.join(5)
     assert set(waited) == {"moto"} and waited["moto"] > 0
     assert take_waits() == {}  # the wait is the other thread's, not this one's
+
+
+def test_readers_share_it_and_a_writer_waits_for_every_reader():
+    lock = FairLock()
+    lock.acquire(shared=True)  # the pump's long read
+    read = threading.Event()
+    wrote = threading.Event()
+
+    def request_read() -> None:
+        lock.acquire(shared=True)
+        read.set()
+        lock.release()
+
+    def pump_write() -> None:
+        with lock:
+            wrote.set()
+
+    threading.Thread(target=request_read, daemon=True).start()
+    assert read.wait(10)  # beside the read in progress, not after it
+    threading.Thread(target=pump_write, daemon=True).start()
+    _waiting_in(lock._queue)
+    assert not wrote.is_set() and lock._owner is None
+    lock.release()
+    assert wrote.wait(10)

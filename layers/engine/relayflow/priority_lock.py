@@ -9,6 +9,11 @@ API request) is granted the lock before any other thread waiting for it, so each
 time a request asks it waits at most for the one call in progress; the other
 threads are served in the order they asked.
 
+A thread may also take it shared (``acquire(shared=True)``): readers hold it
+together, beside each other, and a writer waits until none is left. On moto the
+pump's reads of a big run (one Query of 1,000 item records held the lock for
+seconds) then no longer hold up a request's reads.
+
 Every wait is added to the waiting thread's own tally (``take_waits``), so a
 request can say how long it waited and for which lock; a benchmark can also
 have every hold recorded (``holds``) to see which calls kept the lock longest.
@@ -45,9 +50,10 @@ class PriorityLock:
         self._cond = threading.Condition(threading.Lock())
         self._owner: int | None = None
         self._depth = 0
+        self._readers: dict[int, int] = {}  # thread -> depth, while held shared
         self._queue: deque[int] = deque()  # others, in the order they asked
         self._urgent_queue: deque[int] = deque()  # urgent threads waiting, in the order they asked
-        self._taken: tuple[float, str] = (0.0, "")
+        self._taken: dict[int, tuple[float, str]] = {}
         # (taken, released, thread name, label) of every hold, when a benchmark sets a list here
         self.holds: list[tuple[float, float, str, str]] | None = None
 
@@ -61,44 +67,60 @@ class PriorityLock:
         finally:
             _local.urgent = outer
 
-    def _may_take(self, me: int, urgent: bool) -> bool:
-        if self._owner is not None:
+    def _may_take(self, me: int, urgent: bool, shared: bool) -> bool:
+        if self._owner is not None or (self._readers and not shared):
             return False
         if urgent:
             return self._urgent_queue[0] == me
         return not self._urgent_queue and self._queue[0] == me
 
-    def acquire(self, label: str = "") -> bool:
+    def acquire(self, label: str = "", shared: bool = False) -> bool:
+        """Take the lock (``shared``: beside other readers); re-entrant, in the mode first taken."""
         me = threading.get_ident()
         urgent = getattr(_local, "urgent", None) is self
         with self._cond:
             if self._owner == me:
                 self._depth += 1
                 return True
+            if me in self._readers:
+                self._readers[me] += 1
+                return True
             queue = self._urgent_queue if urgent else self._queue
             queue.append(me)
             began, waited = time.perf_counter(), False
-            while not self._may_take(me, urgent):
+            while not self._may_take(me, urgent, shared):
                 waited = True
                 self._cond.wait()
             queue.popleft()
-            self._owner, self._depth = me, 1
-            self._taken = (time.perf_counter(), label)
+            if shared:
+                self._readers[me] = 1
+                self._cond.notify_all()  # the next in line may be a reader too
+            else:
+                self._owner, self._depth = me, 1
+            self._taken[me] = (time.perf_counter(), label)
         if waited:
             _add_wait(self.name, time.perf_counter() - began)
         return True
 
     def release(self) -> None:
+        me = threading.get_ident()
         with self._cond:
-            if self._owner != threading.get_ident():
-                raise RuntimeError("release of a lock this thread does not hold")
-            self._depth -= 1
-            if self._depth == 0:
+            if self._owner == me:
+                self._depth -= 1
+                if self._depth:
+                    return
                 self._owner = None
-                self._cond.notify_all()
-                if self.holds is not None:
-                    taken, label = self._taken
-                    self.holds.append((taken, time.perf_counter(), threading.current_thread().name, label))
+            elif me in self._readers:
+                self._readers[me] -= 1
+                if self._readers[me]:
+                    return
+                del self._readers[me]
+            else:
+                raise RuntimeError("release of a lock this thread does not hold")
+            self._cond.notify_all()
+            taken, label = self._taken.pop(me)
+            if self.holds is not None:
+                self.holds.append((taken, time.perf_counter(), threading.current_thread().name, label))
 
     def __enter__(self) -> PriorityLock:
         self.acquire()

@@ -12,14 +12,17 @@
   everywhere else (``GetQueueAttributes``) they are counted as before. The
   attribute names' conversion to Python names, a pure function moto repeats for
   every attribute of every such read, is cached.
-* **One moto request at a time.** moto's backends are plain dicts and lists with
+* **One moto write at a time.** moto's backends are plain dicts and lists with
   no locking. ``relayflow serve`` answers API requests on their own threads
   while the pump runs the handlers on another, as Lambda would run them side by
   side; each request to moto is made whole under one process-wide lock, so a
-  thread waits at most for another's single AWS call, never for its handler. An
-  API request is served first, and holds the pump back at its next call while it
-  runs (``relayflow.priority_lock``); other threads take turns in arrival order.
-
+  thread waits at most for another's single AWS call, never for its handler. A
+  waiting API request is granted the lock before the pump's waiting calls
+  (``relayflow.priority_lock``); other threads take turns in arrival order.
+  DynamoDB's GetItem, Query and BatchGetItem only read moto's dicts (once a
+  GetItem of a missing partition no longer adds it), so they hold the lock
+  shared, side by side: a request's reads do not wait for the pump's Query of
+  a big run's records (seconds in moto, for 1,000 items), only writes do.
 * **A Query reads its partition only.** moto's ``Table.query`` on the table
   itself (no index) starts from ``all_items()``: every item of the table,
   sorted, with Python-level comparisons of key values, then keeps those of the
@@ -48,6 +51,8 @@ _partition = threading.local()  # the items of the partition a Query on this thr
 
 
 MOTO_LOCK = PriorityLock("moto")  # re-entrant: a moto backend may call another in-process
+# Calls that only read moto's state, taken side by side (a GetItem's miss made read-only below).
+SHARED_READS = frozenset({"dynamodb.GetItem", "dynamodb.Query", "dynamodb.BatchGetItem"})
 _COUNTS = ("approximate_number_of_messages", "approximate_number_of_messages_delayed",
            "approximate_number_of_messages_not_visible")
 
@@ -87,8 +92,10 @@ def apply() -> None:
 
     @functools.wraps(dispatch)
     def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
-        # labelled with botocore's event name, before-send.<service>.<Operation>, for the benchmark
-        MOTO_LOCK.acquire(str(kwargs.get("event_name") or (args[0] if args else "")))
+        # botocore's event name, before-send.<service>.<Operation>: a label for the benchmark, and
+        # whether the call only reads
+        event = str(kwargs.get("event_name") or (args[0] if args else ""))
+        MOTO_LOCK.acquire(event, shared=event.partition(".")[2] in SHARED_READS)
         try:
             return dispatch(self, *args, **kwargs)
         finally:
@@ -121,5 +128,14 @@ def _query_one_partition() -> None:
         finally:
             _partition.items = None
 
+    get_item = Table.get_item
+
+    @functools.wraps(get_item)
+    def read_only_get_item(self: Any, hash_key: Any, range_key: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if range_key is not None and hash_key not in self.items:
+            return None  # moto's self.items[hash_key] would add an empty partition: a write
+        return get_item(self, hash_key, range_key, *args, **kwargs)
+
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = partition_query  # type: ignore[method-assign]
+    Table.get_item = read_only_get_item  # type: ignore[method-assign]
