@@ -166,9 +166,10 @@ class ApiServer:
         self.log = log
         memory = hasattr(stack, "task_queue")
         # What a request and a pump step both hold: the memory twins need turns; moto guards itself.
-        self.lock: Any = PriorityLock("stack") if memory else contextlib.nullcontext()
+        shared = PriorityLock("stack") if memory else _moto_lock()
+        self.lock: Any = shared if memory else contextlib.nullcontext()
         # Where requests go first (requests_first=False: arrival order, to measure the difference).
-        self._first: list[PriorityLock] = [] if not requests_first else [self.lock] if memory else [_moto_lock()]
+        self._first: list[PriorityLock] = [shared] if requests_first else []
         self._state = threading.Lock()  # the counters below, never held while working
         self._idle = threading.Condition(self._state)
         self._wake = threading.Event()
