@@ -7,14 +7,15 @@ advance, and timers when they come due, in real time).
 
 Requests never wait behind the pump's work. On the embedded AWS stack they run
 beside the pump's handlers, as API Lambda invocations run beside advance and
-worker invocations on AWS; only each single moto request is made whole under a
-process-wide lock (``local.moto_tuning``). A request is served first at that
-lock and, while it runs, the pump stops at its next AWS call
-(``priority_lock``): a request waits at most for the one call the pump is in,
-never for a batch, nor for the pump's calls in between its own. The memory
-backend's twins are plain Python objects with no such guard, so there a request
-and a pump step take turns at the stack's lock, the request first; a step there
-is a fraction of a millisecond.
+worker invocations on AWS; only each single moto write is made whole under a
+process-wide lock (``local.moto_tuning``), which DynamoDB reads hold shared,
+side by side. A waiting request is granted that lock before the pump's waiting
+calls (``priority_lock``): each time it asks, a request waits at most for the
+one write the pump is in, never for a batch, nor for the pump's reads, however
+long. The memory backend's twins are plain Python objects with no such guard,
+so there a request and a pump step take turns at the stack's lock, the request
+first; a step there is a fraction of a millisecond, unless it runs a slow
+python action (the memory backend runs actions inside the step).
 """
 from __future__ import annotations
 
