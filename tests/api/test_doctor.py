@@ -10,7 +10,9 @@ from relayflow.client import Client
 
 def test_doctor_passes_on_the_embedded_stack(local_api, capsys):
     code = cli.main(["doctor", "--api", local_api.url, "--json", "--timeout", "180"])
-    report = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr()
+    assert printed.out, f"doctor printed no report (exit {code}): {printed.err}"
+    report = json.loads(printed.out)
     assert code == 0, report
     assert report["ok"] is True
     assert [c["name"] for c in report["checks"]] == [

@@ -98,3 +98,84 @@ def test_the_report_counts_every_request_the_handlers_made(stack) -> None:
     # each invocation is shared among the executions and records of its batch; alone, they add up
     assert report["requests"]["lambda"]["invocations"] == pytest.approx(sum(calls.invocations.values()), abs=0.01)
     assert report["total_dollars"] > 0
+
+
+JOINED = """
+name: t.cost_join
+tasks:
+  - {name: a, action: core.echo, input: {n: 1}, on_success: [b, c]}
+  - {name: b, action: core.echo, input: {n: 2}, on_success: d}
+  - {name: c, action: core.echo, input: {n: 3}, on_success: d}
+  - {name: d, action: core.echo, join: all, input: {n: "{{ task.b.result.n + task.c.result.n }}"}}
+"""
+
+
+def test_only_a_join_has_its_task_record_read(local) -> None:
+    """A task that is no join keeps no TASK# record, so a step starting it does not read one
+    (one read unit per task run less); a join's record (its arrivals) is still read, and the
+    join still fires once, after both branches."""
+    local.register(load_text(JOINED, "cost_join.yaml"))
+    faults.fresh_case(local)
+    read: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "GetItem":
+            read.append(params["Key"]["sk"]["S"])
+        return original(client, operation, params)
+
+    botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+    try:
+        eid = local.start("t.cost_join", None)
+        local.pump()
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+    view = local.describe(eid)
+    assert view["status"] == "succeeded"
+    d_runs = [t for t in view["tasks"] if t["name"] == "d"]
+    assert len(d_runs) == 1 and d_runs[0]["result"] == {"n": 5}
+    task_reads = {sk for sk in read if sk.startswith("TASK#")}
+    assert task_reads == {"TASK#d"}, task_reads
+
+
+LOOP = """
+name: t.cost_loop
+vars: {n: 0}
+tasks:
+  - {name: begin, action: core.noop, on_success: step}
+  - name: step
+    action: core.echo
+    input: {n: "{{ vars.n }}"}
+    publish:
+      - n: "{{ vars.n + 1 }}"
+    next:
+      - when: "{{ vars.n < 6 }}"
+        do: step
+"""
+
+
+def test_a_loop_reads_one_run_to_find_its_run_counter(local) -> None:
+    """A task that is no join finds its run counter from its newest run: each read of it
+    returns one run, not every earlier pass of a loop (a Query is billed for what it reads)."""
+    local.register(load_text(LOOP, "cost_loop.yaml"))
+    faults.fresh_case(local)
+    returned: list[int] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        answer = original(client, operation, params)
+        values = [v.get("S", "") for v in params.get("ExpressionAttributeValues", {}).values()]
+        if operation == "Query" and "RUN#step#" in values:
+            returned.append(answer["Count"])
+        return answer
+
+    botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+    try:
+        eid = local.start("t.cost_loop", None)
+        local.pump()
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+    view = local.describe(eid)
+    assert view["status"] == "succeeded"
+    assert [t["run"] for t in view["tasks"] if t["name"] == "step"] == [1, 2, 3, 4, 5, 6]
+    assert len(returned) >= 5 and max(returned) == 1, returned

@@ -74,3 +74,46 @@ def test_records_of_a_waiting_execution_never_expire_and_expire_together_after_i
     assert {sk: at for sk, at in ended.items() if sk not in later} == dict.fromkeys(set(ended) - later,
                                                                                     int(head.finished_at) + retention)
     faults.assert_idle(stack)
+
+
+ONE_STEP = """
+name: r.one_step
+tasks:
+  - {name: a, action: core.echo, local: true, input: {v: 1}, on_success: b}
+  - {name: b, action: core.echo, local: true, input: {v: "{{ task.a.result.v + 1 }}"}}
+output: {v: "{{ task.b.result.v }}"}
+"""
+
+
+def test_an_execution_that_begins_and_ends_in_one_step_is_not_swept(local):
+    """Its start step ran everything (local actions) and wrote every record it has with the
+    head's expiry: no sweep message is sent or paid for, and nothing is left without expiry."""
+    import botocore.client
+
+    stack = local
+    faults.fresh_case(stack)
+    stack.register(load_text(ONE_STEP, "one_step.yaml"))
+    sent: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "SendMessage":
+            sent.append(params["MessageBody"])
+        elif operation == "SendMessageBatch":
+            sent.extend(entry["MessageBody"] for entry in params["Entries"])
+        return original(client, operation, params)
+
+    botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+    try:
+        eid = stack.start("r.one_step", None, execution_id="retention-one-step")
+        stack.pump()
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+    result = stack.describe(eid)
+    assert result["status"] == "succeeded" and result["output"] == {"v": 2}
+    assert sent and not [body for body in sent if '"sweep"' in body], sent
+    head = stack.runtime.store.get_execution(eid)
+    records = partition(stack, eid)
+    assert {"HEAD", "IDX", "STEP", "RUN#a#000001", "RUN#b#000001"} <= set(records), records
+    assert records == dict.fromkeys(records, int(head.finished_at) + stack.runtime.store.retention)
+    faults.assert_idle(stack)

@@ -114,8 +114,8 @@ def assert_same_final_state(gen: Generated, clean: dict[str, Any], faulty: dict[
         assert any(e["type"] == error["type"] and e["message"] == error["message"] for e in failed_runs), error
 
 
-# The seed of the fresh run: printed in the report header (see conftest.py) and in the
-# falsifying example's notes.
+# The seed of the fresh run: drawn once per run by tests/conftest.py, printed in the run's
+# summary and in the falsifying example's notes.
 FRESH_SEED = int(os.environ.get("RELAYFLOW_PROPERTY_SEED") or random.SystemRandom().randrange(2**32))
 _SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 _FAULTS = dict(gen=workflows(), duplicate=st.sampled_from([0.0, 0.2, 0.5]), batch=st.sampled_from([1, 2, 4]),

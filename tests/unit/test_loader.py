@@ -29,8 +29,16 @@ def line(text: str, snippet: str, nth: int = 1) -> int:
     return hits[nth - 1]
 
 
+def both_readings(text: str) -> tuple[WorkflowSpec | None, list[Problem]]:
+    """``parse`` as users get it, checked against the precise reading (every value's node and
+    line from yamlpos): the quick reading must give the same spec, lines and problems."""
+    spec, found = parse(text, SOURCE)
+    assert (spec, found) == parse(text, SOURCE, precise=True)
+    return spec, found
+
+
 def problems(text: str) -> list[Problem]:
-    spec, found = parse(yaml_text(text), SOURCE)
+    spec, found = both_readings(yaml_text(text))
     if any(p.severity == "error" for p in found):
         assert spec is None
     return found
@@ -55,7 +63,9 @@ def expect(text: str, *wanted: tuple[str | int, str | None, str, str]) -> list[P
 
 
 def spec_of(text: str) -> WorkflowSpec:
-    return load_text(yaml_text(text), SOURCE)
+    spec = load_text(yaml_text(text), SOURCE)
+    assert both_readings(yaml_text(text))[0] == spec
+    return spec
 
 
 # --- the line format -------------------------------------------------------------------------
@@ -415,6 +425,11 @@ def test_item_outside_with_items_is_an_error() -> None:
           - name: a
             action: core.echo
             input: {x: "{{ item }}"}
+            on_success: d
+          - name: d
+            action: core.echo
+            input: {w: "{{ system.execution_id }}"}
+            publish: {q: "{{ result() }}"}
             on_success: b
           - name: b
             action: core.echo
@@ -1266,3 +1281,37 @@ def test_templated_defaults_and_vars_may_read_only_what_exists_at_start() -> Non
            ("later:", None, "vars.later", "reads vars.first, declared after it: move first above later"),
            ("own:", None, "vars.own", "reads itself"),
            ("run:", None, "vars.run", "not 'task'"))
+
+
+def test_a_template_repeated_is_checked_again_where_its_scope_differs() -> None:
+    # Each template is checked once per place it could read differently: the same text that is
+    # fine in one task is reported in another, where the names it reads do not exist.
+    text = """
+        name: demo
+        tasks:
+          - name: a
+            action: core.echo
+            callback: true
+            input: {y: "{{ callback.token }}"}
+            publish: {r: "{{ result() }}"}
+            on_success: c
+          - name: c
+            action: core.echo
+            with_items: [1, 2]
+            input: {x: "{{ item }}"}
+            on_success: d
+          - name: d
+            action: core.echo
+            input: {w: "{{ system.execution_id }}"}
+            publish: {q: "{{ result() }}"}
+            on_success: b
+          - name: b
+            action: core.echo
+            input: {x: "{{ item }}", y: "{{ callback.token }}", z: "{{ result() }}"}
+        """
+    expect(text,
+           ("input: {x: \"{{ item }}\", y:", "b", "input.x",
+            "'item' and 'index' exist only in the input of a with_items task"),
+           ("input: {x: \"{{ item }}\", y:", "b", "input.y",
+            "'callback' exists only in a task with 'callback: true'"),
+           ("input: {x: \"{{ item }}\", y:", "b", "input.z", "result() belongs to a finished task"))

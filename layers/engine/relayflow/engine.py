@@ -213,13 +213,16 @@ class Engine:
                 # This step committed before a crash; make sure its commands went out.
                 self.carry_out([Message.from_dict(c) for c in head.outbox])
                 return
-            session = Session(self.store, head, created=created)
             spec = self.spec(head.workflow, head.spec_version)
+            session = Session(self.store, head, created=created, joins=spec.joins)
             conductor = Conductor(spec, session, self.clock.now(), self.limits, self.rng, self.listener_for(spec))
             commands = action(conductor)
             if self.local_runner is not None:
                 commands = local_actions.run(conductor, self.local_runner, self.has_time)
-            if session.execution.final != (session.prior_status in WORKFLOW_FINAL):
+            # Begun and ended in this one step (local actions, or nothing to run): all its
+            # records are this step's and carry their expiry already; nothing to sweep.
+            whole = session.execution.final and not head.started and not head.final
+            if session.execution.final != (session.prior_status in WORKFLOW_FINAL) and not whole:
                 # It finished (or a redrive revived it): its records' expiry follows, swept
                 # from the outbox, so a crash after the commit cannot lose the sweep.
                 commands = commands + [SendEvent(SweepRequested(execution_id).to_dict())]
@@ -228,6 +231,7 @@ class Engine:
                 head.deadline if head.started else None, commands, self.clock.now())
             changes = session.changes()
             changes.token = step_token(message_ids)
+            changes.whole = whole
             # what a redelivery must re-send; lifecycle events the bus does not publish never leave
             changes.execution.outbox = [c.to_dict() for c in commands if not isinstance(c, Emit)
                                         or self._published(c)] if message_ids else []
@@ -294,7 +298,7 @@ class Engine:
                            sum(1 for c in commands if isinstance(c, CancelTimer)),
                            sum(1 for c in commands if isinstance(c, SendEvent)))
         usage.add_invocation(step, usage.current_share())
-        if changes.execution.final and changes.prior_status not in WORKFLOW_FINAL:
+        if changes.execution.final and changes.prior_status not in WORKFLOW_FINAL and not changes.whole:
             usage.add_sweep(step, head.usage)
         return usage.merge(head.usage, step)
 

@@ -52,7 +52,7 @@ class MemoryStore:
     def get_execution(self, execution_id: str) -> Execution | None:
         return self.executions.get(execution_id)
 
-    def get_task_state(self, execution_id: str, task: str) -> TaskState | None:
+    def get_task_state(self, execution_id: str, task: str, joins: bool = True) -> TaskState | None:
         return self.task_states.get((execution_id, task))
 
     def get_run(self, execution_id: str, task: str, run: int) -> TaskRun | None:
@@ -101,6 +101,8 @@ class MemoryStore:
         self.vars[eid].update(changes.vars)
         for task, source in changes.arrivals:
             self.arrivals.setdefault((eid, task), {})[source] = None
+        if changes.whole:  # written with their expiry, as DynamoStore does: no sweep follows
+            self.expires[eid] = (head.finished_at or 0) + self.retention
         self.commits += 1
 
     def mark_failed(self, execution_id: str, error: dict[str, Any]) -> bool:

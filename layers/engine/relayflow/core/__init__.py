@@ -2,7 +2,8 @@
 nothing from AWS (a test enforces it).
 
 - ``loader/`` YAML to a validated ``spec.WorkflowSpec``; ``graph`` its task graph;
-  ``yamlpos`` line numbers; ``inputs`` a workflow's input and initial variables
+  ``yamlpos`` line numbers (``yamlfast`` the quick reading of a plain document);
+  ``inputs`` a workflow's input and initial variables
 - ``conductor/`` the state machine, one event at a time; ``units/`` the kinds of unit
   (action, callback, sleep, ask, child workflow); ``builtins`` the core.* actions;
   ``listener`` what the conductor tells an observer
@@ -15,5 +16,5 @@ nothing from AWS (a test enforces it).
 
 __all__ = [
     "builtins", "conductor", "context", "errors", "graph", "inputs", "listener", "loader", "messages", "records",
-    "retry", "session", "spec", "status", "templates", "units", "values", "versioning", "yamlpos",
+    "retry", "session", "spec", "status", "templates", "units", "values", "versioning", "yamlfast", "yamlpos",
 ]

@@ -19,7 +19,9 @@ class StateReader(Protocol):
     """The read side of the store that a session needs (see ``relayflow.ports``)."""
 
     def get_execution(self, execution_id: str) -> Execution | None: ...
-    def get_task_state(self, execution_id: str, task: str) -> TaskState | None: ...
+    def get_task_state(self, execution_id: str, task: str, joins: bool = True) -> TaskState | None:
+        """The task's run counter and join state; ``joins=False`` tells the store the task is no
+        join, so it keeps no record of its own (its counter comes from its runs)."""
     def get_run(self, execution_id: str, task: str, run: int) -> TaskRun | None: ...
     def get_unit(self, execution_id: str, task: str, run: int, index: int) -> Unit | None: ...
     def list_units(self, execution_id: str, task: str, run: int) -> list[Unit]: ...
@@ -39,7 +41,7 @@ class _Unstarted:
     def get_execution(self, execution_id: str) -> Execution | None:  # pragma: no cover - not a record read
         return None
 
-    def get_task_state(self, execution_id: str, task: str) -> TaskState | None:
+    def get_task_state(self, execution_id: str, task: str, joins: bool = True) -> TaskState | None:
         return None
 
     def get_run(self, execution_id: str, task: str, run: int) -> TaskRun | None:
@@ -86,10 +88,14 @@ class Changes:
     # store can let a redo overwrite its own crashed writes and refuse anyone else's.
     token: str = ""
     prior_status: str = ""  # the head's status before the step
+    # The execution began and ended in this step: every record it has is this step's, written
+    # with its expiry, so no sweep follows.
+    whole: bool = False
 
 
 class Session:
-    def __init__(self, store: StateReader, execution: Execution, created: bool = False):
+    def __init__(self, store: StateReader, execution: Execution, created: bool = False,
+                 joins: frozenset[str] | None = None):
         self.store: StateReader = store if execution.started or execution.final else _Unstarted()
         self.execution = execution.clone()
         self.expected_version = execution.version
@@ -102,12 +108,15 @@ class Session:
         self._vars: dict[str, Any] = {}
         self._arrivals: list[tuple[str, str]] = []
         self._loaded: dict[tuple[Any, ...], Any] = {}  # originals of loaded records, to write only changed ones
+        # The workflow's join tasks (None: not known, any task may be one). Only a join gets
+        # arrivals, so only a join may keep a task record; the others' state is their run counter.
+        self._joins = joins
 
     # -- task state (run counter, join arrivals) --------------------------
     def task_state(self, task: str) -> TaskState:
         state = self._states.get(task)
         if state is None:
-            stored = self.store.get_task_state(self.id, task)
+            stored = self._stored_state(task)
             state = stored.clone() if stored else TaskState(task)
             self._states[task] = state
             if stored is not None:
@@ -115,7 +124,10 @@ class Session:
         return state
 
     def peek_task_state(self, task: str) -> TaskState | None:
-        return self._states.get(task) or self.store.get_task_state(self.id, task)
+        return self._states.get(task) or self._stored_state(task)
+
+    def _stored_state(self, task: str) -> TaskState | None:
+        return self.store.get_task_state(self.id, task, joins=self._joins is None or task in self._joins)
 
     # -- runs -------------------------------------------------------------
     def run(self, task: str, run: int) -> TaskRun | None:

@@ -6,6 +6,7 @@ The loader (``loader.py``) turns YAML into these objects; everything after it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .status import RunStatus
@@ -138,3 +139,8 @@ class WorkflowSpec:
 
     def task(self, name: str) -> TaskSpec:
         return self.tasks[name]
+
+    @cached_property
+    def joins(self) -> frozenset[str]:
+        """The tasks with a ``join``: the only ones that count arrivals."""
+        return frozenset(name for name, task in self.tasks.items() if task.join is not None)

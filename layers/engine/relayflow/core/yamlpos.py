@@ -6,7 +6,7 @@ path (a tuple of keys and list indexes) to its 1-based line.
 from __future__ import annotations
 
 import gc
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -96,7 +96,7 @@ def _build(node: yaml.Node, path: Path, walk: _Walk) -> Any:
             return node.value
         try:
             return walk.ctor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date that does not exist (2020-13-45)
             raise YamlSyntaxError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", line) from None
     if id(node) in walk.open:
         raise YamlSyntaxError("invalid YAML: an alias refers to a value that contains it", line)
@@ -121,7 +121,7 @@ def _build_mapping(node: yaml.MappingNode, path: Path, walk: _Walk) -> dict[Any,
         key_line = key_node.start_mark.line + 1
         try:
             key = key_node.value if key_node.tag == _STR_TAG else ctor.construct_object(key_node, deep=True)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:
             raise YamlSyntaxError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", key_line) from None
         if not isinstance(key, (str, int, float, bool)) and key is not None:
             raise YamlSyntaxError("invalid YAML: mapping keys must be scalars", key_line)
@@ -132,8 +132,19 @@ def _build_mapping(node: yaml.MappingNode, path: Path, walk: _Walk) -> dict[Any,
     return out
 
 
-def line_of(lines: dict[Path, int], path: Path) -> int:
+class LineIndex(Protocol):
+    """Lines kept another way than a path -> line map (``yamlfast.TreeLines``)."""
+
+    def line_of(self, path: Path) -> int: ...
+
+
+Lines = dict[Path, int] | LineIndex
+
+
+def line_of(lines: Lines, path: Path) -> int:
     """The line of ``path`` or of its nearest known ancestor."""
+    if not isinstance(lines, dict):
+        return lines.line_of(path)
     while path not in lines and path:
         path = path[:-1]
     return lines.get(path, 1)

@@ -29,7 +29,7 @@ from .raw import _has_template, _looks_like_schema, _name_from_path
 
 
 class Builder:
-    def __init__(self, source: str, lines: dict[Path, int], text: str):
+    def __init__(self, source: str, lines: yamlpos.Lines, text: str):
         self.source = source
         self.lines = lines
         self.text = text
@@ -294,15 +294,16 @@ class Builder:
         if not raw:
             self.err(("tasks",), None, "tasks", "a workflow needs at least one task")
             return None
-        first_line: dict[str, int] = {}
+        first_path: dict[str, Path] = {}  # its line is looked up only for a duplicate
         for t, path in entries:
             name = t.get("name")
             if isinstance(name, str):
-                if name in first_line:
-                    self.err(path, name, "name", f"duplicate task name (first defined on line {first_line[name]})")
+                if name in first_path:
+                    first = yamlpos.line_of(self.lines, first_path[name])
+                    self.err(path, name, "name", f"duplicate task name (first defined on line {first})")
                 else:
-                    first_line[name] = yamlpos.line_of(self.lines, path)
-        self.task_names = set(first_line)
+                    first_path[name] = path
+        self.task_names = set(first_path)
         result: dict[str, TaskSpec] = {}
         for t, path in entries:
             spec = task_section.task(self, t, path, sub=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gc
 import os
 
-from .. import yamlpos
+from .. import yamlfast, yamlpos
 from ..errors import Problem, ValidationError
 from ..spec import (
     WorkflowSpec,
@@ -71,12 +71,20 @@ def load_text(text: str, source: str = "<string>") -> WorkflowSpec:
     return spec
 
 
-def parse(text: str, source: str = "<string>") -> tuple[WorkflowSpec | None, list[Problem]]:
-    """Validate; return the spec (None when there are errors) and every problem found."""
-    try:
-        data, lines = yamlpos.load(text)
-    except yamlpos.YamlSyntaxError as exc:
-        return None, [Problem(source, exc.line, None, "yaml", str(exc))]
+def parse(text: str, source: str = "<string>", *, precise: bool = False) -> tuple[WorkflowSpec | None, list[Problem]]:
+    """Validate; return the spec (None when there are errors) and every problem found.
+
+    A plain document is read the quick way (``yamlfast``); anything else, and every
+    document with ``precise``, through ``yamlpos``: the two give the same data and lines."""
+    quick = None if precise else yamlfast.load(text)
+    lines: yamlpos.Lines
+    if quick is not None:
+        data, lines = quick
+    else:
+        try:
+            data, lines = yamlpos.load(text)
+        except yamlpos.YamlSyntaxError as exc:
+            return None, [Problem(source, exc.line, None, "yaml", str(exc))]
     builder = Builder(source, lines, text)
     # Validation builds many small objects and no garbage cycles; the cyclic collector would
     # rescan the growing document again and again (as in yamlpos.load).

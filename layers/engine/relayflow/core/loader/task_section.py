@@ -32,6 +32,16 @@ if TYPE_CHECKING:
     from .builder import Builder
 
 
+# The keys a task and a sub-task may have, built once rather than for every task.
+_TASK_KEYS = TASK_FIELDS | ATTUNE_IGNORED_TASK_FIELDS
+_SUBTASK_KEYS = SUBTASK_FIELDS | {"tasks"} | ATTUNE_IGNORED_TASK_FIELDS
+_NOT_IN_SUBTASKS = {
+    **{k: "a sub-task of a parallel task takes only "
+          f"{', '.join(sorted(SUBTASK_FIELDS))}; put '{k}' on the parallel task itself"
+       for k in TASK_FIELDS - SUBTASK_FIELDS - {"tasks"}},
+    **ATTUNE_TASK_FIELDS}
+
+
 def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | None = None) -> TaskSpec | None:
     """One task (or, with ``sub``, one sub-task of the parallel task ``parent``)."""
     name = t.get("name")
@@ -48,13 +58,9 @@ def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | Non
         b.err(path + ("name",), name, "name",
                  f"'{name}' is reserved: 'do: {name}' is an engine command ({meaning}); rename the task")
     if sub:  # 'tasks' in a sub-task is reported below as a nested parallel task
-        b.unknown_fields(t, SUBTASK_FIELDS | {"tasks"} | ATTUNE_IGNORED_TASK_FIELDS, path, label, not_here={
-            **{k: "a sub-task of a parallel task takes only "
-                  f"{', '.join(sorted(SUBTASK_FIELDS))}; put '{k}' on the parallel task itself"
-               for k in TASK_FIELDS - SUBTASK_FIELDS - {"tasks"}},
-            **ATTUNE_TASK_FIELDS})
+        b.unknown_fields(t, _SUBTASK_KEYS, path, label, not_here=_NOT_IN_SUBTASKS)
     else:
-        b.unknown_fields(t, TASK_FIELDS | ATTUNE_IGNORED_TASK_FIELDS, path, label, not_here=ATTUNE_TASK_FIELDS)
+        b.unknown_fields(t, _TASK_KEYS, path, label, not_here=ATTUNE_TASK_FIELDS)
     ttype = t.get("type")
     if ttype is not None and ttype not in TASK_TYPES:
         b.err(path + ("type",), label, "type",

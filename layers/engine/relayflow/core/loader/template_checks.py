@@ -76,54 +76,70 @@ def check_templates(b: Builder) -> None:
     # Every name a template may read as a variable, built once: rebuilding it per template
     # made validating a workflow quadratic in its published variables.
     b.known_vars = b.var_names | b.published
+    # A template used again where it would be checked the same way (a publish repeated in
+    # every task) is checked once: whether it is clean depends only on this key.
+    clean: set[tuple[str, bool, bool, bool, bool]] = set()
     for path, task, field, text, expression, item_scope in b.template_uses:
-        message = templates.check_expression(text) if expression and "{{" not in text else templates.check(text)
-        if message:
-            b.err(path, task, field, f"template error: {message}")
+        key = (text, expression, item_scope, field.split(".")[0].split("[")[0] in _NO_OUTCOME_FIELDS,
+               task in b.callback_tasks)
+        if key in clean:
             continue
-        bare = expression and "{{" not in text
-        names = templates.referenced_names(text, expression=bare)
-        for name in sorted(names - SCOPES - FUNCTIONS):
-            b.err(path, task, field, unknown_name(b, name))
-        outcome = sorted(names & FUNCTIONS)
-        if outcome and field.split(".")[0].split("[")[0] in _NO_OUTCOME_FIELDS:
+        found = len(b.problems)
+        check_use(b, path, task, field, text, expression, item_scope)
+        if len(b.problems) == found:
+            clean.add(key)
+
+
+def check_use(b: Builder, path: Path, task: str | None, field: str, text: str, expression: bool,
+              item_scope: bool) -> None:
+    """One template string where it is used: its syntax and every name it reads."""
+    message = templates.check_expression(text) if expression and "{{" not in text else templates.check(text)
+    if message:
+        b.err(path, task, field, f"template error: {message}")
+        return
+    bare = expression and "{{" not in text
+    names = templates.referenced_names(text, expression=bare)
+    for name in sorted(names - SCOPES - FUNCTIONS):
+        b.err(path, task, field, unknown_name(b, name))
+    outcome = sorted(names & FUNCTIONS)
+    if outcome and field.split(".")[0].split("[")[0] in _NO_OUTCOME_FIELDS:
+        b.err(path, task, field,
+                 f"{outcome[0]}() belongs to a finished task: it is set in that task's publish, next, "
+                 f"decision and retry.on_error, and is null here; write 'task.NAME.result' (or "
+                 f"task.NAME.status, task.NAME.error) to read another task")
+    if names & FUNCTIONS and analysis.FUNCTION_AS_VALUE.search(text):
+        for fn, attr in analysis.functions_as_values(text, bare):
+            write = f"{fn}().{attr}" if attr else f"{fn}()"
+            b.err(path, task, field, f"'{fn}' is a function: write '{write}'"
+                                        f"{' (with the parentheses)' if attr else ''}")
+    if analysis.may_read_unknown(text, b.input_names, b.known_vars):
+        check_names_read(b, text, bare, path, task, field)
+    for finding in (analysis.addressing(text, bare) if analysis.may_misaddress(text) else ()):
+        if finding[0] == "task" and finding[1] in b.task_names:
+            _, ref, key = finding
+            close = difflib.get_close_matches(key, sorted(_RUN_FIELDS), n=1, cutoff=0.75)
+            advice = f"did you mean 'task.{ref}.{close[0]}'?" if close else \
+                f"for a key of its result, write 'task.{ref}.result.{key}'"
             b.err(path, task, field,
-                     f"{outcome[0]}() belongs to a finished task: it is set in that task's publish, next, "
-                     f"decision and retry.on_error, and is null here; write 'task.NAME.result' (or "
-                     f"task.NAME.status, task.NAME.error) to read another task")
-        if names & FUNCTIONS and analysis.FUNCTION_AS_VALUE.search(text):
-            for fn, attr in analysis.functions_as_values(text, bare):
-                write = f"{fn}().{attr}" if attr else f"{fn}()"
-                b.err(path, task, field, f"'{fn}' is a function: write '{write}'"
-                                            f"{' (with the parentheses)' if attr else ''}")
-        if analysis.may_read_unknown(text, b.input_names, b.known_vars):
-            check_names_read(b, text, bare, path, task, field)
-        for finding in (analysis.addressing(text, bare) if analysis.may_misaddress(text) else ()):
-            if finding[0] == "task" and finding[1] in b.task_names:
-                _, ref, key = finding
-                close = difflib.get_close_matches(key, sorted(_RUN_FIELDS), n=1, cutoff=0.75)
-                advice = f"did you mean 'task.{ref}.{close[0]}'?" if close else \
-                    f"for a key of its result, write 'task.{ref}.result.{key}'"
-                b.err(path, task, field,
-                         f"'task.{ref}.{key}': task.{ref} holds status, result, error, attempts, run, "
-                         f"started_at and finished_at; {advice}")
-            elif finding[0] == "system":
-                tail = " (Attune's system.workflow_start is system.started_at)" \
-                    if finding[1] == "workflow_start" else ""
-                b.err(path, task, field, f"'system.{finding[1]}': system holds execution_id, workflow "
-                                            f"and started_at{tail}")
-            elif finding[0] == "call":
-                b.err(path, task, field, "'task(...)' is not a function: write 'task.NAME.result' "
-                                            "for a task's result")
-            elif finding[0] == "item_call":
-                b.err(path, task, field, f"'{finding[1]}' is a value, not a function: write "
-                                            f"'{finding[1]}' (StackStorm's {finding[1]}())")
-        if not item_scope and names & {"item", "index"}:
-            b.err(path, task, field, "'item' and 'index' exist only in the input of a with_items task")
-        if "callback" in names and task not in b.callback_tasks:
-            b.err(path, task, field, "'callback' exists only in a task with 'callback: true'")
-        for ref in sorted(templates.task_references(text, expression=bare) - b.task_names):
-            b.err(path, task, field, f"unknown task '{ref}' in template{_suggest(ref, b.task_names)}")
+                     f"'task.{ref}.{key}': task.{ref} holds status, result, error, attempts, run, "
+                     f"started_at and finished_at; {advice}")
+        elif finding[0] == "system":
+            tail = " (Attune's system.workflow_start is system.started_at)" \
+                if finding[1] == "workflow_start" else ""
+            b.err(path, task, field, f"'system.{finding[1]}': system holds execution_id, workflow "
+                                        f"and started_at{tail}")
+        elif finding[0] == "call":
+            b.err(path, task, field, "'task(...)' is not a function: write 'task.NAME.result' "
+                                        "for a task's result")
+        elif finding[0] == "item_call":
+            b.err(path, task, field, f"'{finding[1]}' is a value, not a function: write "
+                                        f"'{finding[1]}' (StackStorm's {finding[1]}())")
+    if not item_scope and names & {"item", "index"}:
+        b.err(path, task, field, "'item' and 'index' exist only in the input of a with_items task")
+    if "callback" in names and task not in b.callback_tasks:
+        b.err(path, task, field, "'callback' exists only in a task with 'callback: true'")
+    for ref in sorted(templates.task_references(text, expression=bare) - b.task_names):
+        b.err(path, task, field, f"unknown task '{ref}' in template{_suggest(ref, b.task_names)}")
 
 
 def check_start_templates(b: Builder, inputs: tuple[InputParam, ...], variables: dict[str, Any]) -> None:

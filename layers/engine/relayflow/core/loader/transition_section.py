@@ -50,20 +50,25 @@ def targets(b: Builder, raw: Any, path: Path, task: str | None, field: str
     return tuple(n for n in names if n in b.task_names), commands
 
 
+# The on_* fields and the outcomes each fires on (on_failure includes a timeout unless the
+# task says what to do on a timeout), built once rather than for every task.
+_LEGACY: tuple[tuple[str, frozenset[str] | None], ...] = (
+    ("on_success", frozenset({SUCCEEDED})),
+    ("on_failure", frozenset({FAILED, TIMED_OUT})),
+    ("on_timeout", frozenset({TIMED_OUT})),
+    ("on_complete", None),
+)
+_LEGACY_WITH_TIMEOUT = tuple((key, frozenset({FAILED}) if key == "on_failure" else outcomes)
+                             for key, outcomes in _LEGACY)
+
+
 def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> tuple[Transition, ...]:
     out: list[Transition] = []
 
     def line(key: str) -> int:
         return yamlpos.line_of(b.lines, path + (key,))
 
-    has_timeout = "on_timeout" in t
-    legacy = (
-        ("on_success", frozenset({SUCCEEDED})),
-        ("on_failure", frozenset({FAILED}) if has_timeout else frozenset({FAILED, TIMED_OUT})),
-        ("on_timeout", frozenset({TIMED_OUT})),
-        ("on_complete", None),
-    )
-    for key, outcomes in legacy:
+    for key, outcomes in _LEGACY_WITH_TIMEOUT if "on_timeout" in t else _LEGACY:
         if key not in t:
             continue
         raw = t[key]
