@@ -62,3 +62,44 @@ def test_requests_are_answered_while_a_handler_holds_the_pump(local_api):
     done = api.execution(eid)
     assert done["status"] == "succeeded"
     assert done["tasks"][0]["result"] == [{"released": True}, {"released": True}]  # none gave up waiting
+
+
+def test_a_request_is_served_before_the_pump_calls_queued_ahead_of_it(local_api):
+    """A pump call holds moto's lock and another waits for it; a request that asks after both
+    gets the lock as soon as the first call ends, before the pump's next one (arrival order
+    would make it wait for both)."""
+    import time
+
+    from relayflow.local.moto_tuning import MOTO_LOCK
+
+    def wait_for(queue) -> None:
+        deadline = time.monotonic() + 20
+        while not queue:
+            assert time.monotonic() < deadline, "nobody waited for the lock"
+
+    holds: list = []
+    MOTO_LOCK.acquire("a long pump call")  # this thread plays the pump's call in progress
+    try:
+        def pump_call() -> None:
+            with MOTO_LOCK:
+                pass
+
+        queued = threading.Thread(target=pump_call, name="queued-pump-call", daemon=True)
+        queued.start()
+        wait_for(MOTO_LOCK._queue)
+        answers: list = []
+        asking = threading.Thread(target=lambda: answers.append(local_api.get("/executions?limit=1")), daemon=True)
+        asking.start()
+        wait_for(MOTO_LOCK._urgent_queue)  # the request's first AWS call waits too, behind both
+        MOTO_LOCK.holds = holds
+    finally:
+        MOTO_LOCK.release()
+    asking.join(60)
+    queued.join(60)
+    MOTO_LOCK.holds = None
+    assert answers and answers[0].status == 200
+    after = [name for _, _, name, label in holds if label != "a long pump call"]
+    assert "queued-pump-call" in after
+    # the request's waiting call went first; the pump's queued call after it (and, between two
+    # calls of the request, the pump may take its turn: it waits for requests, it is not stopped)
+    assert after[0].endswith("(process_request_thread)"), after

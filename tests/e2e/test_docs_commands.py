@@ -67,14 +67,14 @@ SMALLEST: dict[str, list[str]] = {
     "bench/faults.py": ["--limit", "1", "--jobs", "1"],
 }
 API_COMMANDS = {"start", "status", "watch", "history", "cost", "pause", "resume", "cancel", "redrive", "respond",
-                "list", "register", "console", "doctor"}
+                "list", "register", "console", "doctor", "items"}
 # "start|status|... ..." in a synopsis: each one's own arguments
 OWN_ARGS = {"start": ["demo.deploy_approval"], "register": [], "respond": [], "list": [], "console": [], "doctor": []}
 PLACEHOLDERS = {
     "WORKFLOW.yaml": "examples/deploy.yaml", "workflow.yaml": "examples/deploy.yaml", "wf.yaml": "examples/deploy.yaml",
     "FILE": "examples/deploy.yaml", "FILE...": "examples/deploy.yaml", "TEST.yaml": "examples/tests/deploy_approval_test.yaml",
     "FOLDER": "examples", "WORKFLOW_DIR": "examples", "NAME": "demo.deploy", "TEXT": "noted by the docs test",
-    "STATUS": "running", "N": "5",
+    "STATUS": "running", "N": "5", "TASK": "each",  # (items: the with_items task of docs.items)
 }
 ID_WORDS = ("ID", "EXECUTION", "62e84cecd2e6498392bec0ee3f439711")
 URL_WORDS = ("URL", "<ApiUrl>", "https://...")
@@ -181,7 +181,7 @@ def plan(doc: str, command: str) -> Plan:
 
 
 NEEDS_ARG = {"run", "test", "validate", "graph", "status", "watch", "history", "cost", "pause", "resume", "cancel",
-             "redrive", "start", "register"}
+             "redrive", "start", "register", "items"}
 SWITCHES = {"--json", "--real-time", "--quiet", "--token", "--help"}  # flags that take no value
 
 
@@ -246,6 +246,8 @@ class Served:
         self.put("docs.quick", "name: docs.quick\ntasks:\n  - {name: only, action: core.echo, input: {v: 1}}\n")
         self.put("docs.broken", "name: docs.broken\ntasks:\n  - {name: only, action: core.fail, "
                                 "input: {message: broken on purpose}}\n")
+        self.put("docs.items", "name: docs.items\ntasks:\n  - {name: each, action: core.echo, "
+                               "with_items: [1, 2, 3], input: {v: '{{ item }}'}}\n")
         self.done = self.wait_for(self.start("docs.quick"), "succeeded")
 
     def call(self, method: str, path: str, body: Any = None, ctype: str = "application/json") -> Any:
@@ -289,6 +291,8 @@ class Served:
             return self.wait_for(self.start("docs.broken"), "failed")
         if sub == "respond":
             return self.inquiry(self.start("demo.deploy_approval"))
+        if sub == "items":
+            return self.wait_for(self.start("docs.items"), "succeeded")
         return self.done
 
     def close(self) -> None:

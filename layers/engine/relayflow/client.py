@@ -138,6 +138,12 @@ class Client:
     def graph(self, execution_id: str) -> dict[str, Any]:
         return self.request("GET", f"/executions/{seg(execution_id)}/graph")[1]
 
+    def run_detail(self, execution_id: str, task: str, run: int, offset: int | None = None,
+                   limit: int | None = None, status: str | None = None) -> dict[str, Any]:
+        """One task run with a page of its items (``status``: only those in it)."""
+        query = {"offset": offset, "limit": limit, "status": status}
+        return self.request("GET", f"/executions/{seg(execution_id)}/runs/{seg(task)}/{int(run)}", query=query)[1]
+
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         return self.request("GET", f"/executions/{seg(execution_id)}/history")[1]["events"]
 

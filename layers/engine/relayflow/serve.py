@@ -7,11 +7,15 @@ advance, and timers when they come due, in real time).
 
 Requests never wait behind the pump's work. On the embedded AWS stack they run
 beside the pump's handlers, as API Lambda invocations run beside advance and
-worker invocations on AWS; only each single moto request is made whole under a
-process-wide lock (``local.moto_tuning``), so a request waits at most for one
-AWS call of the pump, never for a batch. The memory backend's twins are plain
-Python objects with no such guard, so there a request and a pump step take
-turns; a step there is a fraction of a millisecond.
+worker invocations on AWS; only each single moto write is made whole under a
+process-wide lock (``local.moto_tuning``), which DynamoDB reads hold shared,
+side by side. A waiting request is granted that lock before the pump's waiting
+calls (``priority_lock``): each time it asks, a request waits at most for the
+one write the pump is in, never for a batch, nor for the pump's reads, however
+long. The memory backend's twins are plain Python objects with no such guard,
+so there a request and a pump step take turns at the stack's lock, the request
+first; a step there is a fraction of a millisecond, unless it runs a slow
+python action (the memory backend runs actions inside the step).
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from .api.document import MAX_BODY
+from .priority_lock import PriorityLock
 
 SAFE_PATH = "/%!$&'()*+,;=:@-._~"  # kept as sent; anything else is percent-encoded, like API Gateway sees it
 IDLE_POLL = 0.1  # seconds the pump waits when nothing is due
@@ -97,6 +102,11 @@ class _LocalStepper:
         return False
 
 
+def _moto_lock() -> PriorityLock:
+    from .local.moto_tuning import MOTO_LOCK
+    return MOTO_LOCK
+
+
 def freeze_heap() -> None:
     """Leave what is alive now (the imported AWS models, moto's backends, the handlers) out of
     every later garbage collection, for the life of the process.
@@ -149,7 +159,7 @@ class ApiServer:
     """The API on ``host:port`` (port 0: any free port) over ``stack``, with the stack's pump running."""
 
     def __init__(self, stack: Any, port: int = 0, host: str = "127.0.0.1", log: Any = None,
-                 handler_output: Any = None, token: str | None = None):
+                 handler_output: Any = None, token: str | None = None, requests_first: bool = True):
         from functions.api import app as api_app
 
         self.stack = stack
@@ -157,7 +167,10 @@ class ApiServer:
         self.log = log
         memory = hasattr(stack, "task_queue")
         # What a request and a pump step both hold: the memory twins need turns; moto guards itself.
-        self.lock: Any = threading.RLock() if memory else contextlib.nullcontext()
+        shared = PriorityLock("stack") if memory else _moto_lock()
+        self.lock: Any = shared if memory else contextlib.nullcontext()
+        # Where requests go first (requests_first=False: arrival order, to measure the difference).
+        self._first: list[PriorityLock] = [shared] if requests_first else []
         self._state = threading.Lock()  # the counters below, never held while working
         self._idle = threading.Condition(self._state)
         self._wake = threading.Event()
@@ -254,8 +267,11 @@ class ApiServer:
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         resp: dict[str, Any] = {}
         try:  # (no redirect_stdout: it is process-wide; the handler's logger writes to the sink)
-            with self.lock:
-                resp = self._handler(event, _Context())
+            with contextlib.ExitStack() as first:
+                for lock in self._first:
+                    first.enter_context(lock.urgent())
+                with self.lock:
+                    resp = self._handler(event, _Context())
             return resp
         finally:
             with self._state:

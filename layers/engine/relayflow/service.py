@@ -288,9 +288,10 @@ class Service:
                 "mermaid": graph.to_mermaid(spec, statuses)}
 
     def run_detail(self, execution_id: str, task: str, run: int, offset: int = 0,
-                   limit: int = 50) -> dict[str, Any]:
+                   limit: int = 50, status: str | None = None) -> dict[str, Any]:
         """One task run: its input, result, error and timings, its events (one per attempt
-        that failed and was retried), and a page of its items / sub-tasks with theirs."""
+        that failed and was retried), and a page of its items / sub-tasks with theirs
+        (with ``status``, only the items in that status; ``offset`` counts those)."""
         if self.store.get_execution(execution_id) is None:
             raise NotFound(f"no execution {execution_id!r}")
         found = next((r for r in self.store.list_runs(execution_id) if r.task == task and r.run == run), None)
@@ -301,7 +302,8 @@ class Service:
         out.update(input=single.input if single else None, result=found.result, events=found.events,
                    units=[], next_offset=None, **run_timings(found))
         if found.kind != "single":
-            units = sorted(self.store.list_units(execution_id, task, run), key=lambda u: u.index)
+            units = sorted((u for u in self.store.list_units(execution_id, task, run)
+                            if status is None or u.status == status), key=lambda u: u.index)
             page = units[offset:offset + limit]
             out["units"] = [{"index": u.index, "item": u.item, "status": u.status, "attempts": u.attempt,
                              "input": u.input, "result": u.result, "error": u.error,

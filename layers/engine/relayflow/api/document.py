@@ -12,10 +12,12 @@ import re
 from typing import Any
 
 from ..core.records import CANCELLED, FAILED, PAUSED, RUNNING, SUCCEEDED, TIMED_OUT
+from ..core.status import UnitStatus
 
 EXECUTION_STATUSES = [RUNNING, PAUSED, SUCCEEDED, FAILED, TIMED_OUT, CANCELLED]
 INQUIRY_STATUSES = ["pending", "answered", "timed_out", "cancelled", "failed"]
 RUN_STATUSES = ["pending", "running", "waiting", SUCCEEDED, FAILED, TIMED_OUT, "skipped", CANCELLED]
+UNIT_STATUSES = [str(s) for s in UnitStatus]
 
 MAX_BODY = 1_048_576  # bytes of a request body
 MAX_DEPTH = 64  # nesting of a JSON body
@@ -201,6 +203,8 @@ DOCUMENT: dict[str, Any] = {
                 _param("offset", "query", {"type": "integer", "minimum": 0}, "The first item of the page."),
                 _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100},
                        "Items per page (default 50)."),
+                _param("status", "query", {"type": "string", "enum": UNIT_STATUSES},
+                       "Only the items in this status (offset counts those)."),
             ],
             "responses": {**_ok("The run.", _ref("TaskRunDetail")), **_errors(404)},
         }},

@@ -157,7 +157,8 @@ def get_graph(id: str) -> Response:  # noqa: A002
 def get_task_run(id: str, task: str, run: str) -> Response:  # noqa: A002
     params, _ = _request("GET", "/executions/{id}/runs/{task}/{run}", {"id": id, "task": task, "run": run})
     return _json(200, get_service().run_detail(params["id"], params["task"], params["run"],
-                                               params.get("offset", 0), params.get("limit", 50)))
+                                               params.get("offset", 0), params.get("limit", 50),
+                                               params.get("status")))
 
 
 def _control(action: str, raw_id: str) -> Response:

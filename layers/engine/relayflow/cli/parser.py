@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ..client import ApiError
 from .common import EXIT_NOT_SUCCEEDED, EXIT_USAGE, UsageError, add_action_module, api_options, silence_stdout
+from .items import add_items_parser
 from .local import cmd_graph, cmd_run, cmd_test, cmd_validate
 from .remote import (
     cmd_console,
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="print the API's page as JSON")
     api_options(ls)
     ls.set_defaults(func=cmd_list)
+    add_items_parser(sub, api_options)
     rg = sub.add_parser("register", help="register workflow files (or folders of them) with the API")
     rg.add_argument("files", nargs="+", help="workflow files, or folders of them")
     rg.add_argument("--json", action="store_true", help="print what was registered as JSON")

@@ -1,4 +1,4 @@
-"""Two adjustments to moto, in-process, that the embedded stack needs and AWS does not.
+"""Adjustments to moto, in-process, that the embedded stack needs and AWS does not.
 
 * **Sending stays O(1) per message.** moto's ``Queue.attributes`` computes every
   attribute, the three ``ApproximateNumberOfMessages*`` counts included, by
@@ -12,68 +12,47 @@
   everywhere else (``GetQueueAttributes``) they are counted as before. The
   attribute names' conversion to Python names, a pure function moto repeats for
   every attribute of every such read, is cached.
-* **One moto request at a time.** moto's backends are plain dicts and lists with
+* **One moto write at a time.** moto's backends are plain dicts and lists with
   no locking. ``relayflow serve`` answers API requests on their own threads
   while the pump runs the handlers on another, as Lambda would run them side by
   side; each request to moto is made whole under one process-wide lock, so a
-  thread waits at most for another's single AWS call, never for its handler. The
-  lock is granted in arrival order: with a plain lock the pump, releasing and
-  taking it again between its back-to-back calls, could keep a request waiting
-  for seconds.
+  thread waits at most for another's single AWS call, never for its handler. A
+  waiting API request is granted the lock before the pump's waiting calls
+  (``relayflow.priority_lock``); other threads take turns in arrival order.
+  DynamoDB's GetItem, Query and BatchGetItem only read moto's dicts (once a
+  GetItem of a missing partition no longer adds it), so they hold the lock
+  shared, side by side: a request's reads do not wait for the pump's Query of
+  a big run's records (seconds in moto, for 1,000 items), only writes do.
+* **A Query reads its partition only.** moto's ``Table.query`` on the table
+  itself (no index) starts from ``all_items()``: every item of the table,
+  sorted, with Python-level comparisons of key values, then keeps those of the
+  queried partition. Each Query thus cost O(N log N) in the whole table, which
+  grows with every execution and item: in ``bench/serve_latency.py`` the
+  pump's Query of a 300-item run's records held moto's lock for up to 1.3 s,
+  and a request arriving then waited that long. DynamoDB reads only the
+  partition (Query "finds items based on primary key values", the partition
+  key's value selecting one partition: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.html);
+  here the query starts from that partition's items, which moto then sorts,
+  filters and pages as before.
 
-Both are applied once per process and change nothing moto answers.
+All are applied once per process and change nothing moto answers.
 """
 from __future__ import annotations
 
 import functools
 import threading
-from collections import deque
 from typing import Any
+
+from ..priority_lock import PriorityLock
 
 _applied = False
 _sending = threading.local()
+_partition = threading.local()  # the items of the partition a Query on this thread reads
 
 
-class FairLock:
-    """A re-entrant lock granted to waiting threads in the order they asked for it."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._owner: int | None = None
-        self._depth = 0
-        self._queue: deque[int] = deque()
-
-    def acquire(self) -> bool:
-        me = threading.get_ident()
-        with self._cond:
-            if self._owner == me:
-                self._depth += 1
-                return True
-            self._queue.append(me)
-            while self._owner is not None or self._queue[0] != me:
-                self._cond.wait()
-            self._queue.popleft()
-            self._owner, self._depth = me, 1
-            return True
-
-    def release(self) -> None:
-        with self._cond:
-            if self._owner != threading.get_ident():
-                raise RuntimeError("release of a lock this thread does not hold")
-            self._depth -= 1
-            if self._depth == 0:
-                self._owner = None
-                self._cond.notify_all()
-
-    def __enter__(self) -> FairLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
-
-
-MOTO_LOCK = FairLock()  # re-entrant: a moto backend may call another in-process
+MOTO_LOCK = PriorityLock("moto")  # re-entrant: a moto backend may call another in-process
+# Calls that only read moto's state, taken side by side (a GetItem's miss made read-only below).
+SHARED_READS = frozenset({"dynamodb.GetItem", "dynamodb.Query", "dynamodb.BatchGetItem"})
 _COUNTS = ("approximate_number_of_messages", "approximate_number_of_messages_delayed",
            "approximate_number_of_messages_not_visible")
 
@@ -113,8 +92,50 @@ def apply() -> None:
 
     @functools.wraps(dispatch)
     def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with MOTO_LOCK:
+        # botocore's event name, before-send.<service>.<Operation>: a label for the benchmark, and
+        # whether the call only reads
+        event = str(kwargs.get("event_name") or (args[0] if args else ""))
+        MOTO_LOCK.acquire(event, shared=event.partition(".")[2] in SHARED_READS)
+        try:
             return dispatch(self, *args, **kwargs)
+        finally:
+            MOTO_LOCK.release()
 
     BotocoreStubber.__call__ = serialised  # type: ignore[method-assign]
+    _query_one_partition()
     _applied = True
+
+
+def _query_one_partition() -> None:
+    from moto.dynamodb.models.table import Table
+
+    every_item = Table.all_items
+    query = Table.query
+
+    def all_items(self: Any) -> Any:
+        partition = getattr(_partition, "items", None)
+        return every_item(self) if partition is None else partition
+
+    @functools.wraps(query)
+    def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or hash_key is None or not self.range_key_attr:
+            return query(self, hash_key, *args, **kwargs)
+        held = self.items.get(hash_key)  # (.get: items is a defaultdict, [] would add the key)
+        _partition.items = list(held.values()) if held else []  # moto keeps hash_key's, sorts them by range key
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _partition.items = None
+
+    get_item = Table.get_item
+
+    @functools.wraps(get_item)
+    def read_only_get_item(self: Any, hash_key: Any, range_key: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if range_key is not None and hash_key not in self.items:
+            return None  # moto's self.items[hash_key] would add an empty partition: a write
+        return get_item(self, hash_key, range_key, *args, **kwargs)
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = partition_query  # type: ignore[method-assign]
+    Table.get_item = read_only_get_item  # type: ignore[method-assign]
