@@ -10,7 +10,7 @@ outside the README's window. ``tests/functional/kill.py`` is the harness and
     python bench/faults.py --quick              # a representative slice, what test_kill.py runs in CI
     python bench/faults.py --wide               # every distinct point of one variant, a third of the others
     python bench/faults.py --full --jobs 2      # every distinct kill point, every variant
-    python bench/faults.py --full --part 3/20   # the 4th twentieth of it (CI runs one a run)
+    python bench/faults.py --full --part 3/10   # the 4th tenth of it (CI runs one a run)
     python bench/faults.py --full --spread --verbose  # round-robin over shapes, a line per case
     python bench/faults.py --shape join --handler advance --variant smaller
 

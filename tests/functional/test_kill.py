@@ -19,15 +19,15 @@ each with its reason) and run one by one as strict xfails, so a fix shows up as 
 failure until its prediction is removed. There are none at present.
 
 The module measures its clean runs at collection (which cases exist follows from them).
-``RELAYFLOW_FAULTS`` picks the slice (``kill.plan``), or a part of one: ``full:3/20``
-runs every 20th case of ``full`` from the 4th (``kill.parse_slice``); CI runs ``quick``
+``RELAYFLOW_FAULTS`` picks the slice (``kill.plan``), or a part of one: ``full:3/10``
+runs every 10th case of ``full`` from the 4th (``kill.parse_slice``); CI runs ``quick``
 and one tenth of ``full`` a run (``full:P/10``), a different one each time, so 10 runs cover it all. ``quick``, the default and what CI
 runs, kills at four distinct points per shape and handler, spread from the first to the
 last, each redelivered in another variant (about 130 cases, a few minutes on two cores);
 ``wide`` kills at every distinct point of the ten-at-a-time run, redelivered alternately
 the same and one at a time, and at every third point of the one-at-a-time run (merged)
 and of the run shared with another execution (interleaved), about 700 cases; ``full``
-kills at every distinct point of every variant, about 1,800.
+kills at every distinct point of every variant, about 2,400.
 """
 from __future__ import annotations
 
