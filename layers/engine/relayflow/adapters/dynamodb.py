@@ -348,6 +348,10 @@ class DynamoStore:
         if head is None or head.final or head.deadline != deadline:
             return False
         head.deadline = None
+        return self._rewrite_head(head)
+
+    def _rewrite_head(self, head: Execution) -> bool:
+        """Put ``head`` back at the version it was read with; False when a step committed meanwhile."""
         try:
             self._head_item(head).save(condition=self.model.v == head.version)
         except PutError as exc:
@@ -363,12 +367,8 @@ class DynamoStore:
         if head is None or head.final:
             return False
         head.status, head.error, head.finished_at, head.ending = "failed", error, self.clock(), None
-        try:
-            self._head_item(head).save(condition=self.model.v == head.version)
-        except PutError as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-                return False
-            raise
+        if not self._rewrite_head(head):
+            return False
         self._write_index(head)
         return True
 
