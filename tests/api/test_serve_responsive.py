@@ -1,4 +1,5 @@
-"""`relayflow serve` on the embedded AWS stack answers while the pump is busy.
+"""`relayflow serve` answers while the pump is busy, on the embedded AWS stack and on
+the memory backend.
 
 An action holds the pump inside the worker handler (it waits for the test to
 say go). Before, one lock serialised pump steps and requests, so a request made
@@ -11,6 +12,8 @@ bench/serve_latency.py, not asserted here.)
 from __future__ import annotations
 
 import threading
+
+import pytest
 
 HELD = threading.Event()  # the action is running
 GO = threading.Event()  # the test has its answers: the action may return
@@ -32,8 +35,9 @@ tasks:
 """
 
 
-def test_requests_are_answered_while_a_handler_holds_the_pump(local_api):
-    api = local_api
+@pytest.mark.parametrize("backend", ["local_api", "api"])
+def test_requests_are_answered_while_a_handler_holds_the_pump(backend, request):
+    api = request.getfixturevalue(backend)
     HELD.clear()
     GO.clear()
     api.register(WF)

@@ -132,3 +132,25 @@ def test_readers_share_it_and_a_writer_waits_for_every_reader():
     assert not wrote.is_set() and lock._owner is None
     lock.release()
     assert wrote.wait(10)
+
+
+def test_a_holder_steps_out_while_it_waits_on_something_else_and_comes_back_as_deep():
+    lock = FairLock()
+    lock.acquire()
+    lock.acquire()  # held twice, as a step that re-enters it
+    other = threading.Event()
+
+    def request() -> None:
+        with lock:
+            other.set()
+
+    with lock.released():  # the pump running an action
+        threading.Thread(target=request, daemon=True).start()
+        assert other.wait(10)  # got in while the holder was out
+    assert lock._owner == threading.get_ident() and lock._depth == 2
+    lock.release()
+    lock.release()
+    with pytest.raises(RuntimeError, match="does not hold"):
+        lock.release()
+    with lock.released():  # not held: nothing to let go of
+        assert lock._owner is None

@@ -7,7 +7,9 @@ call made whole, ``local.moto_tuning``) or, on the memory backend, the stack's
 every call of the pump queued before it. Here a thread inside ``urgent()`` (an
 API request) is granted the lock before any other thread waiting for it, so each
 time a request asks it waits at most for the one call in progress; the other
-threads are served in the order they asked.
+threads are served in the order they asked. A holder that must wait on
+something outside (the memory backend's pump running an action) steps out with
+``released()``.
 
 A thread may also take it shared (``acquire(shared=True)``): readers hold it
 together, beside each other, and a writer waits until none is left. On moto the
@@ -121,6 +123,26 @@ class PriorityLock:
             taken, label = self._taken.pop(me)
             if self.holds is not None:
                 self.holds.append((taken, time.perf_counter(), threading.current_thread().name, label))
+
+    @contextlib.contextmanager
+    def released(self) -> Iterator[None]:
+        """Let the others in while this thread works outside what the lock guards (an action's
+        run), then take it back as it was held; a no-op for a thread that does not hold it alone."""
+        me = threading.get_ident()
+        with self._cond:
+            depth = self._depth if self._owner == me else 0
+            if depth:
+                self._depth = 1
+        if not depth:
+            yield
+            return
+        self.release()
+        try:
+            yield
+        finally:
+            self.acquire()
+            with self._cond:
+                self._depth = depth
 
     def __enter__(self) -> PriorityLock:
         self.acquire()

@@ -14,8 +14,10 @@ calls (``priority_lock``): each time it asks, a request waits at most for the
 one write the pump is in, never for a batch, nor for the pump's reads, however
 long. The memory backend's twins are plain Python objects with no such guard,
 so there a request and a pump step take turns at the stack's lock, the request
-first; a step there is a fraction of a millisecond, unless it runs a slow
-python action (the memory backend runs actions inside the step).
+first; a step there is a fraction of a millisecond, and it lets go of the lock
+while it runs an action, however slow. (A ``local: true`` action runs inside the
+advance step, lock held, as it runs inside that invocation on AWS: its budget
+bounds it.)
 """
 from __future__ import annotations
 
@@ -75,6 +77,19 @@ def _step_memory(stack: Any) -> bool:
     if due is not None and due <= stack.clock.now():
         return bool(stack.step())
     return bool(stack.reconcile_schedule.step(idle=True))  # every 5 minutes of the real clock
+
+
+def _run_actions_unlocked(stack: Any, lock: PriorityLock) -> None:
+    """The memory backend's pump step holds the stack's lock, but not while an action runs:
+    the action touches none of the stack, and a slow one would hold every request up (on AWS
+    the API runs beside the worker too). What the step does before and after is locked again."""
+    run = stack.execute
+
+    def execute(cmd: Any) -> Any:
+        with lock.released():
+            return run(cmd)
+
+    stack.execute = execute
 
 
 class _LocalStepper:
@@ -179,6 +194,8 @@ class ApiServer:
         self._idle_after = -1  # the pump found nothing to do after this many requests
         self.pump_errors: list[BaseException] = []
         self._step: Callable[[Any], bool] = _step_memory if memory else _LocalStepper()
+        if memory:
+            _run_actions_unlocked(stack, shared)
         self._sink = handler_output if handler_output is not None else open(os.devnull, "w")  # noqa: SIM115
         api_app.set_service(stack.service)
         handler = getattr(getattr(api_app.logger, "registered_handler", None), "setStream", None)
