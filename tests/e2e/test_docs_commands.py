@@ -54,7 +54,7 @@ NOT_HERE: dict[str, str] = {
                                       "`relayflow doctor --api URL` itself runs here against a local server",
     "python3 -m venv .venv": "creates the virtualenv this test already runs in",
     ".venv/bin/pip install ": "installs the package this test already runs from",
-    ".venv/bin/python -m pytest -n auto": "the whole test suite, which this test is part of (CI runs it)",
+    ".venv/bin/python -m pytest -n auto --dist worksteal": "the whole test suite, which this test is part of (CI runs it)",
     "relayflow run examples/http_integration.yaml": "needs a ticket API at base_url; tests/e2e/test_examples.py "
                                                     "runs it against one",
 }
