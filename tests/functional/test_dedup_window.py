@@ -69,3 +69,17 @@ def test_content_based_deduplication_keeps_the_window_too(stack):
     stack.clock.advance_to(start + 301)
     send(stack, "event", None, '{"same": "body"}')
     assert take(stack, "event") == ['{"same": "body"}']
+
+
+def test_ids_whose_window_closed_are_forgotten():
+    from relayflow.local.dedup_window import DedupWindow
+
+    now = [0.0]
+    window = DedupWindow(lambda: now[0])
+    assert window.admit("q", "a") and window.admit("q", "b")
+    now[0] = 100.0
+    assert window.admit("q", "c") and not window.admit("q", "a")
+    now[0] = 350.0  # a's and b's windows closed at 300, c's is open until 400
+    assert window.admit("q", "d")
+    assert set(window.accepted) == {("q", "c"), ("q", "d")}
+    assert not window.admit("q", "c")

@@ -185,7 +185,7 @@ class ApiServer:
         shared = PriorityLock("stack") if memory else _moto_lock()
         self.lock: Any = shared if memory else contextlib.nullcontext()
         # Where requests go first (requests_first=False: arrival order, to measure the difference).
-        self._first: list[PriorityLock] = [shared] if requests_first else []
+        self._first: PriorityLock | None = shared if requests_first else None
         self._state = threading.Lock()  # the counters below, never held while working
         self._idle = threading.Condition(self._state)
         self._wake = threading.Event()
@@ -284,11 +284,8 @@ class ApiServer:
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         resp: dict[str, Any] = {}
         try:  # (no redirect_stdout: it is process-wide; the handler's logger writes to the sink)
-            with contextlib.ExitStack() as first:
-                for lock in self._first:
-                    first.enter_context(lock.urgent())
-                with self.lock:
-                    resp = self._handler(event, _Context())
+            with self._first.urgent() if self._first else contextlib.nullcontext(), self.lock:
+                resp = self._handler(event, _Context())
             return resp
         finally:
             with self._state:

@@ -42,12 +42,23 @@ class DedupWindow:
         """Whether a message with ``dedup_id`` sent to ``queue`` now is accepted (and if so,
         the window of ``dedup_id`` starts now)."""
         now = self.clock()
+        self._forget_before(now - self.interval)
         first = self.accepted.get((queue, dedup_id))
         if first is not None and 0 <= now - first < self.interval:
             self.dropped += 1
             return False
+        self.accepted.pop((queue, dedup_id), None)  # re-inserted last: the dict stays in time order
         self.accepted[(queue, dedup_id)] = now
         return True
+
+    def _forget_before(self, cutoff: float) -> None:
+        """Drop the ids whose window closed before ``cutoff``, oldest first, so that a long
+        ``serve`` keeps five minutes of ids, not all it ever sent (a clock set back stops it)."""
+        while self.accepted:
+            key, at = next(iter(self.accepted.items()))
+            if at >= cutoff:
+                return
+            del self.accepted[key]
 
     def open(self) -> DedupWindow:
         _install()
