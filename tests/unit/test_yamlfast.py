@@ -39,6 +39,8 @@ PLAIN = {
     "integers": "a: [0, 7, 10, 123456789012345678901234567890, 0755, 1_0, -5, +5, 0b101, 0x_1F, 190:20:30]\n",
     "unicode": "name: ünï\ndescription: \"snow ☃ and \\u00e9\"\ntasks: []\n",
     "a sequence workflow": bench_engine.sequence(20),
+    "nesting as deep as the quick reading goes": "x: " + "[" * (yamlfast.MAX_DEPTH - 1) + "]" * (yamlfast.MAX_DEPTH - 1),
+    "digits and almost-digits": "a: [7, 07, 0, 10, '10', \"10\", 1e3, 1_0, ١٢, ²]\nb: {10: x, 013: y}\n",
     "a fan-out workflow": bench_engine.fanout(20),
     "a with_items workflow": bench_engine.items(20),
 }
@@ -61,6 +63,7 @@ HANDED_OVER = {
     "a plain merge key without alias": "a:\n  <<: {b: 1}\n",
     "deep nesting": "x: " + "[" * 5000 + "]" * 5000 + "\n",
     "nesting past the quick reading's depth": "x: " + "[" * (yamlfast.MAX_DEPTH + 1) + "]" * (yamlfast.MAX_DEPTH + 1),
+    "nesting one past the quick reading's depth": "x: " + "[" * yamlfast.MAX_DEPTH + "]" * yamlfast.MAX_DEPTH,
     "python tag": "a: !!python/name:os.system\n",
     "python tag on a list": "a: !!python/object/apply:os.system ['true']\n",
     "custom tag": "a: !thing 1\n",
@@ -161,3 +164,27 @@ def test_the_precise_reading_still_refuses_with_its_line(name: str, wanted: tupl
     assert spec is None and p.field == "yaml" and wanted[1] in p.message, p
     if wanted[0] is not None:
         assert p.line == wanted[0], p
+
+
+def test_the_value_limit_is_the_precise_readings() -> None:
+    # a mapping, a list and its items: exactly the limit is read the quick way, one more is not
+    at_limit = "a: [" + ", ".join(["1"] * (yamlpos.MAX_VALUES - 2)) + "]\n"
+    quick = yamlfast.load(at_limit)
+    assert quick is not None and len(quick[0]["a"]) == yamlpos.MAX_VALUES - 2
+    assert yamlfast.load(at_limit.replace("[", "[1, ", 1)) is None
+
+
+def test_a_reading_leaves_no_cycle_behind() -> None:
+    # the reading's containers and lines are freed with the data, not when the collector next runs
+    import gc
+
+    text = bench_engine.sequence(3)
+    gc.collect()
+    gc.disable()
+    try:
+        quick = yamlfast.load(text)
+        assert quick is not None
+        del quick
+        assert gc.collect() == 0  # nothing was left for the collector to find
+    finally:
+        gc.enable()

@@ -68,23 +68,27 @@ class TreeLines:
 
     def line_of(self, path: Path) -> int:
         node, line = self.root, self.root_line
+        entries = self.entries
         for step in path:
-            held = self.entries.get(id(node))
+            held = entries.get(id(node))
             if held is None:
                 break
             lines = held[1]
-            if isinstance(node, dict):
+            if type(node) is dict:
                 try:
-                    if step not in node:
-                        break
-                except TypeError:  # an unhashable step names no key
+                    line = lines[step]  # the entries' lines have the mapping's keys
+                except (KeyError, TypeError):  # no such key; an unhashable step names none
                     break
-                line, node = lines[step], node[step]
+                node = node[step]
             else:
-                if step not in range(len(node)):  # an index equal to an int, as a path tuple compares
+                if type(step) is int and 0 <= step < len(lines):
+                    index = step
+                elif step in range(len(node)):  # an index equal to an int, as a path tuple compares
+                    index = int(step)
+                else:
                     break
-                line, node = lines[int(step)], node[int(step)]
-        return line
+                line, node = lines[index], node[index]
+        return line + 1  # kept as libyaml counts them, from 0
 
 
 def load(text: str) -> tuple[Any, TreeLines] | None:
@@ -128,78 +132,93 @@ def _read(loader: Any) -> tuple[Any, TreeLines]:
     ctor = yaml.SafeLoader("")
     entries: dict[int, tuple[Any, Any]] = {}
     resolvers = _RESOLVERS
-    memo: dict[str, Any] = {}  # plain scalar -> its value: every value built here is immutable
-    # The open container, its entries' lines, whether it is a mapping, and a mapping's
-    # pending key and its line; the containers around it wait on the stack.
-    container: Any = None
-    lines: Any = None
-    is_map = False
-    key: Any = _NO_KEY
-    key_line = 0
-    stack: list[tuple[Any, Any, bool, Any, int]] = []
-    root: Any = _NO_KEY
-    root_line = 1
-    budget = MAX_VALUES
-    try:
-        while True:
-            event = get()
-            kind = type(event)
-            if kind is ScalarEvent:
+    # plain scalar -> its value: the same key text recurs in every task, and every value built
+    # here is immutable. A scalar no resolver applies to stands for itself.
+    memo: dict[str, Any] = {}
+
+    def scalar(event: Any) -> Any:
+        if event.tag is not None:
+            raise _NotPlain
+        value = event.value
+        if not event.implicit[0]:  # quoted: text
+            return value
+        resolved = memo.get(value, _NO_KEY)
+        if resolved is _NO_KEY:
+            if value.isdigit() and value.isascii() and value[0] != "0":
+                resolved = int(value)  # what the int resolver and the safe constructor make of it
+            else:
+                resolved = _scalar(value, ctor) if value[:1] in resolvers else value
+            memo[value] = resolved
+        return resolved
+
+    def opened(event: Any, kind: Any, depth: int) -> Any:
+        """The container ``event`` opens, read to its end: one call per container, its entries in a loop."""
+        if (kind is not MappingStartEvent and kind is not SequenceStartEvent) or event.tag is not None \
+                or depth >= MAX_DEPTH:
+            raise _NotPlain  # an alias, a tag, or anything this reading does not expect
+        if kind is MappingStartEvent:
+            mapping: dict[Any, Any] = {}
+            keys: dict[Any, int] = {}
+            entries[id(mapping)] = (mapping, keys)
+            while True:
+                event = get()
+                kind = type(event)
+                if kind is not ScalarEvent:
+                    if kind is MappingEndEvent:
+                        return mapping
+                    raise _NotPlain  # a mapping or a list as a key, or an alias
                 if event.tag is not None:
                     raise _NotPlain
-                value = event.value
-                if event.implicit[0] and value[:1] in resolvers:
-                    resolved = memo.get(value, _NO_KEY)  # the same key text recurs in every task
-                    if resolved is _NO_KEY:
-                        resolved = memo[value] = _scalar(value, ctor)
-                    value = resolved
-                budget -= 1
-                if is_map:
-                    if key is _NO_KEY:  # a key: a mapping entry's line is its key's
-                        budget += 1
-                        if not isinstance(value, _KEY_TYPES) or value in container:
-                            raise _NotPlain
-                        key, key_line = value, event.start_mark.line + 1
-                        continue
-                    container[key] = value
-                    lines[key] = key_line
-                    key = _NO_KEY
-                elif container is not None:
-                    container.append(value)
-                    lines.append(event.start_mark.line + 1)
-                else:
-                    root, root_line = value, event.start_mark.line + 1
-            elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                container, lines, is_map, key, key_line = stack.pop()
-            elif kind is MappingStartEvent or kind is SequenceStartEvent:
-                if event.tag is not None or len(stack) >= MAX_DEPTH:
-                    raise _NotPlain
-                opened: Any = {} if kind is MappingStartEvent else []
-                budget -= 1
-                if is_map:
+                key = event.value
+                if event.implicit[0]:
+                    key = memo.get(key, _NO_KEY)
                     if key is _NO_KEY:
-                        raise _NotPlain  # a mapping or a list as a key
-                    container[key] = opened
-                    lines[key] = key_line
-                elif container is not None:
-                    container.append(opened)
-                    lines.append(event.start_mark.line + 1)
+                        key = scalar(event)
+                if (type(key) is not str and not isinstance(key, _KEY_TYPES)) or key in mapping:
+                    raise _NotPlain  # yamlpos.load names the key and its line
+                keys[key] = event.start_mark.line  # a mapping entry's line is its key's
+                event = get()
+                kind = type(event)
+                if kind is ScalarEvent:
+                    if event.tag is not None:
+                        raise _NotPlain
+                    value = event.value
+                    if event.implicit[0]:
+                        value = memo.get(value, _NO_KEY)
+                        if value is _NO_KEY:
+                            value = scalar(event)
+                    mapping[key] = value
                 else:
-                    root, root_line = opened, event.start_mark.line + 1
-                stack.append((container, lines, is_map, _NO_KEY, 0))
-                container, is_map, key = opened, kind is MappingStartEvent, _NO_KEY
-                lines = {} if is_map else []
-                entries[id(opened)] = (opened, lines)
-            elif kind is DocumentEndEvent:
-                break
-            else:  # an alias, or anything this reading does not expect
-                raise _NotPlain
-            if budget < 0:
-                raise _NotPlain
-        if type(get()) is not StreamEndEvent or root is _NO_KEY:
-            raise _NotPlain  # more than one document, or none
+                    mapping[key] = opened(event, kind, depth + 1)
+        else:
+            sequence: list[Any] = []
+            lines: list[int] = []
+            entries[id(sequence)] = (sequence, lines)
+            while True:
+                event = get()
+                kind = type(event)
+                lines.append(event.start_mark.line)
+                if kind is ScalarEvent:
+                    sequence.append(scalar(event))
+                elif kind is SequenceEndEvent:
+                    lines.pop()
+                    return sequence
+                else:
+                    sequence.append(opened(event, kind, depth + 1))
+
+    try:
+        event = get()
+        kind = type(event)
+        root_line = event.start_mark.line
+        root = scalar(event) if kind is ScalarEvent else opened(event, kind, 0)
+        if type(get()) is not DocumentEndEvent or type(get()) is not StreamEndEvent:
+            raise _NotPlain  # more than one document
     finally:
         ctor.dispose()
+        opened = None  # type: ignore[assignment]  # it refers to itself: a cycle only the collector would free
+    # Every value but the root is an entry of one container.
+    if 1 + sum(len(held[1]) for held in entries.values()) > MAX_VALUES:
+        raise _NotPlain
     return root, TreeLines(root, root_line, entries)
 
 
