@@ -26,9 +26,23 @@ def succ(**edges: str) -> dict[str, tuple[str, ...]]:
     (succ(a="b", b="a", c="d", d="c e", e=""), {"a", "b", "c", "d"}),  # two separate loops
     (succ(a="b", b="c", c="b a"), {"a", "b", "c"}),                 # nested loops share one component
     (succ(a="b", b="", c="b"), set()),                              # two roots into one task
-], ids=["chain", "diamond", "self-loop", "pair", "loop-with-tail", "two-loops", "nested", "two-roots"])
+    (succ(a="b", b="a c", c="d", d="", e="c"), {"a", "b"}),         # tasks after a loop are on none
+    (succ(s="a", a="b", b="a", t="b"), {"a", "b"}),                 # two ways into a loop
+], ids=["chain", "diamond", "self-loop", "pair", "loop-with-tail", "two-loops", "nested", "two-roots",
+        "after-a-loop", "into-a-loop"])
 def test_in_cycles(g: dict[str, tuple[str, ...]], expected: set[str]) -> None:
     assert graph.in_cycles(g) == expected
+
+
+def test_in_cycles_are_the_tasks_that_lead_back_to_themselves() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(300):
+        names = [f"t{i}" for i in range(rng.randint(1, 8))]
+        g = {n: tuple(rng.sample(names, rng.randint(0, min(2, len(names))))) for n in names}
+        on_a_cycle = {n for n in names if n in graph.reachable(g, g[n])}
+        assert graph.in_cycles(g) == on_a_cycle, g
 
 
 def test_in_cycles_on_a_long_chain_does_not_recurse() -> None:

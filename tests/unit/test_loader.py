@@ -288,6 +288,23 @@ def test_transition_to_unknown_task_in_every_style() -> None:
            ("do: nope6", "a", "next[0].do", "unknown task 'nope6'"))
 
 
+def test_a_target_that_is_a_task_name_only_when_taken_whole_is_still_split() -> None:
+    # A target naming one task goes the quick way; a name with a comma is split as before,
+    # whatever task happens to have that name.
+    text = """
+        name: demo
+        tasks:
+          - name: a
+            action: core.noop
+            on_success: "x,y"
+          - name: "x,y"
+            action: core.noop
+        """
+    found = errors(text)
+    assert [(p.field, p.message) for p in found if p.field.startswith("on_")] == [
+        ("on_success", "unknown task 'x'"), ("on_success", "unknown task 'y'")]
+
+
 def test_transition_target_of_wrong_type() -> None:
     text = """
         name: demo

@@ -36,7 +36,26 @@ def reachable(succ: Mapping[str, Iterable[str]], start: Iterable[str]) -> set[st
 
 
 def in_cycles(succ: Mapping[str, Iterable[str]]) -> set[str]:
-    """Tasks that lie on at least one cycle (Tarjan's SCC, iterative)."""
+    """Tasks that lie on at least one cycle (Tarjan's SCC, iterative).
+
+    Tasks no cycle can pass through are peeled off first, cheaply: those nothing leads into,
+    then those only they led into, and so on. Most workflows have no loop and are done there;
+    Tarjan's walk runs on what remains, which holds every cycle whole."""
+    indegree = dict.fromkeys(succ, 0)
+    for targets in succ.values():
+        for t in targets:
+            indegree[t] += 1
+    free = [name for name, count in indegree.items() if not count]
+    for name in free:  # grows as it goes
+        for t in succ[name]:
+            indegree[t] -= 1
+            if not indegree[t]:
+                free.append(t)
+    if len(free) == len(indegree):
+        return set()
+    if free:
+        gone = set(free)
+        succ = {name: [t for t in targets if t not in gone] for name, targets in succ.items() if name not in gone}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()

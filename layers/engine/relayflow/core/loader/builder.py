@@ -6,6 +6,7 @@ from typing import Any
 from .. import graph, yamlpos
 from ..errors import Problem
 from ..spec import (
+    COMMANDS,
     DEFAULT_MAX_TASK_RUNS,
     INPUT_TYPES,
     InputParam,
@@ -35,6 +36,7 @@ class Builder:
         self.text = text
         self.problems: list[Problem] = []
         self.task_names: set[str] = set()
+        self.plain_targets: set[str] = set()
         self.callback_tasks: set[str] = set()
         self.template_uses: list[tuple[Path, str | None, str, str, bool, bool]] = []
         self.var_names: set[str] = set()
@@ -304,6 +306,9 @@ class Builder:
                 else:
                     first_path[name] = path
         self.task_names = set(first_path)
+        # The names a transition's target may give alone, as they are, with nothing to report: the
+        # targets' quick path (a name with a comma or spaces around it is split and stripped).
+        self.plain_targets = {n for n in self.task_names if n and n == n.strip() and "," not in n} - set(COMMANDS)
         result: dict[str, TaskSpec] = {}
         for t, path in entries:
             spec = task_section.task(self, t, path, sub=False)

@@ -84,8 +84,9 @@ def check_graph(b: Builder, tasks: dict[str, TaskSpec], succ: dict[str, tuple[st
             b.err(p, name, "join",
                      f"{len(inb[name])} tasks lead here ({', '.join(inb[name])}) and there is no 'join': "
                      "it runs once per arrival", severity="warning")
-    for name, task in tasks.items():
-        check_failure_into_joins(b, task, tasks, path_of.get(name, ("tasks",)))
+    if any(task.join is not None and task.join != 1 for task in tasks.values()):  # else no failure goes only into joins
+        for name, task in tasks.items():
+            check_failure_into_joins(b, task, tasks, path_of.get(name, ("tasks",)))
     if cyclic and entry:  # without an entry task nothing runs (reported above)
         check_endless_loops(b, tasks, path_of, data.get("max_task_runs", DEFAULT_MAX_TASK_RUNS))
 

@@ -29,10 +29,20 @@ def template(b: Builder, value: Any, path: Path, task: str | None, field: str,
             b.template_uses.append((path, task, field, value, expression, item_scope))
     elif isinstance(value, dict):
         for k, v in value.items():
-            template(b, v, path + (k,), task, f"{field}.{k}", expression, item_scope)
+            if _may_hold_template(v, expression):
+                template(b, v, path + (k,), task, f"{field}.{k}", expression, item_scope)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            template(b, v, path + (i,), task, f"{field}[{i}]", expression, item_scope)
+            if _may_hold_template(v, expression):
+                template(b, v, path + (i,), task, f"{field}[{i}]", expression, item_scope)
+
+
+def _may_hold_template(value: Any, expression: bool) -> bool:
+    """Whether :func:`template` has anything to do with ``value``: a number, a flag or plain text
+    has nothing to remember or report, so its path and field need not be built."""
+    if isinstance(value, str):
+        return expression or "{" in value or "<%" in value
+    return isinstance(value, (dict, list))
 
 
 def unknown_name(b: Builder, name: str) -> str:

@@ -25,9 +25,14 @@ if TYPE_CHECKING:
     from .builder import Builder
 
 
+_NO_COMMANDS: frozenset[str] = frozenset()
+
+
 def targets(b: Builder, raw: Any, path: Path, task: str | None, field: str
             ) -> tuple[tuple[str, ...], frozenset[str]]:
     """The task names of a ``do`` and the engine commands (noop, fail) beside them."""
+    if type(raw) is str and raw in b.plain_targets:  # the common case: one task, nothing to report
+        return (raw,), _NO_COMMANDS
     names = _as_names(raw)
     if names is None:
         b.err(path, task, field, "must be a task name or a list of task names")
@@ -64,10 +69,6 @@ _LEGACY_WITH_TIMEOUT = tuple((key, frozenset({FAILED}) if key == "on_failure" el
 
 def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> tuple[Transition, ...]:
     out: list[Transition] = []
-
-    def line(key: str) -> int:
-        return yamlpos.line_of(b.lines, path + (key,))
-
     for key, outcomes in _LEGACY_WITH_TIMEOUT if "on_timeout" in t else _LEGACY:
         if key not in t:
             continue
@@ -76,7 +77,8 @@ def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> 
             out.extend(conditional_legacy(b, raw, path + (key,), task, key, outcomes))
             continue
         do, commands = targets(b, raw, path + (key,), task, key)
-        out.append(Transition(origin=key, line=line(key), outcomes=outcomes, do=do, commands=commands))
+        out.append(Transition(origin=key, line=yamlpos.line_of(b.lines, path + (key,)), outcomes=outcomes, do=do,
+                              commands=commands))
     if "decision" in t:
         out.append(decision(b, t["decision"], path + ("decision",), task))
     if "next" in t:
