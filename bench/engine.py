@@ -5,7 +5,7 @@ validates and runs it, and prints the seconds and the microseconds per task
 (or per item). Per-task cost should stay flat as the size grows: the closing
 table compares 10,000 with 1,000 of each shape (goal: within 1.5x), and the
 load of the 10,000-task sequence, whose every task publishes its own variable,
-with the goal of well under a second.
+with the goal of well under a second (at most half of one, in CPU time).
 
 Shapes:
   seq     a sequence; each task publishes its own variable (v0, v1, ...): N distinct variables
@@ -83,7 +83,9 @@ SHAPES = {
 
 
 FLAT_GOAL = 1.5  # per-task CPU at 10,000 at most this many times that at 1,000
-LOAD_GOAL_S = 1.0  # the 10,000-task sequence with 10,000 variables loads in well under this
+# The 10,000-task sequence with 10,000 variables loads in well under a second: taken as at most
+# half of one, in CPU seconds, so that a figure just under a second is not called a success.
+LOAD_GOAL_S = 0.5
 
 
 def measure(shape: str, n: int, memory: bool = False) -> dict:
@@ -127,9 +129,9 @@ def goals(rows: list[dict]) -> list[str]:
                        f"{small['cpu_us_per_task']:.0f} = {ratio:.2f}x (goal <= {FLAT_GOAL}x): {verdict}")
     seq = by.get(("seq", 10000))
     if seq:
-        verdict = "met" if seq["load_cpu_s"] < LOAD_GOAL_S else "NOT met"
+        verdict = "met" if seq["load_cpu_s"] <= LOAD_GOAL_S else "NOT met"
         out.append(f"seq      10,000 tasks, 10,000 variables: loads and validates in {seq['load_cpu_s']:.2f} CPU s "
-                   f"({seq['load_s']:.2f} s wall) (goal: well under {LOAD_GOAL_S:.0f} s): {verdict}")
+                   f"({seq['load_s']:.2f} s wall) (goal: well under a second, <= {LOAD_GOAL_S} CPU s): {verdict}")
     return out
 
 

@@ -188,3 +188,4 @@ def test_a_reading_leaves_no_cycle_behind() -> None:
         assert gc.collect() == 0  # nothing was left for the collector to find
     finally:
         gc.enable()
+
