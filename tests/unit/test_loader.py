@@ -1332,3 +1332,19 @@ def test_a_template_repeated_is_checked_again_where_its_scope_differs() -> None:
            ("input: {x: \"{{ item }}\", y:", "b", "input.y",
             "'callback' exists only in a task with 'callback: true'"),
            ("input: {x: \"{{ item }}\", y:", "b", "input.z", "result() belongs to a finished task"))
+
+
+@pytest.mark.parametrize("text", ["name: demo\ntasks:\n  - name: a\n    action: core.noop\n", "a: [\n", "a: 1\na: 2\n"],
+                         ids=["valid", "syntax error", "duplicate key"])
+def test_parse_leaves_the_cyclic_collector_as_it_found_it(text: str) -> None:
+    import gc
+
+    assert gc.isenabled()
+    parse(text, SOURCE)
+    assert gc.isenabled()  # on again, whichever way the reading ended
+    gc.disable()
+    try:
+        parse(text, SOURCE)
+        assert not gc.isenabled()  # and left off for a caller that had turned it off
+    finally:
+        gc.enable()

@@ -76,21 +76,23 @@ def parse(text: str, source: str = "<string>", *, precise: bool = False) -> tupl
 
     A plain document is read the quick way (``yamlfast``); anything else, and every
     document with ``precise``, through ``yamlpos``: the two give the same data and lines."""
-    quick = None if precise else yamlfast.load(text)
-    lines: yamlpos.Lines
-    if quick is not None:
-        data, lines = quick
-    else:
-        try:
-            data, lines = yamlpos.load(text)
-        except yamlpos.YamlSyntaxError as exc:
-            return None, [Problem(source, exc.line, None, "yaml", str(exc))]
-    builder = Builder(source, lines, text)
-    # Validation builds many small objects and no garbage cycles; the cyclic collector would
-    # rescan the growing document again and again (as in yamlpos.load).
+    # Reading and validation build many small objects and no garbage cycles; the cyclic collector
+    # would rescan the growing document again and again (as in yamlpos.load). It stays off from
+    # the reading to the end of validation: turned on in between, its first pass would walk every
+    # value just read.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        quick = None if precise else yamlfast.load(text)
+        lines: yamlpos.Lines
+        if quick is not None:
+            data, lines = quick
+        else:
+            try:
+                data, lines = yamlpos.load(text)
+            except yamlpos.YamlSyntaxError as exc:
+                return None, [Problem(source, exc.line, None, "yaml", str(exc))]
+        builder = Builder(source, lines, text)
         spec = builder.build(data)
     finally:
         if was_enabled:
