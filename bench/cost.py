@@ -31,9 +31,11 @@ https://aws.amazon.com/step-functions/pricing/:
 * DynamoDB ($0.625 per million WRU, $0.125 per million RRU): a write costs 1
   unit per KB, rounded up per item, over the larger of the item's before and
   after image (AWS's rule for a put that replaces an item); a failed condition
-  still costs the existing item's size. A global secondary index (projection
-  ALL) whose keys the item carries is written too: the head record carries
-  gsi1pk/gsi1sk, so every head write is two writes. Reads: GetItem 1 unit
+  still costs the existing item's size. A global secondary index with
+  projection ALL whose keys the item carries is written too (an execution's
+  small IDX entry carries gsi1's, written when its status changes); a KEYS_ONLY
+  index only when the write adds, removes or moves the item's entry (the head's
+  ``due`` entry, moved when its deadline changes bucket). Reads: GetItem 1 unit
   per 4 KB per item rounded up (at least 1, also for a missing item), Query 1
   per 4 KB rounded up over the total it returns; half for eventually
   consistent reads. Item size = attribute name bytes + value bytes.
@@ -323,7 +325,7 @@ class Meter:
         self.function: str | None = None
         self.items: dict[tuple, dict[str, Any]] = {}  # last image of each DynamoDB item written
         self.table_keys: dict[str, tuple[str, ...]] = {}
-        self.index_keys: dict[str, list[tuple[str, ...]]] = {}
+        self.index_keys: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # (keys, projection type)
         self._original: Callable[..., Any] | None = None
         self.reset()
 
@@ -387,7 +389,8 @@ class Meter:
     def learn_table(self, description: dict[str, Any]) -> None:
         table = description["TableName"]
         self.table_keys[table] = tuple(k["AttributeName"] for k in description["KeySchema"])
-        self.index_keys[table] = [tuple(k["AttributeName"] for k in gsi["KeySchema"])
+        self.index_keys[table] = [(tuple(k["AttributeName"] for k in gsi["KeySchema"]),
+                                   gsi["Projection"]["ProjectionType"])
                                   for gsi in description.get("GlobalSecondaryIndexes", [])]
 
     def wrap_handler(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -498,10 +501,19 @@ class Meter:
         units = 0
         if mode == "keys":
             mode, size = "every", lambda item: item_size(_keys_only(item))
-        for keys in self.index_keys.get(table, []):
-            def entry(item: dict[str, Any] | None, keys: list[str] = keys) -> tuple | None:
+        for keys, projection in self.index_keys.get(table, []):
+            def entry(item: dict[str, Any] | None, keys: tuple[str, ...] = keys) -> tuple | None:
                 return tuple(json.dumps(item[k]) for k in keys) if item and all(k in item for k in keys) else None
             before, after = entry(old), entry(new)
+            if projection == "KEYS_ONLY":
+                # no write when the write changes no key of the index (nothing else is projected);
+                # a moved entry is a delete and a put (AWS's rules for index writes:
+                # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations)
+                kept = set(self.table_keys.get(table, ())) | set(keys)
+                if before != after:
+                    units += sum(_units(item_size({k: v for k, v in it.items() if k in kept}), KB)
+                                 for it, there in ((old, before), (new, after)) if it and there is not None)
+                continue
             if mode == "ends":  # the entry is written when the head is created and when it goes final
                 final = bool(new) and next(iter(new.get("status", {"S": ""}).values())) in FINAL
                 units += _units(size(new), KB) if new and after and (old is None or final) else 0

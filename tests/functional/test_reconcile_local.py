@@ -131,3 +131,53 @@ def test_a_waiting_executions_stale_deadline_is_dropped_in_the_table(local):
     stack.pump()
     assert stack.describe(eid)["status"] == "succeeded"
     assert faults.drain_dlqs(stack) == {"task": [], "event": []}
+
+
+NAP_A_DAY = """
+name: rl.nap
+tasks:
+  - {name: nap, action: core.sleep, input: {seconds: 86400}}
+"""
+
+
+def test_a_run_reads_the_heads_that_are_due_not_the_finished_nor_the_far_ones(local, monkeypatch):
+    # DynamoDB's ``due`` index holds an unfinished head while it has a deadline, by its bucket:
+    # a run reads the heads of the buckets up to now's, nothing of a finished execution or of
+    # one whose deadline is a day away
+    from functions.reconcile.app import handler
+    from relayflow.adapters.dynamodb_due import DUE_BUCKET
+    from relayflow.core.loader import load_text
+
+    stack = local
+    faults.fresh_case(stack)
+    store = stack.runtime.store
+    stack.register(load_text(NAP_A_DAY, "nap.yaml"))
+    done = [stack.start(faults.workflow_name("sequence"), None, execution_id=f"reconcile-done-{i}") for i in range(3)]
+    stack.pump()
+    assert [stack.describe(e)["status"] for e in done] == ["succeeded"] * 3
+    napping = stack.start("rl.nap", None, execution_id="reconcile-napping")
+    while stack.deliver("event") or stack.deliver("task"):
+        pass  # started, its day-long timer scheduled (the pump would jump the clock to it)
+    lost = stack.start(faults.workflow_name("sequence"), None, execution_id="reconcile-due")
+    assert purge(stack, "event") == 1  # its start message never left
+
+    def item(eid):
+        return store.model.get(f"EXEC#{eid}", "HEAD", consistent_read=True)
+    assert all(item(e).due_pk is None for e in done)  # finished: out of the index
+    nap = store.get_execution(napping)
+    assert nap.deadline >= stack.clock.now() + 86_400
+    assert item(napping).due_sk == f"{int(nap.deadline // DUE_BUCKET):012d}#{napping}"
+    assert item(lost).due_pk is not None
+
+    read: list[str] = []
+    get_execution = store.get_execution
+    monkeypatch.setattr(store, "get_execution", lambda eid: read.append(eid) or get_execution(eid))
+    stack.clock.advance_to(stack.clock.now() + START_GRACE + 1)
+    out = handler({}, ShortContext(10))
+    assert out["stuck"] >= 1 and lost in read
+    assert not set(read) & {*done, napping}, read
+    monkeypatch.undo()
+    stack.pump()  # (on its virtual clock the pump jumps to the nap's end too)
+    assert [stack.describe(e)["status"] for e in (lost, napping)] == ["succeeded"] * 2
+    assert item(lost).due_pk is None and item(napping).due_pk is None
+    assert faults.drain_dlqs(stack) == {"task": [], "event": []}

@@ -416,15 +416,31 @@ class TestStorage:
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ]
         assert {a["AttributeName"]: a["AttributeType"] for a in t["AttributeDefinitions"]} == {
-            "pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S",
+            "pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S", "due_pk": "S", "due_sk": "S",
         }
-        (gsi,) = t["GlobalSecondaryIndexes"]
+        gsi, due = t["GlobalSecondaryIndexes"]
         assert gsi["IndexName"] == "gsi1"
         assert [k["AttributeName"] for k in gsi["KeySchema"]] == ["gsi1pk", "gsi1sk"]
         assert gsi["Projection"] == {"ProjectionType": "ALL"}
+        assert due["IndexName"] == "due"
+        assert [k["AttributeName"] for k in due["KeySchema"]] == ["due_pk", "due_sk"]
+        assert due["Projection"] == {"ProjectionType": "KEYS_ONLY"}  # a head's rewrite in its bucket: no index write
         assert t["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
         assert t["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert t["SSESpecification"] == {"SSEEnabled": True}
+
+    def test_the_embedded_stacks_table_has_the_templates_indexes(self, resources):
+        # the embedded stack creates its table from the PynamoDB model: the same keys and indexes
+        from relayflow.adapters.dynamodb_items import make_model
+
+        t = props(resources, "StateTable")
+        schema = make_model("t", "us-east-1")._get_schema()
+        assert ({(a["AttributeName"], a["AttributeType"]) for a in schema["attribute_definitions"]}
+                == {(a["AttributeName"], a["AttributeType"]) for a in t["AttributeDefinitions"]})
+        assert ({(g["index_name"], json.dumps(g["key_schema"], sort_keys=True), g["projection"]["ProjectionType"])
+                 for g in schema["global_secondary_indexes"]}
+                == {(g["IndexName"], json.dumps(g["KeySchema"], sort_keys=True), g["Projection"]["ProjectionType"])
+                    for g in t["GlobalSecondaryIndexes"]})
 
     def test_bucket(self, resources):
         b = props(resources, "PayloadBucket")
@@ -570,7 +586,7 @@ class TestLeastPrivilege:
 
     def test_reconcile_grants(self, resources):
         table = json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})
-        index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/gsi1"})
+        index = json.dumps({"Fn::Sub": "${StateTable.Arn}/index/due"})
         payloads = json.dumps({"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"})
         logs = json.dumps({"Fn::GetAtt": ["ReconcileFunctionLogGroup", "Arn"]})
         assert grants(resources, "ReconcileFunctionRole") == {

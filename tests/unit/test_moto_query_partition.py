@@ -64,3 +64,62 @@ def test_a_query_never_reads_the_other_partitions(table, monkeypatch):
     monkeypatch.setattr(Table, "all_items", watched)
     table.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "C"}})
     assert set(read) == {"C"} and len(read) == 5  # not the 200 of B, nor A's
+
+
+@pytest.fixture
+def indexed(monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    moto_tuning.apply()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        attrs = [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "ipk", "isk")]
+        client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST", AttributeDefinitions=attrs,
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+                            GlobalSecondaryIndexes=[{
+                                "IndexName": "idx", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                "KeySchema": [{"AttributeName": "ipk", "KeyType": "HASH"},
+                                              {"AttributeName": "isk", "KeyType": "RANGE"}]}])
+        for i in reversed(range(40)):  # index keys that tie (isk b0..b3): the table's keys order them
+            client.put_item(TableName="t", Item={"pk": {"S": f"p{i % 7}"}, "sk": {"S": f"s{i:02d}"},
+                                                 "ipk": {"S": "I" if i % 3 else "J"}, "isk": {"S": f"b{i % 4}"}})
+        client.put_item(TableName="t", Item={"pk": {"S": "p0"}, "sk": {"S": "none"}})  # not in the index
+        yield client
+
+
+def test_an_index_query_answers_in_the_index_order_the_table_keys_breaking_ties(indexed):
+    expected = sorted(((f"b{i % 4}", f"p{i % 7}", f"s{i:02d}") for i in range(40) if i % 3),)
+    query = dict(TableName="t", IndexName="idx", KeyConditionExpression="ipk = :p",
+                 ExpressionAttributeValues={":p": {"S": "I"}})
+    got, start = [], None
+    while True:
+        page = indexed.query(**query, Limit=7, **({"ExclusiveStartKey": start} if start else {}))
+        got += [(it["isk"]["S"], it["pk"]["S"], it["sk"]["S"]) for it in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    assert got == expected
+    backwards = indexed.query(**query, ScanIndexForward=False, Limit=3)["Items"]
+    assert [(it["isk"]["S"], it["pk"]["S"], it["sk"]["S"]) for it in backwards] == expected[::-1][:3]
+    ranged = indexed.query(TableName="t", IndexName="idx", KeyConditionExpression="ipk = :p AND isk < :b",
+                           ExpressionAttributeValues={":p": {"S": "J"}, ":b": {"S": "b2"}})["Items"]
+    assert [it["sk"]["S"] for it in ranged] == [f"s{i:02d}" for i in sorted(
+        range(40), key=lambda i: (f"b{i % 4}", f"p{i % 7}", f"s{i:02d}")) if i % 3 == 0 and i % 4 < 2]
+
+
+def test_an_index_query_does_not_sort_the_whole_table(indexed, monkeypatch):
+    import moto.dynamodb.models.table as moto_table
+
+    lengths: list[int] = []
+
+    def counted(items, *args, **kwargs):
+        items = list(items)
+        lengths.append(len(items))
+        return sorted(items, *args, **kwargs)
+
+    monkeypatch.setattr(moto_table, "sorted", counted, raising=False)  # found before the builtin
+    page = indexed.query(TableName="t", IndexName="idx", KeyConditionExpression="ipk = :p",
+                         ExpressionAttributeValues={":p": {"S": "J"}})
+    assert len(page["Items"]) == 14
+    assert lengths == []  # moto sorts the index partition in place; the table's 41 items are never sorted

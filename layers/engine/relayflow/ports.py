@@ -6,12 +6,25 @@ the engine and the conductor only ever see these interfaces.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from .core.messages import DispatchAttempt, Emit, Message, StartTimer
 from .core.records import Execution
 from .core.session import Changes, StateReader
 from .core.spec import WorkflowSpec
+
+
+@dataclass(frozen=True)
+class Due:
+    """A running execution whose head has a deadline, as the store's index of them lists it."""
+
+    execution_id: str
+    since: float  # its deadline is at or after this (an index may keep deadlines coarse)
+    key: str  # its position in the index: ``list_due(after=key)`` goes on after it
+
+
+DuePage = tuple[list[Due], str | None]  # a page of ``list_due`` and where the next starts
 
 
 class StateStore(StateReader, Protocol):
@@ -51,6 +64,12 @@ class StateStore(StateReader, Protocol):
 
     def put_mark(self, name: str, value: str | None) -> None:
         """Keep (or, with None, clear) the mark ``name``."""
+
+    def list_due(self, until: float | None = None, limit: int = 100, after: str | None = None) -> DuePage:
+        """A page of the running executions whose head has a deadline at or before ``until``
+        (None: any), earliest first; it may hold some whose deadline is a little later (a coarse
+        index), never miss one. The second value is where the next page starts (pass it as
+        ``after``, as any entry's ``key``), None after the last."""
 
     def put_inquiry(self, inquiry: dict[str, Any]) -> None: ...
     def get_inquiry(self, inquiry_id: str) -> dict[str, Any] | None: ...

@@ -2,7 +2,9 @@
 
 Every waiting state has a deadline in the execution head (``Execution.deadline``):
 the start, a dispatched attempt, a timer each bound when the next step must have
-come. Past it, something was lost — a process died between a commit and its sends,
+come. The store keeps an index of the unfinished heads that have one, by deadline
+(``StateStore.list_due``), so a run reads what is due and not every execution. Past
+a deadline, something was lost — a process died between a commit and its sends,
 a start message never left — and the reconciler, run on a schedule, acts through the
 execution's own event queue (so the one consumer of its message group applies it):
 
@@ -18,19 +20,18 @@ deadline is looked at closer before anything is done: when none of its running u
 waits on the system (a dispatch, a sleep, a retry or timeout timer) but only on a
 person, a callback or a child, it is waiting, not stuck. It is sent a
 ``ReconcileRequested`` marked ``waiting``, whose step drops the stale deadline if no
-step came since: each later run reads its head only, so a run's reads beyond one per
-running execution follow what is due, not what waits.
+step came since: without a deadline it leaves the index, and no later run reads it.
 ``StuckExecutions`` counts the executions found stuck.
 
 The reconciler is a Lambda function with a time limit: it checks the time left before
-each execution and, when it runs short, stops and keeps a cursor (the workflow and the
-index position reached) in the store, where the next run resumes; a run that goes round
-to the end clears it.
+each execution and, when it runs short, stops and keeps a cursor (the position reached in
+the index) in the store, where the next run resumes; a run that goes round to the end
+clears it.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,11 +57,6 @@ class Reconciled:
     next_due: float | None = None  # the earliest deadline not yet passed among those checked
 
 
-def index_key(execution: Execution) -> str:
-    """The execution's position in its workflow's index (``query_executions``' cursor)."""
-    return f"{execution.created_at:017.6f}#{execution.id}"
-
-
 class Reconciler:
     def __init__(self, store: StateStore, workflows: WorkflowRegistry, events: EventQueue, clock: Clock,
                  fail_after: float = FAIL_AFTER, page: int = PAGE):
@@ -74,46 +70,41 @@ class Reconciler:
         out = Reconciled()
         now = self.clock.now()
         saved = self.store.get_mark(CURSOR)
-        start = json.loads(saved) if saved else None
-        for name, before, summary in self._running(start):
-            if time_left is not None and not time_left():
-                out.cursor = json.dumps([name, before])
+        after = json.loads(saved)[0] if saved else None
+        while out.cursor is None:
+            page, more = self.store.list_due(now, self.page, after)
+            for due in page:
+                if time_left is not None and not time_left():
+                    out.cursor = json.dumps([after])
+                    break
+                out.checked += 1
+                self.check(due.execution_id, now, out)
+                after = due.key
+            if more is None:
                 break
-            out.checked += 1
-            self.check(summary.id, now, out)
+            after = more
         if out.cursor != saved:
             self.store.put_mark(CURSOR, out.cursor)
         return out
-
-    def _running(self, start: list[Any] | None) -> Iterator[tuple[str, str | None, Execution]]:
-        """(workflow, cursor before it, summary) of every running execution, from ``start``."""
-        names = self.workflows.names()
-        if start is not None:
-            names = [n for n in names if n >= start[0]]
-        for name in names:
-            before = start[1] if start is not None and name == start[0] else None
-            while True:
-                page, after = self.store.query_executions(name, RUNNING, self.page, before)
-                for summary in page:
-                    yield name, before, summary
-                    before = index_key(summary)
-                if after is None:
-                    break
-                before = after
 
     def due(self) -> float | None:
         """The earliest deadline of a running execution the reconciler would act on, now or
         once it passes (None: none has one). A local pump with a virtual clock asks this to
         know whether and when the next scheduled run matters."""
-        best = None
-        for _, _, summary in self._running(None):
-            head = self.store.get_execution(summary.id)
-            if head is None or head.final or head.deadline is None:
-                continue
-            if head.started and not self.waits_on_system(head):
-                continue  # only the outside can move it: no run of the reconciler would
-            best = head.deadline if best is None else min(best, head.deadline)
-        return best
+        best, after = None, None
+        while True:
+            page, after = self.store.list_due(None, self.page, after)
+            for due in page:
+                if best is not None and due.since >= best:
+                    continue  # its deadline is no earlier: no need to read its head
+                head = self.store.get_execution(due.execution_id)
+                if head is None or head.final or head.deadline is None:
+                    continue
+                if head.started and not self.waits_on_system(head):
+                    continue  # only the outside can move it: no run of the reconciler would
+                best = head.deadline if best is None else min(best, head.deadline)
+            if after is None:
+                return best
 
     def check(self, execution_id: str, now: float, out: Reconciled) -> None:
         head = self.store.get_execution(execution_id)

@@ -1,7 +1,7 @@
 """State and workflow definitions in one DynamoDB table, through PynamoDB.
 
 Layout (pk / sk):
-  EXEC#<id> / HEAD                     the execution head (status, counters, version)
+  EXEC#<id> / HEAD                     the execution head (status, counters, version; dynamodb_due)
   EXEC#<id> / TASK#<task>              run counter and join arrivals of one task
   EXEC#<id> / RUN#<task>#<run>         one task run
   EXEC#<id> / UNIT#<task>#<run>#<i>    one with_items item or parallel sub-task
@@ -28,6 +28,8 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from ..core.errors import ConflictError
 from ..core.records import WORKFLOW_FINAL, Execution, TaskRun, TaskState, Unit, compact, history, run_from_dict
 from ..core.session import Changes
+from ..ports import DuePage
+from .dynamodb_due import due_keys, list_due
 from .dynamodb_items import StateItem, exec_pk, run_sk, unit_sk
 from .payloads import PayloadStore
 
@@ -86,6 +88,8 @@ class DynamoStore:
                           v=execution.version, status=execution.status)
         if execution.final:
             item.expires_at = self._expiry(execution.finished_at)
+        else:
+            item.due_pk, item.due_sk = due_keys(execution)
         return item
 
     def _write_index(self, execution: Execution) -> None:
@@ -396,6 +400,9 @@ class DynamoStore:
                 if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
                     raise
         return last if seen >= page else None
+
+    def list_due(self, until: float | None = None, limit: int = 100, after: str | None = None) -> DuePage:
+        return list_due(self.model, until, limit, after)
 
     def get_mark(self, name: str) -> str | None:
         """``MARK#<name> / MARK``: a value a scheduled job keeps between runs."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 __all__ = ["StateItem", "exec_pk", "make_model", "run_sk", "unit_sk"]
@@ -16,6 +16,20 @@ class _Gsi1(GlobalSecondaryIndex):
 
     gsi1pk = UnicodeAttribute(hash_key=True)
     gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class _Due(GlobalSecondaryIndex):
+    """Unfinished heads with a deadline, by the deadline's bucket: what the reconciler reads.
+
+    Sparse (only such heads carry ``due_pk``) and keys only: a head rewritten with the same
+    bucket changes no key or projected attribute of it, which costs the index no write."""
+
+    class Meta:
+        index_name = "due"
+        projection = KeysOnlyProjection()
+
+    due_pk = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
 
 
 class StateItem(Model):
@@ -34,8 +48,11 @@ class StateItem(Model):
     status = UnicodeAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     gsi1 = _Gsi1()
+    due = _Due()
 
 
 def make_model(table: str, region: str, host: str | None = None) -> type[StateItem]:
@@ -46,6 +63,7 @@ def make_model(table: str, region: str, host: str | None = None) -> type[StateIt
     class Item(StateItem):
         Meta = meta  # type: ignore[assignment]  # PynamoDB reads Meta as a plain class
         gsi1 = _Gsi1()  # an index binds to the class that declares it, so each table's class declares its own
+        due = _Due()
 
     return Item
 

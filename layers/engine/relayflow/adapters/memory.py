@@ -11,12 +11,12 @@ from typing import Any
 from ..core import values
 from ..core.errors import ConflictError
 from ..core.messages import Emit, Message, StartTimer
-from ..core.records import Execution, TaskRun, TaskState, Unit, history
+from ..core.records import RUNNING, Execution, TaskRun, TaskState, Unit, history
 from ..core.session import Changes
 from ..core.spec import WorkflowSpec
 from ..core.versioning import spec_version
 from ..errors import UnknownWorkflowError
-from ..ports import Encodable
+from ..ports import Due, DuePage, Encodable
 
 
 class MemoryStore:
@@ -138,6 +138,15 @@ class MemoryStore:
             self.marks.pop(name, None)
         else:
             self.marks[name] = value
+
+    def list_due(self, until: float | None = None, limit: int = 100, after: str | None = None) -> DuePage:
+        rows = sorted((f"{e.deadline:017.6f}#{e.id}", e) for e in self.executions.values()
+                      if e.status == RUNNING and e.deadline is not None and (until is None or e.deadline <= until))
+        if after is not None:
+            rows = rows[bisect.bisect_right([key for key, _ in rows], after):]
+        page = rows[:limit]
+        return ([Due(e.id, e.deadline, key) for key, e in page if e.deadline is not None],
+                page[-1][0] if len(rows) > limit else None)
 
     def claim_attempt(self, execution_id: str, attempt_key: str, owner: str, expire: bool = False) -> bool:
         return self.claims.setdefault((execution_id, attempt_key), owner) == owner

@@ -33,7 +33,9 @@
   partition (Query "finds items based on primary key values", the partition
   key's value selecting one partition: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.html);
   here the query starts from that partition's items, which moto then sorts,
-  filters and pages as before.
+  filters and pages as before. A Query of an index starts from every item
+  unsorted: moto keeps those of the index's partition and sorts them by the
+  index's keys and the table's, an order in which no two items tie.
 
 All are applied once per process and change nothing moto answers.
 """
@@ -119,10 +121,15 @@ def _query_one_partition() -> None:
     @functools.wraps(query)
     def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        if index_name or hash_key is None or not self.range_key_attr:
+        if not self.range_key_attr or (hash_key is None and not index_name):
             return query(self, hash_key, *args, **kwargs)
-        held = self.items.get(hash_key)  # (.get: items is a defaultdict, [] would add the key)
-        _partition.items = list(held.values()) if held else []  # moto keeps hash_key's, sorts them by range key
+        if index_name:
+            # moto keeps the items of the index's partition and sorts them by the index's keys
+            # then the table's, a total order: the table's own sort of every item first is moot
+            _partition.items = [item for held in self.items.values() for item in held.values()]
+        else:
+            held = self.items.get(hash_key)  # (.get: items is a defaultdict, [] would add the key)
+            _partition.items = list(held.values()) if held else []  # moto keeps hash_key's, sorts them by range key
         try:
             return query(self, hash_key, *args, **kwargs)
         finally:
