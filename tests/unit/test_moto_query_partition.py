@@ -10,23 +10,29 @@ from relayflow.local import moto_tuning
 
 
 @pytest.fixture
-def table(monkeypatch):
+def dynamodb(monkeypatch):
+    """A DynamoDB client on moto with its tuning applied."""
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(key, "testing")
     moto_tuning.apply()
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                                  {"AttributeName": "sk", "AttributeType": "S"}],
-                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                       {"AttributeName": "sk", "KeyType": "RANGE"}])
-        for pk, n in (("A", 30), ("B", 200), ("C", 5)):
-            for i in reversed(range(n)):  # written out of order: the answer is sorted by moto
-                client.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": f"u#{i:03d}"},
-                                                     "v": {"N": str(i)}})
-        client.put_item(TableName="t", Item={"pk": {"S": "A"}, "sk": {"S": "head"}})
-        yield client
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def table(dynamodb):
+    client = dynamodb
+    client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                              {"AttributeName": "sk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+    for pk, n in (("A", 30), ("B", 200), ("C", 5)):
+        for i in reversed(range(n)):  # written out of order: the answer is sorted by moto
+            client.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": f"u#{i:03d}"},
+                                                 "v": {"N": str(i)}})
+    client.put_item(TableName="t", Item={"pk": {"S": "A"}, "sk": {"S": "head"}})
+    yield client
 
 
 def keys(page):
@@ -67,25 +73,21 @@ def test_a_query_never_reads_the_other_partitions(table, monkeypatch):
 
 
 @pytest.fixture
-def indexed(monkeypatch):
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    moto_tuning.apply()
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        attrs = [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "ipk", "isk")]
-        client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST", AttributeDefinitions=attrs,
-                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                       {"AttributeName": "sk", "KeyType": "RANGE"}],
-                            GlobalSecondaryIndexes=[{
-                                "IndexName": "idx", "Projection": {"ProjectionType": "KEYS_ONLY"},
-                                "KeySchema": [{"AttributeName": "ipk", "KeyType": "HASH"},
-                                              {"AttributeName": "isk", "KeyType": "RANGE"}]}])
-        for i in reversed(range(40)):  # index keys that tie (isk b0..b3): the table's keys order them
-            client.put_item(TableName="t", Item={"pk": {"S": f"p{i % 7}"}, "sk": {"S": f"s{i:02d}"},
-                                                 "ipk": {"S": "I" if i % 3 else "J"}, "isk": {"S": f"b{i % 4}"}})
-        client.put_item(TableName="t", Item={"pk": {"S": "p0"}, "sk": {"S": "none"}})  # not in the index
-        yield client
+def indexed(dynamodb):
+    client = dynamodb
+    attrs = [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "ipk", "isk")]
+    client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST", AttributeDefinitions=attrs,
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+                        GlobalSecondaryIndexes=[{
+                            "IndexName": "idx", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                            "KeySchema": [{"AttributeName": "ipk", "KeyType": "HASH"},
+                                          {"AttributeName": "isk", "KeyType": "RANGE"}]}])
+    for i in reversed(range(40)):  # index keys that tie (isk b0..b3): the table's keys order them
+        client.put_item(TableName="t", Item={"pk": {"S": f"p{i % 7}"}, "sk": {"S": f"s{i:02d}"},
+                                             "ipk": {"S": "I" if i % 3 else "J"}, "isk": {"S": f"b{i % 4}"}})
+    client.put_item(TableName="t", Item={"pk": {"S": "p0"}, "sk": {"S": "none"}})  # not in the index
+    yield client
 
 
 def test_an_index_query_answers_in_the_index_order_the_table_keys_breaking_ties(indexed):
