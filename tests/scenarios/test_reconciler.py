@@ -258,3 +258,16 @@ def test_the_store_drops_only_the_deadline_the_reconciler_judged():
     assert stack.store.get_execution(eid).deadline == stale
     assert stack.store.clear_deadline(eid, stale)
     assert stack.store.get_execution(eid).deadline is None
+
+
+def test_a_cursor_of_another_form_starts_the_round_over():
+    # a mark an earlier version kept (by workflow and index position) is not a position in
+    # the index of deadlines: the run starts from the beginning instead of failing on it
+    stack, reconciler = stack_with(SEQ)
+    eid = stack.start("r.seq")
+    stack.event_queue.messages.clear()
+    stack.clock.advance_to(stack.clock.now() + START_GRACE + 1)
+    for mark in ('["r.seq", "0001800000000.000000#x"]', "not json", '[3]'):
+        stack.store.put_mark("reconciler", mark)
+        assert reconciler.run().stuck == [(eid, "start re-sent")]
+        assert stack.store.get_mark("reconciler") is None

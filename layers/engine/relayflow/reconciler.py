@@ -2,7 +2,7 @@
 
 Every waiting state has a deadline in the execution head (``Execution.deadline``):
 the start, a dispatched attempt, a timer each bound when the next step must have
-come. The store keeps an index of the unfinished heads that have one, by deadline
+come. The store keeps an index of the running executions that have one, by deadline
 (``StateStore.list_due``), so a run reads what is due and not every execution. Past
 a deadline, something was lost — a process died between a commit and its sends,
 a start message never left — and the reconciler, run on a schedule, acts through the
@@ -70,7 +70,7 @@ class Reconciler:
         out = Reconciled()
         now = self.clock.now()
         saved = self.store.get_mark(CURSOR)
-        after = json.loads(saved)[0] if saved else None
+        after = _resumed(saved)
         while out.cursor is None:
             page, more = self.store.list_due(now, self.page, after)
             for due in page:
@@ -146,6 +146,16 @@ class Reconciler:
                 if unit is not None and _on_system(spec, run, unit):
                     return True
         return False
+
+
+def _resumed(saved: str | None) -> str | None:
+    """Where a run resumes in the index: the key a run short of time kept (``[key]``); a mark
+    of any other form (one an earlier version kept, by workflow) starts the round over."""
+    try:
+        value = json.loads(saved) if saved else None
+    except ValueError:
+        return None
+    return value[0] if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str) else None
 
 
 def _on_system(spec: Any, run: TaskRun, unit: Unit) -> bool:
