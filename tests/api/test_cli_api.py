@@ -18,6 +18,8 @@ import pytest
 from relayflow import cli
 from relayflow.client import Client, is_loopback
 
+from .cli_run import run
+
 SCRIPT = Path(sys.executable).with_name("relayflow")
 
 APPROVAL = """\
@@ -49,12 +51,6 @@ def flaky(payload):
     if FLAKY["fail"]:
         raise RuntimeError("not yet")
     return {"ok": True}
-
-
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

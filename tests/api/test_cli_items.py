@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from relayflow import cli
+from .cli_run import run
 
 ITEMS = """\
 name: i.items
@@ -20,12 +20,6 @@ tasks:
   - {name: after, action: core.echo, input: {x: 1}}
 """
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-
-
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def rows(out: str) -> dict[int, list[str]]:

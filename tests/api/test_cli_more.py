@@ -14,6 +14,8 @@ from relayflow import cli
 from relayflow.core.messages import Emit
 from relayflow.progress import Printer
 
+from .cli_run import run
+
 ITEMS = """\
 name: m.items
 tasks:
@@ -36,12 +38,6 @@ tasks:
       prompt: Ship?
       schema: {type: object, required: [ok, by], properties: {ok: {type: boolean}, by: {type: string}}}
 """
-
-
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write(folder: Path, name: str, text: str) -> Path:

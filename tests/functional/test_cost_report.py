@@ -2,7 +2,9 @@
 worked agrees with the requests they really made."""
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import botocore.client
@@ -23,6 +25,23 @@ tasks:
 
 READS = ("GetItem", "Query")
 WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+
+
+@contextlib.contextmanager
+def observed(observe: Callable[[str, dict[str, Any], dict[str, Any]], None]) -> Iterator[None]:
+    """Hand each AWS call made meanwhile (operation, parameters, answer) to ``observe``."""
+    original = botocore.client.BaseClient._make_api_call
+
+    def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        answer = original(client, operation, params)
+        observe(operation, params, answer)
+        return answer
+
+    botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 class Calls:
@@ -117,19 +136,14 @@ def test_only_a_join_has_its_task_record_read(local) -> None:
     local.register(load_text(JOINED, "cost_join.yaml"))
     faults.fresh_case(local)
     read: list[str] = []
-    original = botocore.client.BaseClient._make_api_call
 
-    def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+    def observe(operation: str, params: dict[str, Any], answer: dict[str, Any]) -> None:
         if operation == "GetItem":
             read.append(params["Key"]["sk"]["S"])
-        return original(client, operation, params)
 
-    botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
-    try:
+    with observed(observe):
         eid = local.start("t.cost_join", None)
         local.pump()
-    finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
     view = local.describe(eid)
     assert view["status"] == "succeeded"
     d_runs = [t for t in view["tasks"] if t["name"] == "d"]
@@ -160,21 +174,15 @@ def test_a_loop_reads_one_run_to_find_its_run_counter(local) -> None:
     local.register(load_text(LOOP, "cost_loop.yaml"))
     faults.fresh_case(local)
     returned: list[int] = []
-    original = botocore.client.BaseClient._make_api_call
 
-    def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        answer = original(client, operation, params)
+    def observe(operation: str, params: dict[str, Any], answer: dict[str, Any]) -> None:
         values = [v.get("S", "") for v in params.get("ExpressionAttributeValues", {}).values()]
         if operation == "Query" and "RUN#step#" in values:
             returned.append(answer["Count"])
-        return answer
 
-    botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
-    try:
+    with observed(observe):
         eid = local.start("t.cost_loop", None)
         local.pump()
-    finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
     view = local.describe(eid)
     assert view["status"] == "succeeded"
     assert [t["run"] for t in view["tasks"] if t["name"] == "step"] == [1, 2, 3, 4, 5, 6]
