@@ -2,7 +2,8 @@
 nothing from AWS (a test enforces it).
 
 - ``loader/`` YAML to a validated ``spec.WorkflowSpec``; ``graph`` its task graph;
-  ``yamlpos`` line numbers (``yamlfast`` the quick reading of a plain document);
+  ``yamlpos`` line numbers (``yamlfast`` the quick reading of a plain document, ``yamlblock``
+  the quickest, of plain block YAML);
   ``inputs`` a workflow's input and initial variables
 - ``conductor/`` the state machine, one event at a time; ``units/`` the kinds of unit
   (action, callback, sleep, ask, child workflow); ``builtins`` the core.* actions;
@@ -16,5 +17,6 @@ nothing from AWS (a test enforces it).
 
 __all__ = [
     "builtins", "conductor", "context", "errors", "graph", "inputs", "listener", "loader", "messages", "records",
-    "retry", "session", "spec", "status", "templates", "units", "values", "versioning", "yamlfast", "yamlpos",
+    "retry", "session", "spec", "status", "templates", "units", "values", "versioning", "yamlblock", "yamlfast",
+    "yamlpos",
 ]

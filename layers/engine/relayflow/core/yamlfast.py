@@ -93,6 +93,15 @@ class TreeLines:
 
 def load(text: str) -> tuple[Any, TreeLines] | None:
     """The data and lines of a plain document; None when it needs :func:`yamlpos.load`."""
+    # (imported here: yamlblock builds on this module's resolution and TreeLines)
+    from .yamlblock import load as load_block
+
+    quick = load_block(text)
+    return quick if quick is not None else load_with_libyaml(text)
+
+
+def load_with_libyaml(text: str) -> tuple[Any, TreeLines] | None:
+    """As :func:`load`, from libyaml's events, without trying :mod:`yamlblock`'s reading first."""
     if _Loader is None or None in _RESOLVERS:  # no libyaml, or resolvers this reading does not apply
         return None
     was_enabled = gc.isenabled()

@@ -1,0 +1,357 @@
+"""The quickest reading of a workflow file: block YAML of the plainest kind, line by line.
+
+libyaml's event stream alone takes most of the time a 10,000-task workflow is allowed to
+load in, so the common shape of a workflow file is read here in pure Python, a line at a
+time, without libyaml: block mappings (``key: value``, ``key:`` and a more indented block)
+and block sequences (``- item``, ``- key: value``, a sequence at its parent key's indent);
+keys that are simple names; plain scalars on one line, resolved exactly as
+:mod:`yamlfast` resolves them; quoted scalars on one line without escapes (no ``\\`` in
+double quotes, no ``''`` in single ones); flow collections on one line (``{a: 1}``,
+``[x, {v: "{{ y }}"}]``); comments and blank lines.
+
+Anything else gives None and the caller reads the text with libyaml (:func:`yamlfast.load`),
+which reads what this module does not, and hands what is wrong to :func:`yamlpos.load`,
+which names it. So nothing is read here that libyaml would refuse or read otherwise: a
+document outside the subset is never guessed at. Among what is handed over: tabs, ``\\r``,
+anything but printable ASCII; document markers and directives; anchors, aliases, tags;
+``?`` keys; block scalars (``|``, ``>``); a scalar over several lines; a flow collection
+over several lines; a duplicate key; ``: `` inside a plain value; ``#`` right after a value
+with no space before it; a key over 256 characters (libyaml's simple keys end at 1024);
+a document nested ``MAX_DEPTH`` deep or of more than ``yamlpos.MAX_VALUES`` values, as in
+:mod:`yamlfast`. ``tests/unit/test_yamlblock.py`` compares both readings on thousands of
+documents, the repository's own and generated ones near the subset's edges.
+
+Every line is matched once by a regular expression that cannot backtrack more than a
+key's length, and every flow collection is cut into tokens once: the reading is linear in
+the text. Lines are counted from 0, as libyaml counts them; :class:`yamlfast.TreeLines`
+answers from them.
+"""
+from __future__ import annotations
+
+import gc
+import re
+from typing import Any
+
+import yaml
+
+from .yamlfast import _KEY_TYPES, _RESOLVERS, MAX_DEPTH, TreeLines, _NotPlain, _scalar
+from .yamlpos import MAX_VALUES
+
+# A line: its indent, the "- " of the sequence items it opens, a simple key and ':' (then a
+# space or the line's end), and the rest. A key is at most 256 characters: libyaml does not
+# read a longer simple key as a key (its limit is 1024), and a bounded run keeps the
+# backtracking, when no ':' follows, to the key's length.
+_LINE = re.compile(r"^( *)((?:- +)*)(?:([A-Za-z0-9_][A-Za-z0-9_.-]{0,255}):(?: +|$))?(.*)$", re.MULTILINE)
+# Anything but printable ASCII and the newline: tabs, '\r', controls, DEL (libyaml refuses
+# some, reads others its own way).
+_UNPRINTABLE = re.compile(r"[^\n\x20-\x7e]")
+# A token of a flow collection, after the spaces before it: a space and a comment; an
+# indicator; a quoted scalar with no escapes and no line break; a plain scalar (no
+# ',[]{}:#' or quote in it, no space at its ends, not starting with an indicator), with ': '
+# when it is a key; any other character, which ends the reading. Spaces are skipped one at a
+# time only until a token starts (the text cut has no trailing spaces), and only a plain
+# scalar's trailing spaces are backtracked over: the cutting is linear.
+_FLOW_TOKEN = re.compile(
+    r""" *?( \#.*|[\[\]{},]|"[^"\\]*"|'[^']*'"""
+    r"""|(?:[^-?:,\[\]{}#&*!|>'"%@` ]|-[^ ,\[\]{}:#'"])(?:[^,\[\]{}:#'"]*[^ ,\[\]{}:#'"])?(?:: )?"""
+    r"""|[^ ])""")
+MAX_KEY = 256  # the longest key read here, as the line pattern has it
+
+
+
+def load(text: str) -> tuple[Any, TreeLines] | None:
+    """The data and lines of a document in the block subset; None for any other text."""
+    if not text.isascii() or _UNPRINTABLE.search(text) is not None or None in _RESOLVERS:
+        return None
+    was_enabled = gc.isenabled()
+    gc.disable()  # as in yamlfast.load: a large graph of live objects and no garbage cycles
+    ctor = yaml.SafeLoader("")
+    try:
+        return _Reader(ctor).read(text)
+    except _NotPlain:
+        return None
+    finally:
+        ctor.dispose()
+        if was_enabled:
+            gc.enable()
+
+
+class _Reader:
+    """One reading: the containers' line tables and the memo of plain scalars."""
+
+    def __init__(self, ctor: yaml.SafeLoader):
+        self.ctor = ctor
+        self.entries: dict[int, tuple[Any, Any]] = {}
+        # plain scalar -> its value, as in yamlfast: keys recur in every task, values are immutable
+        self.memo: dict[str, Any] = {}
+        # key text -> the key, once it is known to be a key yamlpos.load accepts
+        self.keys: dict[str, Any] = {}
+
+    def plain(self, text: str) -> Any:
+        value = self.memo.get(text, _NO_VALUE)
+        if value is _NO_VALUE:
+            if text.isdigit() and text[0] != "0":
+                value = int(text)  # what the int resolver and the safe constructor make of it
+            else:
+                value = _scalar(text, self.ctor) if text[:1] in _RESOLVERS else text
+            self.memo[text] = value
+        return value
+
+    def key(self, text: str) -> Any:
+        key = self.plain(text)
+        if type(key) is not str and not isinstance(key, _KEY_TYPES):
+            raise _NotPlain  # a date as a key: yamlpos.load names it
+        self.keys[text] = key
+        return key
+
+    def value(self, rest: str, line: int, depth: int) -> Any:
+        """The value a line ends with, ``rest`` neither empty nor a comment, in a container at ``depth``."""
+        first = rest[0]
+        if first == '"' or first == "'":
+            end = rest.find(first, 1)
+            if end < 0 or (first == '"' and "\\" in rest[1:end]):
+                raise _NotPlain  # a scalar over several lines, or an escape
+            tail = rest[end + 1:]
+            if tail:  # spaces and a comment, or nothing ("''" in single quotes is neither)
+                stripped = tail.lstrip(" ")
+                if stripped and (stripped[0] != "#" or len(stripped) == len(tail)):
+                    raise _NotPlain
+            return rest[1:end]
+        if first == "[" or first == "{":
+            return self.flow(rest, line, depth + 1)
+        if first in _INDICATORS and (first != "-" or rest[1:2] in ("", " ")):
+            raise _NotPlain  # an indicator: a block scalar, an alias, a tag...
+        if "#" in rest:
+            cut = rest.find(" #")
+            if cut >= 0:
+                rest = rest[:cut]
+        if rest[-1] == " ":
+            rest = rest.rstrip(" ")
+        if ":" in rest and (": " in rest or rest[-1] == ":"):
+            raise _NotPlain  # libyaml reads a mapping there, or refuses it
+        value = self.memo.get(rest, _NO_VALUE)
+        return self.plain(rest) if value is _NO_VALUE else value
+
+    def flow(self, rest: str, line: int, depth: int) -> Any:
+        """The flow collection ``rest`` holds, at ``depth``: all on its line, a comment at most after it."""
+        tokens = _FLOW_TOKEN.findall(rest.rstrip(" "))
+        try:
+            value, i = self.collection(tokens, 1, line, depth)
+            if i < len(tokens) and (i + 1 < len(tokens) or tokens[i][0] != " "):
+                raise _NotPlain  # more after it, or a '#' right after it
+        except IndexError:
+            raise _NotPlain from None  # the collection goes on on the next line
+        return value
+
+    def collection(self, tokens: list[str], i: int, line: int, depth: int) -> tuple[Any, int]:
+        """The collection ``tokens[i - 1]`` opens, and the index of the token after it."""
+        if depth >= MAX_DEPTH:
+            raise _NotPlain
+        memo = self.memo
+        token = tokens[i]
+        if tokens[i - 1] == "{":
+            mapping: dict[Any, Any] = {}
+            keys: dict[Any, int] = {}
+            self.entries[id(mapping)] = (mapping, keys)
+            if token == "}":
+                return mapping, i + 1
+            while True:
+                # a key: a plain scalar and ': ' (a trailing ',' or any other token is none)
+                if token[-1] != " " or token[0] in _NOT_PLAIN_START or len(token) > MAX_KEY + 2:
+                    raise _NotPlain
+                text = token[:-2]
+                key = self.keys.get(text, _NO_VALUE)
+                if key is _NO_VALUE:
+                    key = self.key(text)
+                if key in mapping:
+                    raise _NotPlain  # a duplicate key
+                keys[key] = line
+                token = tokens[i + 1]
+                first = token[0]
+                if first == '"' or first == "'":
+                    if len(token) < 2 or token[-1] != first:
+                        raise _NotPlain  # an unclosed quote
+                    mapping[key] = token[1:-1]
+                    i += 2
+                elif first == "[" or first == "{":
+                    mapping[key], i = self.collection(tokens, i + 2, line, depth + 1)
+                elif first in _NOT_PLAIN_START or token[-1] == " " or token == "-":
+                    raise _NotPlain  # an indicator, a comment, a key where a value is due
+                else:
+                    value = memo.get(token, _NO_VALUE)
+                    mapping[key] = self.plain(token) if value is _NO_VALUE else value
+                    i += 2
+                token = tokens[i]
+                if token == "}":
+                    return mapping, i + 1
+                if token != ",":
+                    raise _NotPlain
+                i += 1
+                token = tokens[i]
+        sequence: list[Any] = []
+        lines: list[int] = []
+        self.entries[id(sequence)] = (sequence, lines)
+        if token == "]":
+            return sequence, i + 1
+        while True:
+            first = token[0]
+            if first == '"' or first == "'":
+                if len(token) < 2 or token[-1] != first:
+                    raise _NotPlain
+                sequence.append(token[1:-1])
+                i += 1
+            elif first == "[" or first == "{":
+                value, i = self.collection(tokens, i + 1, line, depth + 1)
+                sequence.append(value)
+            elif first in _NOT_PLAIN_START or token[-1] == " " or token == "-":
+                raise _NotPlain  # an indicator, a comment, a key (a pair in a sequence), a trailing ','
+            else:
+                value = memo.get(token, _NO_VALUE)
+                sequence.append(self.plain(token) if value is _NO_VALUE else value)
+                i += 1
+            lines.append(line)
+            token = tokens[i]
+            if token == "]":
+                return sequence, i + 1
+            if token != ",":
+                raise _NotPlain
+            i += 1
+            token = tokens[i]
+
+    def read(self, text: str) -> tuple[Any, TreeLines]:
+        rows = _LINE.findall(text)
+        if len(rows) != text.count("\n") + 1:
+            raise _NotPlain  # (every line is one row: each part of the pattern may be empty)
+        entries = self.entries
+        memo = self.memo
+        keys = self.keys
+        value_of = self.value
+        root: Any = _NO_VALUE
+        root_line = 0
+        # The open blocks, outermost first: the column of their keys or '-', their depth,
+        # the container, its lines. The innermost is also kept in the locals below.
+        blocks: list[tuple[int, int, Any, Any]] = []
+        col = depth = -1
+        container: Any = None
+        lines: Any = None
+        # A key with no value on its line: (mapping, key, the mapping's column, its depth)
+        pending: tuple[dict[Any, Any], Any, int, int] | None = None
+        number = -1
+        for indent, dashes, key, rest in rows:
+            number += 1
+            at = len(indent)
+            if key and not dashes and at == col and pending is None and type(container) is dict:
+                pass  # the common line: the next key of the innermost mapping
+            else:
+                if not dashes and not key and (not rest or rest[0] == "#"):
+                    continue  # a blank line, or a comment
+                if at == 0 and (rest[:3] in ("---", "...") or rest[:1] == "%"):
+                    raise _NotPlain  # a document marker or a directive
+                if root is _NO_VALUE:
+                    if at:
+                        raise _NotPlain  # the document starts indented
+                    root_line = number
+                    if not dashes and not key:
+                        root = value_of(rest, number, -1)  # a scalar or a flow collection alone
+                        continue
+                    root = [] if dashes else {}
+                    lines = [] if dashes else {}
+                    entries[id(root)] = (root, lines)
+                    col, depth, container = 0, 0, root
+                    blocks.append((col, depth, container, lines))
+                elif not blocks:
+                    raise _NotPlain  # more after a scalar document, or after its block ended
+                if pending is not None:
+                    mapping, parent_key, parent_col, parent_depth = pending
+                    pending = None
+                    if at > parent_col or (at == parent_col and dashes):
+                        # the key's value is the block this line opens (a sequence may be at the key's column)
+                        if parent_depth + 1 >= MAX_DEPTH:
+                            raise _NotPlain
+                        container = [] if dashes else {}
+                        lines = [] if dashes else {}
+                        entries[id(container)] = (container, lines)
+                        mapping[parent_key] = container
+                        col, depth = at, parent_depth + 1
+                        blocks.append((col, depth, container, lines))
+                    # else the key's value is null, as set
+                if col > at:
+                    while blocks[-1][0] > at:
+                        blocks.pop()
+                        if not blocks:
+                            raise _NotPlain
+                    col, depth, container, lines = blocks[-1]
+                if col != at:
+                    raise _NotPlain  # a scalar over several lines, or an indent no block has
+                if type(container) is list:
+                    if not dashes:
+                        # a key after a sequence at its parent key's column ends the sequence
+                        blocks.pop()
+                        if not blocks:
+                            raise _NotPlain
+                        col, depth, container, lines = blocks[-1]
+                        if col != at or type(container) is not dict:
+                            raise _NotPlain
+                elif dashes:
+                    raise _NotPlain  # an item where a key is due
+                if dashes:
+                    # each '-' an item of the sequence before it; a further '-' opens a sequence in it
+                    step = 0
+                    while True:
+                        lines.append(number)
+                        step = dashes.find("-", step + 1)
+                        if step < 0:
+                            break
+                        if depth + 1 >= MAX_DEPTH:
+                            raise _NotPlain
+                        inner: list[Any] = []
+                        inner_lines: list[int] = []
+                        entries[id(inner)] = (inner, inner_lines)
+                        container.append(inner)
+                        col, depth, container, lines = at + step, depth + 1, inner, inner_lines
+                        blocks.append((col, depth, container, lines))
+                    if not key:
+                        if not rest or rest[0] == "#":
+                            raise _NotPlain  # an empty item, or one on the lines below its '-'
+                        container.append(value_of(rest, number, depth))
+                        continue
+                    # '- key: ...': a mapping in the item, its further keys at this key's column
+                    if depth + 1 >= MAX_DEPTH:
+                        raise _NotPlain
+                    mapping = {}
+                    entries[id(mapping)] = (mapping, {})
+                    container.append(mapping)
+                    col, depth, container, lines = at + len(dashes), depth + 1, mapping, entries[id(mapping)][1]
+                    blocks.append((col, depth, container, lines))
+                elif not key:
+                    raise _NotPlain  # a value where a key is due
+            k = keys.get(key, _NO_VALUE)
+            if k is _NO_VALUE:
+                k = self.key(key)
+            if k in container:
+                raise _NotPlain  # a duplicate key: yamlpos.load names it
+            lines[k] = number
+            if not rest or rest[0] == "#":
+                container[k] = None  # null, unless a block below is its value
+                pending = (container, k, col, depth)
+                continue
+            first = rest[0]
+            if first in _PLAIN_START and "#" not in rest and ":" not in rest and rest[-1] != " ":
+                value = memo.get(rest, _NO_VALUE)
+                container[k] = self.plain(rest) if value is _NO_VALUE else value
+            else:
+                container[k] = value_of(rest, number, depth)
+        if root is _NO_VALUE:
+            raise _NotPlain  # no document: libyaml says what it is
+        # Every value but the root is an entry of one container.
+        if 1 + sum(len(held[1]) for held in entries.values()) > MAX_VALUES:
+            raise _NotPlain
+        return root, TreeLines(root, root_line, entries)
+
+
+# The characters no plain scalar starts with: YAML's indicators (and a space); a '-' does
+# when a character of the scalar follows it.
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
+_NOT_PLAIN_START = _INDICATORS - {"-"}
+_PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./~+$(<=;\\^")
+_NO_VALUE = object()
