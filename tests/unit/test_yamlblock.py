@@ -192,6 +192,7 @@ HANDED_OVER = {
     "nesting past the limit": nested_blocks(yamlfast.MAX_DEPTH + 1),
     "a flow nested past the limit": "x: " + "[" * yamlfast.MAX_DEPTH + "]" * yamlfast.MAX_DEPTH + "\n",
     "too many values": "a:\n" + "- 1\n" * yamlpos.MAX_VALUES,
+    "an integer of more digits than Python converts": "a: [" + "7" * 5000 + "]\n",
 }
 
 

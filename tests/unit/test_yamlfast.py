@@ -80,6 +80,7 @@ HANDED_OVER = {
     "unclosed quote": "a: 'open\n",
     "invalid date": "a: 2020-13-45\n",
     "too many values": "a: [" + ", ".join(["1"] * (yamlpos.MAX_VALUES + 1)) + "]\n",
+    "an integer of more digits than Python converts": "a: " + "7" * 5000 + "\n",
 }
 
 
@@ -157,6 +158,7 @@ def test_what_the_quick_reading_does_not_apply_goes_to_the_precise_one(name: str
     ("two documents", (2, "expected a single document")),
     ("invalid date", (1, "invalid YAML: month must be in 1..12")),
     ("a list as a key", (1, "invalid YAML: mapping keys must be scalars")),
+    ("an integer of more digits than Python converts", (1, "invalid YAML: Exceeds the limit")),
 ])
 def test_the_precise_reading_still_refuses_with_its_line(name: str, wanted: tuple[int | None, str]) -> None:
     spec, problems = parse(HANDED_OVER[name], "wf.yaml")

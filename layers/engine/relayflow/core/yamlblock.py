@@ -68,7 +68,7 @@ def load(text: str) -> tuple[Any, TreeLines] | None:
     ctor = yaml.SafeLoader("")
     try:
         return _Reader(ctor).read(text)
-    except _NotPlain:
+    except (_NotPlain, ValueError):  # ValueError: an integer of more digits than Python converts
         return None
     finally:
         ctor.dispose()

@@ -109,7 +109,8 @@ def load_with_libyaml(text: str) -> tuple[Any, TreeLines] | None:
     loader = _Loader(text)
     try:
         return _read(loader)
-    except (_NotPlain, yaml.YAMLError, RecursionError):
+    except (_NotPlain, yaml.YAMLError, RecursionError, ValueError):
+        # ValueError: an integer of more digits than Python converts (sys.get_int_max_str_digits())
         return None
     finally:
         loader.dispose()
