@@ -201,6 +201,12 @@ def test_what_the_block_reading_hands_over(name: str) -> None:
     assert yamlblock.load(HANDED_OVER[name]) is None
 
 
+@pytest.mark.parametrize("code", [c for c in range(128) if not 0x20 <= c <= 0x7e and c != 0x0a] + [0x85, 0xa0, 0xe9])
+def test_any_character_but_printable_ascii_and_newline_is_handed_over(code: int) -> None:
+    for text in (f"a: x{chr(code)}y\n", f"a: \"x{chr(code)}y\"\n", f"# {chr(code)}\na: 1\n", f"a: 1{chr(code)}"):
+        assert yamlblock.load(text) is None, repr(text)
+
+
 def test_the_limits_are_libyamls_readings() -> None:
     # nesting: as deep as the events' reading goes is read here, one more is not
     assert yamlfast.load_with_libyaml(nested_blocks(yamlfast.MAX_DEPTH)) is not None

@@ -42,9 +42,6 @@ from .yamlpos import MAX_VALUES
 # read a longer simple key as a key (its limit is 1024), and a bounded run keeps the
 # backtracking, when no ':' follows, to the key's length.
 _LINE = re.compile(r"^( *)((?:- +)*)(?:([A-Za-z0-9_][A-Za-z0-9_.-]{0,255}):(?: +|$))?(.*)$", re.MULTILINE)
-# Anything but printable ASCII and the newline: tabs, '\r', controls, DEL (libyaml refuses
-# some, reads others its own way).
-_UNPRINTABLE = re.compile(r"[^\n\x20-\x7e]")
 # A token of a flow collection, after the spaces before it: a space and a comment; an
 # indicator; a quoted scalar with no escapes and no line break; a plain scalar (no
 # ',[]{}:#' or quote in it, no space at its ends, not starting with an indicator), with ': '
@@ -61,7 +58,9 @@ MAX_KEY = 256  # the longest key read here, as the line pattern has it
 
 def load(text: str) -> tuple[Any, TreeLines] | None:
     """The data and lines of a document in the block subset; None for any other text."""
-    if not text.isascii() or _UNPRINTABLE.search(text) is not None or None in _RESOLVERS:
+    # printable ASCII and newlines only (no tab, '\r', control character or DEL: libyaml refuses
+    # some, reads others its own way); ASCII's printable characters are ' ' to '~'
+    if not text.isascii() or not text.replace("\n", "").isprintable() or None in _RESOLVERS:
         return None
     was_enabled = gc.isenabled()
     gc.disable()  # as in yamlfast.load: a large graph of live objects and no garbage cycles
@@ -134,7 +133,7 @@ class _Reader:
 
     def flow(self, rest: str, line: int, depth: int) -> Any:
         """The flow collection ``rest`` holds, at ``depth``: all on its line, a comment at most after it."""
-        tokens = _FLOW_TOKEN.findall(rest.rstrip(" "))
+        tokens = _FLOW_TOKEN.findall(rest if rest[-1] != " " else rest.rstrip(" "))
         try:
             value, i = self.collection(tokens, 1, line, depth)
             if i < len(tokens) and (i + 1 < len(tokens) or tokens[i][0] != " "):
@@ -226,6 +225,7 @@ class _Reader:
         memo = self.memo
         keys = self.keys
         value_of = self.value
+        flow = self.flow
         root: Any = _NO_VALUE
         root_line = 0
         # The open blocks, outermost first: the column of their keys or '-', their depth,
@@ -339,6 +339,8 @@ class _Reader:
             if first in _PLAIN_START and "#" not in rest and ":" not in rest and rest[-1] != " ":
                 value = memo.get(rest, _NO_VALUE)
                 container[k] = self.plain(rest) if value is _NO_VALUE else value
+            elif first == "{" or first == "[":
+                container[k] = flow(rest, number, depth + 1)
             else:
                 container[k] = value_of(rest, number, depth)
         if root is _NO_VALUE:
