@@ -15,9 +15,9 @@ which names it. So nothing is read here that libyaml would refuse or read otherw
 document outside the subset is never guessed at. Among what is handed over: tabs, ``\\r``,
 anything but printable ASCII; document markers and directives; anchors, aliases, tags;
 ``?`` keys; block scalars (``|``, ``>``); a scalar over several lines; a flow collection
-over several lines; a duplicate key; ``: `` inside a plain value; ``#`` right after a value
-with no space before it; a key over 256 characters (libyaml's simple keys end at 1024);
-a document nested ``MAX_DEPTH`` deep or of more than ``yamlpos.MAX_VALUES`` values, as in
+over several lines; a duplicate key; ``: `` inside a plain value; ``#`` right after a quoted
+value or a flow collection; a key over 256 characters (libyaml's simple keys end at 1024);
+a document nested deeper than ``MAX_DEPTH`` or of more than ``yamlpos.MAX_VALUES`` values, as in
 :mod:`yamlfast`. ``tests/unit/test_yamlblock.py`` compares both readings on thousands of
 documents, the repository's own and generated ones near the subset's edges.
 
@@ -53,7 +53,6 @@ _FLOW_TOKEN = re.compile(
     r"""|(?:[^-?:,\[\]{}#&*!|>'"%@` ]|-[^ ,\[\]{}:#'"])(?:[^,\[\]{}:#'"]*[^ ,\[\]{}:#'"])?(?:: )?"""
     r"""|[^ ])""")
 MAX_KEY = 256  # the longest key read here, as the line pattern has it
-
 
 
 def load(text: str) -> tuple[Any, TreeLines] | None:

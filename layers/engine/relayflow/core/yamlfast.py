@@ -1,18 +1,25 @@
-"""The quick reading of a plain YAML document, lines kept, for the common case.
+"""The quick readings of a plain YAML document, lines kept, for the common case.
 
-:func:`yamlpos.load` has libyaml build a node for every value and then walks the
-nodes, building a path -> line map: for a 10,000-task workflow that was half the
-time spent loading it. Here libyaml's events go straight to Python data, and each
-container keeps the lines of its own entries; :class:`TreeLines` finds a path's line
-by walking the data, only when a line is asked for.
+A workflow file is read the first of three ways that applies, each giving the same data
+and the same lines:
 
-Only a plain document is read here: one document; no aliases (an anchor nothing
-refers to changes nothing), explicit tags or merge keys; no duplicate or non-scalar
-keys; no deeper than ``MAX_DEPTH``; no more than ``yamlpos.MAX_VALUES`` values; no
-syntax error. For anything else :func:`load` returns None and the caller reads the
-text with :func:`yamlpos.load`, which refuses what it refuses today and names the
-line. So both readings accept the same documents, with the same data and the same
-lines (``tests/unit/test_yamlfast.py``).
+1. :mod:`yamlblock`: plain block YAML (block mappings and sequences, simple keys, one-line
+   scalars and flow collections, comments) read line by line in Python, without libyaml,
+   whose event stream alone would take most of a large workflow's load.
+2. :func:`load_with_libyaml` here: libyaml's events go straight to Python data, and each
+   container keeps the lines of its own entries; :class:`TreeLines` finds a path's line by
+   walking the data, only when a line is asked for. (:func:`yamlpos.load` has libyaml build
+   a node for every value and then walks the nodes, building a path -> line map: for a
+   10,000-task workflow that was half the time spent loading it.)
+3. :func:`yamlpos.load`, for everything else: it refuses what it refuses, naming the line.
+
+:func:`load` tries the first two. Only a plain document is read by them: one document; no
+aliases (an anchor nothing refers to changes nothing), explicit tags or merge keys; no
+duplicate or non-scalar keys; no deeper than ``MAX_DEPTH``; no more than
+``yamlpos.MAX_VALUES`` values; no syntax error. For anything else :func:`load` returns None
+and the caller reads the text with :func:`yamlpos.load`. So every reading accepts the same
+documents, with the same data and the same lines (``tests/unit/test_yamlfast.py``,
+``tests/unit/test_yamlblock.py``).
 """
 from __future__ import annotations
 
