@@ -97,9 +97,10 @@ class TreeLines:
         if held is None or held[0] is not container:
             return None
         try:
-            return held[1][key] + 1
+            line: int = held[1][key]
         except (KeyError, IndexError, TypeError):
             return None
+        return line + 1
 
 
 def load(text: str) -> tuple[Any, TreeLines] | None:
