@@ -34,6 +34,8 @@ class Builder:
     def __init__(self, source: str, lines: yamlpos.Lines, text: str):
         self.source = source
         self.lines = lines
+        # the quick reading's container -> entry lines, for line_in
+        self._entries = lines.entries if isinstance(lines, TreeLines) else None
         self.text = text
         self.problems: list[Problem] = []
         self.task_names: set[str] = set()
@@ -47,15 +49,17 @@ class Builder:
         self.start_templates: list[tuple[Path, str, Any, str]] = []
         self.known_vars: set[str] = set()
 
-    def line_in(self, container: Any, key: Any, path: Path) -> int:
-        """The line of ``container[key]``, found at ``path``: looked up beside the container when
-        the quick reading kept its lines (a transition's and a task's line, once per task), else
-        found from the path."""
-        if type(self.lines) is TreeLines:
-            line = self.lines.entry_line(container, key)
-            if line is not None:
-                return line
-        return yamlpos.line_of(self.lines, path)
+    def line_in(self, container: Any, key: Any, parent: Path) -> int:
+        """The line of ``container[key]``, ``container`` being at ``parent``: looked up beside the
+        container when the quick reading kept its lines (a task's and a transition's line, for
+        every task), else found from the path."""
+        held = self._entries.get(id(container)) if self._entries is not None else None
+        if held is not None and held[0] is container:
+            try:
+                return int(held[1][key]) + 1  # kept as libyaml counts lines, from 0
+            except (KeyError, IndexError, TypeError):
+                pass
+        return yamlpos.line_of(self.lines, parent + (key,))
 
     # -- reporting -------------------------------------------------------
 
@@ -290,7 +294,7 @@ class Builder:
                 if not isinstance(t, dict):
                     self.err(("tasks", i), None, "tasks", f"task #{i + 1} must be a mapping")
                     continue
-                entries.append((t, ("tasks", i), self.line_in(raw, i, ("tasks", i))))
+                entries.append((t, ("tasks", i), self.line_in(raw, i, ("tasks",))))
         elif isinstance(raw, dict):
             for name, t in raw.items():
                 if t is None:
@@ -300,7 +304,7 @@ class Builder:
                     continue
                 if "name" in t and t["name"] != name:
                     self.err(("tasks", name, "name"), str(name), "name", "differs from the key naming the task")
-                entries.append(({**t, "name": name}, ("tasks", name), self.line_in(raw, name, ("tasks", name))))
+                entries.append(({**t, "name": name}, ("tasks", name), self.line_in(raw, name, ("tasks",))))
         else:
             self.err(("tasks",), None, "tasks", "must be a list of tasks (or a map of name to task)")
             return None

@@ -116,7 +116,7 @@ def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | Non
                     b.err(path + ("tasks", i), label, "tasks", f"sub-task #{i + 1} must be a mapping")
                     continue
                 spec = task(b, st, path + ("tasks", i), sub=True, parent=label or str(name),
-                            line=b.line_in(subtasks, i, path + ("tasks", i)))
+                            line=b.line_in(subtasks, i, path + ("tasks",)))
                 if spec is None:
                     continue
                 if spec.name in seen:
