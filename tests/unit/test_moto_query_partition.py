@@ -125,3 +125,28 @@ def test_an_index_query_does_not_sort_the_whole_table(indexed, monkeypatch):
                          ExpressionAttributeValues={":p": {"S": "J"}})
     assert len(page["Items"]) == 14
     assert lengths == []  # moto sorts the index partition in place; the table's 41 items are never sorted
+
+
+def test_key_values_compare_as_moto_compares_them(dynamodb) -> None:
+    """The quick comparison of two strings gives moto's own answer, for every operator, and
+    any other pair is still moto's to compare."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    values = [DynamoType({"S": s}) for s in ("", "a", "A", "a#1", "a#10", "a#2", "é", "\U0001f600", "ｚ")]
+    values += [DynamoType({"N": n}) for n in ("1", "10", "2", "-3.5")]
+    for name in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+        quick = getattr(DynamoType, name)
+        assert quick.__wrapped__ is not quick  # the tuning is applied
+        for a in values:
+            for b in values:
+                if a.type != b.type and name not in ("__eq__", "__ne__"):
+                    continue  # moto compares a number with a string only for (in)equality
+                assert quick(a, b) == quick.__wrapped__(a, b), (name, a, b)
+
+
+def test_a_query_of_one_newest_item_answers_as_before(table) -> None:
+    # a page of one, newest first: a loop's read of its latest run
+    page = table.query(TableName="t", KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+                       ExpressionAttributeValues={":p": {"S": "B"}, ":s": {"S": "u#1"}},
+                       ScanIndexForward=False, Limit=1)
+    assert keys(page) == ["u#199"]
+    assert page["LastEvaluatedKey"] == {"pk": {"S": "B"}, "sk": {"S": "u#199"}}

@@ -9,7 +9,11 @@ from .status import RunStatus
 
 def edges(tasks: Mapping[str, TaskSpec]) -> dict[str, tuple[str, ...]]:
     """task -> distinct successor names (unknown names dropped), declaration order."""
-    return {name: tuple(t for t in task.targets() if t in tasks) for name, task in tasks.items()}
+    out = {}
+    for name, task in tasks.items():
+        targets = task.targets()
+        out[name] = targets if all(t in tasks for t in targets) else tuple(t for t in targets if t in tasks)
+    return out
 
 
 def inbound(succ: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:

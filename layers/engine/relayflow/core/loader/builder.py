@@ -13,6 +13,7 @@ from ..spec import (
     TaskSpec,
     WorkflowSpec,
 )
+from ..yamlfast import TreeLines
 from ..yamlpos import Path
 from . import graph_checks, task_section, template_checks
 from .fields import (
@@ -33,6 +34,8 @@ class Builder:
     def __init__(self, source: str, lines: yamlpos.Lines, text: str):
         self.source = source
         self.lines = lines
+        # the quick reading's container -> entry lines, for line_in
+        self._entries = lines.entries if isinstance(lines, TreeLines) else None
         self.text = text
         self.problems: list[Problem] = []
         self.task_names: set[str] = set()
@@ -45,6 +48,18 @@ class Builder:
         # Input defaults and initial vars that are templates: (path, field, value, name), in order.
         self.start_templates: list[tuple[Path, str, Any, str]] = []
         self.known_vars: set[str] = set()
+
+    def line_in(self, container: Any, key: Any, parent: Path) -> int:
+        """The line of ``container[key]``, ``container`` being at ``parent``: looked up beside the
+        container when the quick reading kept its lines (a task's and a transition's line, for
+        every task), else found from the path."""
+        held = self._entries.get(id(container)) if self._entries is not None else None
+        if held is not None and held[0] is container:
+            try:
+                return int(held[1][key]) + 1  # kept as libyaml counts lines, from 0
+            except (KeyError, IndexError, TypeError):
+                pass
+        return yamlpos.line_of(self.lines, parent + (key,))
 
     # -- reporting -------------------------------------------------------
 
@@ -273,13 +288,13 @@ class Builder:
         if raw is None:
             self.err((), None, "tasks", "required field is missing")
             return None
-        entries: list[tuple[Any, Path]] = []
+        entries: list[tuple[Any, Path, int]] = []  # (task, its path, its line)
         if isinstance(raw, list):
             for i, t in enumerate(raw):
                 if not isinstance(t, dict):
                     self.err(("tasks", i), None, "tasks", f"task #{i + 1} must be a mapping")
                     continue
-                entries.append((t, ("tasks", i)))
+                entries.append((t, ("tasks", i), self.line_in(raw, i, ("tasks",))))
         elif isinstance(raw, dict):
             for name, t in raw.items():
                 if t is None:
@@ -289,7 +304,7 @@ class Builder:
                     continue
                 if "name" in t and t["name"] != name:
                     self.err(("tasks", name, "name"), str(name), "name", "differs from the key naming the task")
-                entries.append(({**t, "name": name}, ("tasks", name)))
+                entries.append(({**t, "name": name}, ("tasks", name), self.line_in(raw, name, ("tasks",))))
         else:
             self.err(("tasks",), None, "tasks", "must be a list of tasks (or a map of name to task)")
             return None
@@ -297,7 +312,7 @@ class Builder:
             self.err(("tasks",), None, "tasks", "a workflow needs at least one task")
             return None
         first_path: dict[str, Path] = {}  # its line is looked up only for a duplicate
-        for t, path in entries:
+        for t, path, _ in entries:
             name = t.get("name")
             if isinstance(name, str):
                 if name in first_path:
@@ -310,8 +325,8 @@ class Builder:
         # targets' quick path (a name with a comma or spaces around it is split and stripped).
         self.plain_targets = {n for n in self.task_names if n and n == n.strip() and "," not in n} - set(COMMANDS)
         result: dict[str, TaskSpec] = {}
-        for t, path in entries:
-            spec = task_section.task(self, t, path, sub=False)
+        for t, path, line in entries:
+            spec = task_section.task(self, t, path, sub=False, line=line)
             if spec is not None and spec.name not in result:
                 result[spec.name] = spec
         return result

@@ -42,8 +42,10 @@ _NOT_IN_SUBTASKS = {
     **ATTUNE_TASK_FIELDS}
 
 
-def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | None = None) -> TaskSpec | None:
-    """One task (or, with ``sub``, one sub-task of the parallel task ``parent``)."""
+def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | None = None,
+         line: int | None = None) -> TaskSpec | None:
+    """One task (or, with ``sub``, one sub-task of the parallel task ``parent``), at ``line``
+    (found from ``path`` when not given)."""
     name = t.get("name")
     valid_name = isinstance(name, str) and bool(TASK_NAME_RE.match(name))
     # Problems name a sub-task as PARENT/SUB ('/' cannot occur in a task name).
@@ -113,7 +115,8 @@ def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | Non
                 if not isinstance(st, dict):
                     b.err(path + ("tasks", i), label, "tasks", f"sub-task #{i + 1} must be a mapping")
                     continue
-                spec = task(b, st, path + ("tasks", i), sub=True, parent=label or str(name))
+                spec = task(b, st, path + ("tasks", i), sub=True, parent=label or str(name),
+                            line=b.line_in(subtasks, i, path + ("tasks",)))
                 if spec is None:
                     continue
                 if spec.name in seen:
@@ -185,7 +188,7 @@ def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | Non
     if label is None or not isinstance(name, str):
         return None
     return TaskSpec(
-        name=name, line=yamlpos.line_of(b.lines, path), type=ttype,
+        name=name, line=line if line is not None else yamlpos.line_of(b.lines, path), type=ttype,
         action=action if isinstance(action, str) else None,
         workflow=workflow if isinstance(workflow, str) else None,
         input=task_input, when=when, with_items=with_items, batch_size=batch_size,

@@ -77,7 +77,7 @@ def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> 
             out.extend(conditional_legacy(b, raw, path + (key,), task, key, outcomes))
             continue
         do, commands = targets(b, raw, path + (key,), task, key)
-        out.append(Transition(origin=key, line=yamlpos.line_of(b.lines, path + (key,)), outcomes=outcomes, do=do,
+        out.append(Transition(origin=key, line=b.line_in(t, key, path), outcomes=outcomes, do=do,
                               commands=commands))
     if "decision" in t:
         out.append(decision(b, t["decision"], path + ("decision",), task))
