@@ -10,6 +10,7 @@ construct it leaves to libyaml is handed over.
 """
 from __future__ import annotations
 
+import functools
 import glob
 import math
 import os
@@ -77,6 +78,7 @@ def compare(text: str) -> bool:
     return True
 
 
+@functools.cache
 def repository_texts() -> dict[str, str]:
     """Every workflow YAML of the repository: examples, fixtures, scenario files and their
     workflows, and the YAML blocks of the README and the docs."""
@@ -357,3 +359,28 @@ def test_generated_documents_read_as_libyaml_reads_them(seed: int) -> None:
     read = sum(compare(text) for text in texts)
     # near the edges: a good part of them is read here, a good part handed over
     assert 0.1 * len(texts) < read < 0.9 * len(texts), read
+
+
+# Edits of the repository's own workflows, a character or a few at a time: the slips a
+# person makes (a lost space, a stray quote, a colon, a dash, a line break).
+EDITS = list(" -:#'\"[]{},\n?&*!|>%@`.0123456789aytn~\\") + ["- ", ": ", " #", "  ", "\n  ", "\n- "]
+
+
+@pytest.mark.parametrize("seed", [20261203, int(os.environ.get("RELAYFLOW_PROPERTY_SEED", "1"))])
+def test_edited_workflows_read_as_libyaml_reads_them(seed: int) -> None:
+    rnd = random.Random(seed)
+    texts = [text for text in repository_texts().values() if len(text) < 4000]
+    read = 0
+    for _ in range(1000):
+        text = rnd.choice(texts)
+        for _ in range(rnd.randint(1, 3)):
+            at = rnd.randrange(len(text) + 1)
+            kind = rnd.randrange(3)
+            if kind == 0:
+                text = text[:at] + rnd.choice(EDITS) + text[at:]
+            elif kind == 1:
+                text = text[:at] + text[at + 1:]
+            else:
+                text = text[:at] + rnd.choice(EDITS) + text[at + 1:]
+        read += compare(text)
+    assert 100 < read < 900, read
