@@ -17,6 +17,11 @@ Shapes:
 Times are CPU seconds of this process (``time.process_time``) beside the wall
 seconds: on a shared machine the wall clock also counts other processes' turns.
 
+The load goal is judged on the median of several fresh processes (``--load-samples``,
+9 by default), each generating the 10,000-task text and timing its load alone: one
+sample moves by a third or more on a shared machine, and the table's row is one sample
+taken after every smaller shape has run in the same process.
+
     python bench/engine.py            # every shape and size
     python bench/engine.py seq 10000  # one shape, one size
 """
@@ -25,6 +30,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -116,8 +123,28 @@ def measure(shape: str, n: int, memory: bool = False) -> dict:
             "peak_mib": round(peak / 2**20, 1) if memory else None, "commits": stack.store.commits}
 
 
-def goals(rows: list[dict]) -> list[str]:
-    """The goals, as met or not, from whichever measurements were made."""
+def load_once(n: int) -> float:
+    """CPU seconds to load and validate the ``seq`` text of ``n`` tasks, in this process."""
+    text = sequence(n)
+    gc.collect()
+    c0 = time.process_time()
+    load_text(text, f"seq-{n}.yaml")
+    return time.process_time() - c0
+
+
+def load_samples(n: int, count: int) -> list[float]:
+    """``load_once`` in ``count`` fresh processes, one after another."""
+    out = []
+    for _ in range(count):
+        child = subprocess.run([sys.executable, __file__, "--load-once", str(n)], capture_output=True,
+                               text=True, check=True)
+        out.append(float(child.stdout))
+    return out
+
+
+def goals(rows: list[dict], samples: list[float] | None = None) -> list[str]:
+    """The goals, as met or not, from whichever measurements were made; the load goal on the
+    median of ``samples`` (fresh processes' load CPU seconds) when there are any."""
     by = {(r["shape"], r["n"]): r for r in rows}
     out = []
     for shape in SHAPES:
@@ -128,7 +155,13 @@ def goals(rows: list[dict]) -> list[str]:
             out.append(f"{shape:<8} CPU us/task at 10,000 / at 1,000 = {large['cpu_us_per_task']:.0f} / "
                        f"{small['cpu_us_per_task']:.0f} = {ratio:.2f}x (goal <= {FLAT_GOAL}x): {verdict}")
     seq = by.get(("seq", 10000))
-    if seq:
+    if samples:
+        median = statistics.median(samples)
+        verdict = "met" if median <= LOAD_GOAL_S else "NOT met"
+        out.append(f"seq      10,000 tasks, 10,000 variables: loads and validates in {median:.2f} CPU s, the "
+                   f"median of {len(samples)} fresh processes (best {min(samples):.2f}, worst {max(samples):.2f}) "
+                   f"(goal: well under a second, <= {LOAD_GOAL_S} CPU s): {verdict}")
+    elif seq:
         verdict = "met" if seq["load_cpu_s"] <= LOAD_GOAL_S else "NOT met"
         out.append(f"seq      10,000 tasks, 10,000 variables: loads and validates in {seq['load_cpu_s']:.2f} CPU s "
                    f"({seq['load_s']:.2f} s wall) (goal: well under a second, <= {LOAD_GOAL_S} CPU s): {verdict}")
@@ -143,7 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="also trace peak memory (slows the run)")
     parser.add_argument("--max-n", type=int, default=None, metavar="N",
                         help="measure no size above N (a quick check that the bench runs; no goal is judged)")
+    parser.add_argument("--load-samples", type=int, default=9, metavar="K",
+                        help="fresh processes whose median load judges the load goal (0: the table's row)")
+    parser.add_argument("--load-once", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.load_once:
+        print(load_once(args.load_once))
+        return 0
     plan = [(args.shape, [args.n] if args.n else SHAPES[args.shape][1])] if args.shape else \
         [(s, sizes) for s, (_, sizes, _) in SHAPES.items()]
     if args.max_n is not None:
@@ -164,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row['peak_mib'] or 0:>10.1f}")
             sys.stdout.flush()
     if not args.json:
-        for line in goals(rows):
+        measured = any(r["shape"] == "seq" and r["n"] == 10000 for r in rows)
+        samples = load_samples(10000, args.load_samples) if measured and args.load_samples > 0 else None
+        for line in goals(rows, samples):
             print(line)
     return 0
 

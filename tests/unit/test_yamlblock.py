@@ -30,17 +30,6 @@ import engine as bench_engine  # noqa: E402  (bench/engine.py: the benchmark's w
 import test_yamlfast  # noqa: E402  (its documents: plain ones and those handed over)
 
 
-def every_path(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [path]
-    if isinstance(data, dict):
-        for k, v in data.items():
-            out += every_path(v, path + (k,))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            out += every_path(v, path + (i,))
-    return out
-
-
 def same_value(a: Any, b: Any) -> bool:
     """Equal, of the same types all the way down (True is not 1, 1.0 is not 1), NaN equal to NaN."""
     if type(a) is not type(b):
@@ -68,7 +57,7 @@ def compare(text: str) -> bool:
     events = yamlfast.load_with_libyaml(text)
     if events is not None:
         assert same_value(block[0], events[0]), f"{block[0]!r} != {events[0]!r}\n{text}"
-    paths = every_path(data)
+    paths = test_yamlfast.every_path(data)
     probes = paths + [p + extra for p in paths for extra in (("missing",), (0,), (99,))]
     for path in probes:
         want = yamlpos.line_of(lines, path)
