@@ -145,7 +145,6 @@ class _Reader:
         """The collection ``tokens[i - 1]`` opens, and the index of the token after it."""
         if depth >= MAX_DEPTH:
             raise _NotPlain
-        memo = self.memo
         token = tokens[i]
         if tokens[i - 1] == "{":
             mapping: dict[Any, Any] = {}
@@ -164,21 +163,7 @@ class _Reader:
                 if key in mapping:
                     raise _NotPlain  # a duplicate key
                 keys[key] = line
-                token = tokens[i + 1]
-                first = token[0]
-                if first == '"' or first == "'":
-                    if len(token) < 2 or token[-1] != first:
-                        raise _NotPlain  # an unclosed quote
-                    mapping[key] = token[1:-1]
-                    i += 2
-                elif first == "[" or first == "{":
-                    mapping[key], i = self.collection(tokens, i + 2, line, depth + 1)
-                elif first in _NOT_PLAIN_START or token[-1] == " " or token == "-":
-                    raise _NotPlain  # an indicator, a comment, a key where a value is due
-                else:
-                    value = memo.get(token, _NO_VALUE)
-                    mapping[key] = self.plain(token) if value is _NO_VALUE else value
-                    i += 2
+                mapping[key], i = self.entry(tokens, i + 1, line, depth)
                 token = tokens[i]
                 if token == "}":
                     return mapping, i + 1
@@ -192,21 +177,8 @@ class _Reader:
         if token == "]":
             return sequence, i + 1
         while True:
-            first = token[0]
-            if first == '"' or first == "'":
-                if len(token) < 2 or token[-1] != first:
-                    raise _NotPlain
-                sequence.append(token[1:-1])
-                i += 1
-            elif first == "[" or first == "{":
-                value, i = self.collection(tokens, i + 1, line, depth + 1)
-                sequence.append(value)
-            elif first in _NOT_PLAIN_START or token[-1] == " " or token == "-":
-                raise _NotPlain  # an indicator, a comment, a key (a pair in a sequence), a trailing ','
-            else:
-                value = memo.get(token, _NO_VALUE)
-                sequence.append(self.plain(token) if value is _NO_VALUE else value)
-                i += 1
+            value, i = self.entry(tokens, i, line, depth)
+            sequence.append(value)
             lines.append(line)
             token = tokens[i]
             if token == "]":
@@ -215,6 +187,21 @@ class _Reader:
                 raise _NotPlain
             i += 1
             token = tokens[i]
+
+    def entry(self, tokens: list[str], i: int, line: int, depth: int) -> tuple[Any, int]:
+        """The value ``tokens[i]`` starts, in a collection at ``depth``, and the index of the token after it."""
+        token = tokens[i]
+        first = token[0]
+        if first == '"' or first == "'":
+            if len(token) < 2 or token[-1] != first:
+                raise _NotPlain  # an unclosed quote
+            return token[1:-1], i + 1
+        if first == "[" or first == "{":
+            return self.collection(tokens, i + 1, line, depth + 1)
+        if first in _NOT_PLAIN_START or token[-1] == " " or token == "-":
+            raise _NotPlain  # an indicator, a comment, a key where a value is due, a trailing ','
+        value = self.memo.get(token, _NO_VALUE)
+        return (self.plain(token) if value is _NO_VALUE else value), i + 1
 
     def read(self, text: str) -> tuple[Any, TreeLines]:
         rows = _LINE.findall(text)

@@ -97,6 +97,18 @@ class TreeLines:
                 line, node = lines[index], node[index]
         return line + 1  # kept as libyaml counts them, from 0
 
+    def entry_line(self, container: Any, key: Any) -> int | None:
+        """The line of ``container[key]`` when ``container`` is one of this document's own
+        containers (not a copy): a lookup, where ``line_of`` walks the path from the root."""
+        held = self.entries.get(id(container))
+        if held is None or held[0] is not container:
+            return None
+        try:
+            line: int = held[1][key]
+        except (KeyError, IndexError, TypeError):
+            return None
+        return line + 1
+
 
 def load(text: str) -> tuple[Any, TreeLines] | None:
     """The data and lines of a plain document; None when it needs :func:`yamlpos.load`."""

@@ -34,8 +34,6 @@ class Builder:
     def __init__(self, source: str, lines: yamlpos.Lines, text: str):
         self.source = source
         self.lines = lines
-        # the quick reading's container -> entry lines, for line_in
-        self._entries = lines.entries if isinstance(lines, TreeLines) else None
         self.text = text
         self.problems: list[Problem] = []
         self.task_names: set[str] = set()
@@ -53,13 +51,8 @@ class Builder:
         """The line of ``container[key]``, ``container`` being at ``parent``: looked up beside the
         container when the quick reading kept its lines (a task's and a transition's line, for
         every task), else found from the path."""
-        held = self._entries.get(id(container)) if self._entries is not None else None
-        if held is not None and held[0] is container:
-            try:
-                return int(held[1][key]) + 1  # kept as libyaml counts lines, from 0
-            except (KeyError, IndexError, TypeError):
-                pass
-        return yamlpos.line_of(self.lines, parent + (key,))
+        line = self.lines.entry_line(container, key) if isinstance(self.lines, TreeLines) else None
+        return line if line is not None else yamlpos.line_of(self.lines, parent + (key,))
 
     # -- reporting -------------------------------------------------------
 
