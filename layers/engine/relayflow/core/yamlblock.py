@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import gc
 import re
+from operator import itemgetter
 from typing import Any
 
 import yaml
@@ -58,8 +59,8 @@ MAX_KEY = 256  # the longest key read here, as the line pattern has it
 def load(text: str) -> tuple[Any, TreeLines] | None:
     """The data and lines of a document in the block subset; None for any other text."""
     # printable ASCII and newlines only (no tab, '\r', control character or DEL: libyaml refuses
-    # some, reads others its own way); ASCII's printable characters are ' ' to '~'
-    if not text.isascii() or not text.replace("\n", "").isprintable() or None in _RESOLVERS:
+    # some, reads others its own way): deleting those from the text leaves nothing
+    if not text.isascii() or text.encode("ascii").translate(None, _PRINTABLE) or None in _RESOLVERS:
         return None
     was_enabled = gc.isenabled()
     gc.disable()  # as in yamlfast.load: a large graph of live objects and no garbage cycles
@@ -75,7 +76,7 @@ def load(text: str) -> tuple[Any, TreeLines] | None:
 
 
 class _Reader:
-    """One reading: the containers' line tables and the memo of plain scalars."""
+    """One reading: the containers' line tables, the memos, and the open blocks."""
 
     def __init__(self, ctor: yaml.SafeLoader):
         self.ctor = ctor
@@ -84,6 +85,22 @@ class _Reader:
         self.memo: dict[str, Any] = {}
         # key text -> the key, once it is known to be a key yamlpos.load accepts
         self.keys: dict[str, Any] = {}
+        # a flow key's token ('name: ') -> the key, once it is known to be one
+        self.flow_keys: dict[str, Any] = {}
+        # A line's text before its first ': ' -> what the line pattern read in it, once a line
+        # with that start was read: (the column at which it is the next key of a mapping, -2
+        # after dashes; the key; the indent's length; the dashes; the key's text).
+        self.heads: dict[str, tuple[int, Any, int, str, str]] = {}
+        # The block reading's state between lines: the document, the open blocks outermost
+        # first (the column of their keys or '-', their depth, the container, its lines), the
+        # innermost one's, and a key with no value on its line (mapping, key, its column, depth).
+        self.root: Any = _NO_VALUE
+        self.root_line = 0
+        self.blocks: list[tuple[int, int, Any, Any]] = []
+        self.col = self.depth = -1
+        self.container: Any = None
+        self.lines: Any = None
+        self.pending: tuple[dict[Any, Any], Any, int, int] | None = None
 
     def plain(self, text: str) -> Any:
         value = self.memo.get(text, _NO_VALUE)
@@ -145,196 +162,224 @@ class _Reader:
         """The collection ``tokens[i - 1]`` opens, and the index of the token after it."""
         if depth >= MAX_DEPTH:
             raise _NotPlain
-        token = tokens[i]
+        container: Any
+        table: Any
         if tokens[i - 1] == "{":
-            mapping: dict[Any, Any] = {}
-            keys: dict[Any, int] = {}
-            self.entries[id(mapping)] = (mapping, keys)
-            if token == "}":
-                return mapping, i + 1
-            while True:
+            container, table, close = {}, {}, "}"
+        else:
+            container, table, close = [], [], "]"
+        self.entries[id(container)] = (container, table)
+        token = tokens[i]
+        if token == close:
+            return container, i + 1
+        mapping = close == "}"
+        memo = self.memo
+        flow_keys = self.flow_keys
+        # (one loop for both kinds, scalars read in it: a call per entry was most of the cost)
+        while True:
+            if mapping:
                 # a key: a plain scalar and ': ' (a trailing ',' or any other token is none)
-                if token[-1] != " " or token[0] in _NOT_PLAIN_START or len(token) > MAX_KEY + 2:
-                    raise _NotPlain
-                text = token[:-2]
-                key = self.keys.get(text, _NO_VALUE)
+                key = flow_keys.get(token, _NO_VALUE)
                 if key is _NO_VALUE:
-                    key = self.key(text)
-                if key in mapping:
+                    if token[-1] != " " or token[0] in _NOT_PLAIN_START or len(token) > MAX_KEY + 2:
+                        raise _NotPlain
+                    key = flow_keys[token] = self.key(token[:-2])
+                if key in container:
                     raise _NotPlain  # a duplicate key
-                keys[key] = line
-                mapping[key], i = self.entry(tokens, i + 1, line, depth)
-                token = tokens[i]
-                if token == "}":
-                    return mapping, i + 1
-                if token != ",":
-                    raise _NotPlain
+                table[key] = line
                 i += 1
                 token = tokens[i]
-        sequence: list[Any] = []
-        lines: list[int] = []
-        self.entries[id(sequence)] = (sequence, lines)
-        if token == "]":
-            return sequence, i + 1
-        while True:
-            value, i = self.entry(tokens, i, line, depth)
-            sequence.append(value)
-            lines.append(line)
+            first = token[0]
+            if first in _NOT_PLAIN_START:
+                if first == "{" or first == "[":
+                    value, i = self.collection(tokens, i + 1, line, depth + 1)
+                elif (first == '"' or first == "'") and len(token) > 1 and token[-1] == first:
+                    value = token[1:-1]
+                    i += 1
+                else:
+                    raise _NotPlain  # an unclosed quote, an indicator, a comment, a ',' where a value is due
+            elif token[-1] == " " or token == "-":
+                raise _NotPlain  # a key where a value is due, or a '-' alone
+            else:
+                value = memo.get(token, _NO_VALUE)
+                if value is _NO_VALUE:
+                    value = self.plain(token)
+                i += 1
+            if mapping:
+                container[key] = value
+            else:
+                container.append(value)
+                table.append(line)
             token = tokens[i]
-            if token == "]":
-                return sequence, i + 1
+            if token == close:
+                return container, i + 1
             if token != ",":
                 raise _NotPlain
             i += 1
             token = tokens[i]
 
-    def entry(self, tokens: list[str], i: int, line: int, depth: int) -> tuple[Any, int]:
-        """The value ``tokens[i]`` starts, in a collection at ``depth``, and the index of the token after it."""
-        token = tokens[i]
-        first = token[0]
-        if first == '"' or first == "'":
-            if len(token) < 2 or token[-1] != first:
-                raise _NotPlain  # an unclosed quote
-            return token[1:-1], i + 1
-        if first == "[" or first == "{":
-            return self.collection(tokens, i + 1, line, depth + 1)
-        if first in _NOT_PLAIN_START or token[-1] == " " or token == "-":
-            raise _NotPlain  # an indicator, a comment, a key where a value is due, a trailing ','
-        value = self.memo.get(token, _NO_VALUE)
-        return (self.plain(token) if value is _NO_VALUE else value), i + 1
-
     def read(self, text: str) -> tuple[Any, TreeLines]:
-        rows = _LINE.findall(text)
-        if len(rows) != text.count("\n") + 1:
-            raise _NotPlain  # (every line is one row: each part of the pattern may be empty)
-        entries = self.entries
         memo = self.memo
-        keys = self.keys
-        value_of = self.value
+        heads = self.heads
+        plain = self.plain
         flow = self.flow
-        root: Any = _NO_VALUE
-        root_line = 0
-        # The open blocks, outermost first: the column of their keys or '-', their depth,
-        # the container, its lines. The innermost is also kept in the locals below.
-        blocks: list[tuple[int, int, Any, Any]] = []
-        col = depth = -1
+        other = self.line
+        # The innermost mapping while its next key is due at the column key_col (-1 when no
+        # line is that: a list is innermost, or a key waits for its block), its lines, its depth.
+        key_col, depth = -1, -1
         container: Any = None
-        lines: Any = None
-        # A key with no value on its line: (mapping, key, the mapping's column, its depth)
-        pending: tuple[dict[Any, Any], Any, int, int] | None = None
+        table: Any = None
         number = -1
-        for indent, dashes, key, rest in rows:
+        for line in text.split("\n"):
             number += 1
-            at = len(indent)
-            if key and not dashes and at == col and pending is None and type(container) is dict:
-                pass  # the common line: the next key of the innermost mapping
-            else:
-                if not dashes and not key and (not rest or rest[0] == "#"):
-                    continue  # a blank line, or a comment
-                if at == 0 and (rest[:3] in ("---", "...") or rest[:1] == "%"):
-                    raise _NotPlain  # a document marker or a directive
-                if root is _NO_VALUE:
-                    if at:
-                        raise _NotPlain  # the document starts indented
-                    root_line = number
-                    if not dashes and not key:
-                        root = value_of(rest, number, -1)  # a scalar or a flow collection alone
-                        continue
-                    root = [] if dashes else {}
-                    lines = [] if dashes else {}
-                    entries[id(root)] = (root, lines)
-                    col, depth, container = 0, 0, root
-                    blocks.append((col, depth, container, lines))
-                elif not blocks:
-                    raise _NotPlain  # more after a scalar document, or after its block ended
-                if pending is not None:
-                    mapping, parent_key, parent_col, parent_depth = pending
-                    pending = None
-                    if at > parent_col or (at == parent_col and dashes):
-                        # the key's value is the block this line opens (a sequence may be at the key's column)
-                        if parent_depth + 1 >= MAX_DEPTH:
-                            raise _NotPlain
-                        container = [] if dashes else {}
-                        lines = [] if dashes else {}
-                        entries[id(container)] = (container, lines)
-                        mapping[parent_key] = container
-                        col, depth = at, parent_depth + 1
-                        blocks.append((col, depth, container, lines))
-                    # else the key's value is null, as set
-                if col > at:
-                    while blocks[-1][0] > at:
-                        blocks.pop()
-                        if not blocks:
-                            raise _NotPlain
-                    col, depth, container, lines = blocks[-1]
-                if col != at:
-                    raise _NotPlain  # a scalar over several lines, or an indent no block has
-                if type(container) is list:
-                    if not dashes:
-                        # a key after a sequence at its parent key's column ends the sequence
-                        blocks.pop()
-                        if not blocks:
-                            raise _NotPlain
-                        col, depth, container, lines = blocks[-1]
-                        if col != at or type(container) is not dict:
-                            raise _NotPlain
-                elif dashes:
-                    raise _NotPlain  # an item where a key is due
-                if dashes:
-                    # each '-' an item of the sequence before it; a further '-' opens a sequence in it
-                    step = 0
-                    while True:
-                        lines.append(number)
-                        step = dashes.find("-", step + 1)
-                        if step < 0:
-                            break
-                        if depth + 1 >= MAX_DEPTH:
-                            raise _NotPlain
-                        inner: list[Any] = []
-                        inner_lines: list[int] = []
-                        entries[id(inner)] = (inner, inner_lines)
-                        container.append(inner)
-                        col, depth, container, lines = at + step, depth + 1, inner, inner_lines
-                        blocks.append((col, depth, container, lines))
-                    if not key:
-                        if not rest or rest[0] == "#":
-                            raise _NotPlain  # an empty item, or one on the lines below its '-'
-                        container.append(value_of(rest, number, depth))
-                        continue
-                    # '- key: ...': a mapping in the item, its further keys at this key's column
-                    if depth + 1 >= MAX_DEPTH:
-                        raise _NotPlain
-                    mapping = {}
-                    entries[id(mapping)] = (mapping, {})
-                    container.append(mapping)
-                    col, depth, container, lines = at + len(dashes), depth + 1, mapping, entries[id(mapping)][1]
-                    blocks.append((col, depth, container, lines))
-                elif not key:
-                    raise _NotPlain  # a value where a key is due
-            k = keys.get(key, _NO_VALUE)
-            if k is _NO_VALUE:
-                k = self.key(key)
-            if k in container:
-                raise _NotPlain  # a duplicate key: yamlpos.load names it
-            lines[k] = number
-            if not rest or rest[0] == "#":
-                container[k] = None  # null, unless a block below is its value
-                pending = (container, k, col, depth)
-                continue
-            first = rest[0]
-            if first in _PLAIN_START and "#" not in rest and ":" not in rest and rest[-1] != " ":
-                value = memo.get(rest, _NO_VALUE)
-                container[k] = self.plain(rest) if value is _NO_VALUE else value
-            elif first == "{" or first == "[":
-                container[k] = flow(rest, number, depth + 1)
-            else:
-                container[k] = value_of(rest, number, depth)
-        if root is _NO_VALUE:
+            # Most lines are the next key of the innermost mapping and a plain scalar or a flow
+            # collection: what comes before ': ' recurs (an indent and a key), and is looked up.
+            head, _, rest = line.partition(": ")
+            known = heads.get(head)
+            if known is not None and known[0] == key_col and rest:
+                k = known[1]
+                if k in container:
+                    raise _NotPlain  # a duplicate key: yamlpos.load names it
+                first = rest[0]
+                if first in _PLAIN_START and "#" not in rest and ":" not in rest and rest[-1] != " ":
+                    table[k] = number
+                    value = memo.get(rest, _NO_VALUE)
+                    container[k] = plain(rest) if value is _NO_VALUE else value
+                    continue
+                if first == "{" or first == "[":
+                    table[k] = number
+                    container[k] = flow(rest, number, depth + 1)
+                    continue
+            key_col, container, table, depth = other(line, number, head, known, rest)
+        if self.root is _NO_VALUE:
             raise _NotPlain  # no document: libyaml says what it is
         # Every value but the root is an entry of one container.
-        if 1 + sum(len(held[1]) for held in entries.values()) > MAX_VALUES:
+        if 1 + sum(map(len, map(_TABLE, self.entries.values()))) > MAX_VALUES:
             raise _NotPlain
-        return root, TreeLines(root, root_line, entries)
+        return self.root, TreeLines(self.root, self.root_line, self.entries)
+
+    def line(self, line: str, number: int, head: str, known: Any, rest: str) -> tuple[int, Any, Any, int]:
+        """Read a line of any other kind; the state :meth:`read` keeps for the next line."""
+        if known is not None and len(line) > len(head):  # the line is ``head: rest``
+            at, dashes, key = known[2], known[3], known[4]
+            if rest[:1] == " ":
+                rest = rest.lstrip(" ")
+            new_head = False
+        else:
+            indent, dashes, key, rest = _LINE.match(line).groups()  # type: ignore[union-attr]
+            at = len(indent)
+            # the line pattern's reading holds for every line that starts as this one, to ': '
+            new_head = bool(key) and len(line) > len(head) == at + len(dashes) + len(key)
+        if not dashes and not key and (not rest or rest[0] == "#"):
+            return self.state()  # a blank line, or a comment
+        if at == 0 and (rest[:3] in ("---", "...") or rest[:1] == "%"):
+            raise _NotPlain  # a document marker or a directive
+        entries = self.entries
+        blocks = self.blocks
+        col, depth, container, lines = self.col, self.depth, self.container, self.lines
+        if self.root is _NO_VALUE:
+            if at:
+                raise _NotPlain  # the document starts indented
+            self.root_line = number
+            if not dashes and not key:
+                self.root = self.value(rest, number, -1)  # a scalar or a flow collection alone
+                return self.state()
+            self.root = container = [] if dashes else {}
+            lines = [] if dashes else {}
+            entries[id(container)] = (container, lines)
+            col, depth = 0, 0
+            blocks.append((col, depth, container, lines))
+        elif not blocks:
+            raise _NotPlain  # more after a scalar document, or after its block ended
+        if self.pending is not None:
+            mapping, parent_key, parent_col, parent_depth = self.pending
+            self.pending = None
+            if at > parent_col or (at == parent_col and dashes):
+                # the key's value is the block this line opens (a sequence may be at the key's column)
+                if parent_depth + 1 >= MAX_DEPTH:
+                    raise _NotPlain
+                container = [] if dashes else {}
+                lines = [] if dashes else {}
+                entries[id(container)] = (container, lines)
+                mapping[parent_key] = container
+                col, depth = at, parent_depth + 1
+                blocks.append((col, depth, container, lines))
+            # else the key's value is null, as set
+        if col > at:
+            while blocks[-1][0] > at:
+                blocks.pop()
+                if not blocks:
+                    raise _NotPlain
+            col, depth, container, lines = blocks[-1]
+        if col != at:
+            raise _NotPlain  # a scalar over several lines, or an indent no block has
+        if type(container) is list:
+            if not dashes:
+                # a key after a sequence at its parent key's column ends the sequence
+                blocks.pop()
+                if not blocks:
+                    raise _NotPlain
+                col, depth, container, lines = blocks[-1]
+                if col != at or type(container) is not dict:
+                    raise _NotPlain
+        elif dashes:
+            raise _NotPlain  # an item where a key is due
+        if dashes:
+            # each '-' an item of the sequence before it; a further '-' opens a sequence in it
+            step = 0
+            while True:
+                lines.append(number)
+                step = dashes.find("-", step + 1)
+                if step < 0:
+                    break
+                if depth + 1 >= MAX_DEPTH:
+                    raise _NotPlain
+                inner: list[Any] = []
+                inner_lines: list[int] = []
+                entries[id(inner)] = (inner, inner_lines)
+                container.append(inner)
+                col, depth, container, lines = at + step, depth + 1, inner, inner_lines
+                blocks.append((col, depth, container, lines))
+            if not key:
+                if not rest or rest[0] == "#":
+                    raise _NotPlain  # an empty item, or one on the lines below its '-'
+                self.col, self.depth, self.container, self.lines = col, depth, container, lines
+                container.append(self.value(rest, number, depth))
+                return self.state()
+            # '- key: ...': a mapping in the item, its further keys at this key's column
+            if depth + 1 >= MAX_DEPTH:
+                raise _NotPlain
+            mapping = {}
+            lines = {}
+            entries[id(mapping)] = (mapping, lines)
+            container.append(mapping)
+            col, depth, container = at + len(dashes), depth + 1, mapping
+            blocks.append((col, depth, container, lines))
+        elif not key:
+            raise _NotPlain  # a value where a key is due
+        self.col, self.depth, self.container, self.lines = col, depth, container, lines
+        k = self.keys.get(key, _NO_VALUE)
+        if k is _NO_VALUE:
+            k = self.key(key)
+        if new_head:
+            heads_col = -2 if dashes else at
+            self.heads[head] = (heads_col, k, at, dashes, key)
+        if k in container:
+            raise _NotPlain  # a duplicate key: yamlpos.load names it
+        lines[k] = number
+        if not rest or rest[0] == "#":
+            container[k] = None  # null, unless a block below is its value
+            self.pending = (container, k, col, depth)
+        else:
+            container[k] = self.value(rest, number, depth)
+        return self.state()
+
+    def state(self) -> tuple[int, Any, Any, int]:
+        """What :meth:`read` keeps: the column of the innermost mapping's next key (-1 when
+        none is due), the mapping, its lines and its depth."""
+        if self.pending is None and type(self.container) is dict:
+            return self.col, self.container, self.lines, self.depth
+        return -1, None, None, -1
 
 
 # The characters no plain scalar starts with: YAML's indicators (and a space); a '-' does
@@ -343,3 +388,5 @@ _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 _NOT_PLAIN_START = _INDICATORS - {"-"}
 _PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./~+$(<=;\\^")
 _NO_VALUE = object()
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"  # what load() reads: printable ASCII and newlines
+_TABLE = itemgetter(1)  # an entry of _Reader.entries -> its lines
