@@ -89,8 +89,9 @@ class _Reader:
         self.flow_keys: dict[str, Any] = {}
         # A line's text before its first ': ' -> what the line pattern read in it, once a line
         # with that start was read: (the column at which it is the next key of a mapping, -2
-        # after dashes; the key; the indent's length; the dashes; the key's text).
-        self.heads: dict[str, tuple[int, Any, int, str, str]] = {}
+        # after dashes; the key; the indent's length; the dashes; the key's text; the column at
+        # which it starts the next item of a list, -2 when it does not; its key's column).
+        self.heads: dict[str, tuple[int, Any, int, str, str, int, int]] = {}
         # The block reading's state between lines: the document, the open blocks outermost
         # first (the column of their keys or '-', their depth, the container, its lines), the
         # innermost one's, and a key with no value on its line (mapping, key, its column, depth).
@@ -103,17 +104,18 @@ class _Reader:
         self.pending: tuple[dict[Any, Any], Any, int, int] | None = None
 
     def plain(self, text: str) -> Any:
-        value = self.memo.get(text, _NO_VALUE)
-        if value is _NO_VALUE:
-            if text.isdigit() and text[0] != "0":
-                value = int(text)  # what the int resolver and the safe constructor make of it
-            else:
-                value = _scalar(text, self.ctor) if text[:1] in _RESOLVERS else text
-            self.memo[text] = value
+        """The value of a plain scalar not in the memo yet (the callers look there first)."""
+        if text.isdigit() and text[0] != "0":
+            value: Any = int(text)  # what the int resolver and the safe constructor make of it
+        else:
+            value = _scalar(text, self.ctor) if text[:1] in _RESOLVERS else text
+        self.memo[text] = value
         return value
 
     def key(self, text: str) -> Any:
-        key = self.plain(text)
+        key = self.memo.get(text, _NO_VALUE)
+        if key is _NO_VALUE:
+            key = self.plain(text)
         if type(key) is not str and not isinstance(key, _KEY_TYPES):
             raise _NotPlain  # a date as a key: yamlpos.load names it
         self.keys[text] = key
@@ -221,44 +223,73 @@ class _Reader:
     def read(self, text: str) -> tuple[Any, TreeLines]:
         memo = self.memo
         heads = self.heads
+        entries = self.entries
+        blocks = self.blocks
         plain = self.plain
         flow = self.flow
         other = self.line
-        # The innermost mapping while its next key is due at the column key_col (-1 when no
-        # line is that: a list is innermost, or a key waits for its block), its lines, its depth.
-        key_col, depth = -1, -1
+        # What the lines read here need (line() keeps the rest, and gives these after each
+        # line it reads): the innermost mapping, its lines and depth, and key_col, the column
+        # of its next key (-1 when a list is innermost or a key waits for its block); when it
+        # is an item of a list, item_col, the column of the list's '-', the list and its lines.
+        key_col, depth, item_col = -1, -1, -1
         container: Any = None
         table: Any = None
+        items: Any = None
+        item_lines: Any = None
         number = -1
         for line in text.split("\n"):
             number += 1
-            # Most lines are the next key of the innermost mapping and a plain scalar or a flow
-            # collection: what comes before ': ' recurs (an indent and a key), and is looked up.
+            # Most lines are a key of a mapping and a plain scalar or a flow collection: what
+            # comes before ': ' recurs (an indent, a '- ', a key) and is looked up.
             head, _, rest = line.partition(": ")
             known = heads.get(head)
-            if known is not None and known[0] == key_col and rest:
-                k = known[1]
-                if k in container:
-                    raise _NotPlain  # a duplicate key: yamlpos.load names it
-                first = rest[0]
-                if first in _PLAIN_START and "#" not in rest and ":" not in rest and rest[-1] != " ":
-                    table[k] = number
-                    value = memo.get(rest, _NO_VALUE)
-                    container[k] = plain(rest) if value is _NO_VALUE else value
-                    continue
-                if first == "{" or first == "[":
-                    table[k] = number
-                    container[k] = flow(rest, number, depth + 1)
-                    continue
-            key_col, container, table, depth = other(line, number, head, known, rest)
+            if known is not None and rest:
+                if known[0] == key_col:  # the next key of the innermost mapping
+                    k = known[1]
+                    if k in container:
+                        raise _NotPlain  # a duplicate key: yamlpos.load names it
+                    first = rest[0]
+                    if first in _PLAIN_START and "#" not in rest and ":" not in rest and rest[-1] != " ":
+                        table[k] = number
+                        value = memo.get(rest, _NO_VALUE)
+                        container[k] = plain(rest) if value is _NO_VALUE else value
+                        continue
+                    if first == "{" or first == "[":
+                        table[k] = number
+                        container[k] = flow(rest, number, depth + 1)
+                        continue
+                elif known[5] == item_col:  # the next item of the list, a mapping: its first key
+                    first = rest[0]
+                    if first in _PLAIN_START and "#" not in rest and ":" not in rest and rest[-1] != " ":
+                        value = memo.get(rest, _NO_VALUE)
+                        if value is _NO_VALUE:
+                            value = plain(rest)
+                    elif first == "{" or first == "[":
+                        value = flow(rest, number, depth + 1)
+                    else:
+                        value = _NO_VALUE  # read by line()
+                    if value is not _NO_VALUE:
+                        k = known[1]
+                        container = {k: value}
+                        table = {k: number}
+                        entries[id(container)] = (container, table)
+                        items.append(container)
+                        item_lines.append(number)
+                        # in place of the item before it, at the same depth
+                        key_col = known[6]
+                        blocks[-1] = (key_col, depth, container, table)
+                        self.col, self.container, self.lines = key_col, container, table
+                        continue
+            key_col, container, table, depth, item_col, items, item_lines = other(line, number, head, known, rest)
         if self.root is _NO_VALUE:
             raise _NotPlain  # no document: libyaml says what it is
         # Every value but the root is an entry of one container.
-        if 1 + sum(map(len, map(_TABLE, self.entries.values()))) > MAX_VALUES:
+        if 1 + sum(map(len, map(_TABLE, entries.values()))) > MAX_VALUES:
             raise _NotPlain
-        return self.root, TreeLines(self.root, self.root_line, self.entries)
+        return self.root, TreeLines(self.root, self.root_line, entries)
 
-    def line(self, line: str, number: int, head: str, known: Any, rest: str) -> tuple[int, Any, Any, int]:
+    def line(self, line: str, number: int, head: str, known: Any, rest: str) -> _State:
         """Read a line of any other kind; the state :meth:`read` keeps for the next line."""
         if known is not None and len(line) > len(head):  # the line is ``head: rest``
             at, dashes, key = known[2], known[3], known[4]
@@ -362,8 +393,10 @@ class _Reader:
         if k is _NO_VALUE:
             k = self.key(key)
         if new_head:
-            heads_col = -2 if dashes else at
-            self.heads[head] = (heads_col, k, at, dashes, key)
+            # (the line at a mapping's key column; at a list's '-' that starts an item: not in
+            # the document's first column, where a marker ends a document)
+            item = at if dashes.count("-") == 1 and at else -2
+            self.heads[head] = (-2 if dashes else at, k, at, dashes, key, item, at + len(dashes))
         if k in container:
             raise _NotPlain  # a duplicate key: yamlpos.load names it
         lines[k] = number
@@ -374,12 +407,15 @@ class _Reader:
             container[k] = self.value(rest, number, depth)
         return self.state()
 
-    def state(self) -> tuple[int, Any, Any, int]:
-        """What :meth:`read` keeps: the column of the innermost mapping's next key (-1 when
-        none is due), the mapping, its lines and its depth."""
-        if self.pending is None and type(self.container) is dict:
-            return self.col, self.container, self.lines, self.depth
-        return -1, None, None, -1
+    def state(self) -> _State:
+        """What :meth:`read` keeps (see there)."""
+        if self.pending is not None or type(self.container) is not dict:
+            return -1, None, None, -1, -1, None, None
+        below = self.blocks[-2] if len(self.blocks) > 1 else None
+        if below is not None and type(below[2]) is list:
+            return self.col, self.container, self.lines, self.depth, below[0], below[2], below[3]
+        return self.col, self.container, self.lines, self.depth, -1, None, None
+
 
 
 # The characters no plain scalar starts with: YAML's indicators (and a space); a '-' does
@@ -388,5 +424,8 @@ _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 _NOT_PLAIN_START = _INDICATORS - {"-"}
 _PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./~+$(<=;\\^")
 _NO_VALUE = object()
+# _Reader.line's answer: the innermost mapping's key column, the mapping, its lines, its depth,
+# and its list's column, the list and its lines (see _Reader.read)
+_State = tuple[int, Any, Any, int, int, Any, Any]
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"  # what load() reads: printable ASCII and newlines
 _TABLE = itemgetter(1)  # an entry of _Reader.entries -> its lines
