@@ -128,6 +128,7 @@ HANDED_OVER = {
     "a document start": "---\na: 1\n",
     "a document end": "a: 1\n...\n",
     "a directive": "%YAML 1.1\n---\na: 1\n",
+    "an item's value like a document end, in the first column": "- a: 1\n- a: ...x\n",
     "an anchor": "a: &x 1\n",
     "an alias": "a: 1\nb: *x\n",
     "a tag": "a: !!str 1\n",
@@ -220,6 +221,111 @@ def test_long_lines_and_runs_are_read_in_linear_time() -> None:
                  "a: \"" + "x" * n + "\n", "a: [\"" + "x" * n + "]\n", "a: ['" + "x" * n + "]\n",
                  "a: [" + "\"\\" * n + "]\n", "- " * n + "x\n", "a: " + "x " * n + "\n"):
         compare(text)
+
+
+# The lines read without the line pattern (the next key of the innermost mapping, the first
+# key of a list's next item) and the flow collections read by splitting them at ', ': their
+# edges, each compared with libyaml's reading whichever way it goes.
+QUICK_EDGES = {
+    "keys of one mapping": "a: 1\nb: x\nc: [1, 2]\nd: {e: f}\n",
+    "a key after a nested block": "a:\n  b: 1\nc: 2\n",
+    "a key after an item's block": "- a:\n    b: 1\n  c: 2\n",
+    "items of mappings": "- a: 1\n  b: 2\n- a: 3\n  b: 4\n",
+    "items after nested blocks": "l:\n  - a: 1\n    b:\n      c: 2\n  - a: 3\n",
+    "items with wider dashes": "l:\n  -   a: 1\n      b: 2\n  -   a: 3\n      b: 4\n  - a: 5\n    b: 6\n",
+    "an item's first key a flow": "- a: {b: 1}\n- a: [1, {c: \"d\"}]\n",
+    "an item after a key with no value": "- a:\n- b: 1\n",
+    "an item after a key waiting for its block": "- a:\n  - b: 1\n",
+    "items at the first column, a marker-like value": "- a: 1\n- a: ...x\n",
+    "items at the first column, '---' as a value": "- a: 1\n- a: ---\n",
+    "a key at the first column, a marker-like value": "a: 1\nb: ...x\n",
+    "a duplicate key in an item": "- a: 1\n  a: 2\n",
+    "the same key in two items": "- a: 1\n- a: 2\n",
+    "nested dashes, then an item": "- - a: 1\n  - b: 2\n- c: 3\n",
+    "a sequence at its key's column, then a key": "a:\n- b: 1\n- c: 2\nd: 3\n",
+    "an item less indented than the list": "l:\n  - a: 1\n - b: 2\n",
+    "an item more indented than the list": "l:\n  - a: 1\n   - b: 2\n",
+    "extra spaces after ':'": "- a:   1\n  b:  x\n- a:  {c: 1}\n",
+    "comments after values": "- a: 1 # c\n  b: x #\n- a: 2\n  b: {c: 1} # d\n",
+    "a key alone on its line, then keys": "a:\nb: 1\nc:\n  d: 2\n",
+    "a flat mapping": "a: {b: 1, c: x_y, d: \"e, f\", g: \"\", _h: yes, 1: null}\n",
+    "a flat list": "a: [1, b, \"c\", {d: 2}, {e: \"f, g\"}, _i]\n",
+    "a quoted scalar split at ', '": "a: {b: \"c, d: e\", f: 1}\n",
+    "a quoted piece that closes": "a: [{b: \"}, {\"}, 1]\n",
+    "a quoted ', ' alone": "a: {b: \", \", c: 1}\n",
+    "a mapping of two in a list": "a: [{b: 1, c: 2}]\n",
+    "mappings in a list": "a: [{b: 1}, {b: 2}, {}]\n",
+    "two collections on a line": "a: {b: 1}, {c: 2}\n",
+    "two lists on a line": "a: [1], [2]\n",
+    "keys equal once resolved": "a: {yes: 1, Yes: 2}\n",
+    "keys that resolve": "a: {null: 1, true: 2, 0x1F: 3, 1_0: 4, 12: 5}\n",
+    "words that resolve": "a: [yes, No, null, 0x1F, 0o7, 1_000, 007, 12, 0, 1e3]\n",
+    "an empty item": "a: [1, , 2]\n",
+    "a trailing ', '": "a: {b: 1, }\n",
+    "spaces inside": "a: { b: 1 }\nc: [ 1, 2 ]\nd: {b:  1}\n",
+    "no space after ','": "a: {b: 1,c: 2}\nd: [1,2]\n",
+    "a comment after": "a: {b: 1} # c\nd: [1] #c\n",
+    "trailing spaces": "a: {b: 1}   \nc: [x, y]  \n",
+    "an escape in a quoted scalar": "a: {b: \"c\\\\d\"}\n",
+    "single quotes": "a: {b: 'c'}\nd: ['e', f]\n",
+    "a key too long": "a: {" + "k" * 257 + ": 1}\n",
+    "a key at the longest": "a: {" + "k" * 256 + ": 1}\n",
+    "flat mappings at the depth limit": "x: " + "[" * (yamlfast.MAX_DEPTH - 2) + "{a: 1}" + "]" * (yamlfast.MAX_DEPTH - 2) + "\n",
+    "a flat list nested in a flow": "a: {b: [1, 2]}\n",
+}
+READ_QUICKLY = ["keys of one mapping", "items of mappings", "items with wider dashes", "items after nested blocks", "a flat mapping",
+                "a flat list", "mappings in a list", "a quoted scalar split at ', '"]
+
+
+@pytest.mark.parametrize("name", sorted(QUICK_EDGES))
+def test_the_quick_lines_and_flat_collections_read_as_libyaml_reads_them(name: str) -> None:
+    read = compare(QUICK_EDGES[name])
+    if name in READ_QUICKLY:
+        assert read, "a document of the plainest kind was handed over"
+
+
+FLAT_WORDS = ["1", "x", "x_y", "_", "yes", "No", "null", "0x1F", "007", "1e3", "12", "t5", '""', '"a, b"',
+              '"c: d"', '"}, {"', '"{{ result().i }}"', '"q', 'q"', "'s'", "a b", "a.b", "-1", "", "x,y",
+              '"a\\"b"', "[1]", "{}"]
+FLAT_KEYS = ["a", "b", "v0", "1", "yes", "_k", "a b", "a.b", '"q"', "", "k" * 257]
+
+
+def flat_collection(rnd: random.Random, depth: int = 0) -> str:
+    """A flow collection near the edges of the ones read by splitting at ', '."""
+    sep = rnd.choice([", ", ", ", ", ", ",", " , ", ",  "])
+    if rnd.random() < 0.5:
+        items = [flat_collection(rnd, depth + 1) if depth < 1 and rnd.random() < 0.3 else rnd.choice(FLAT_WORDS)
+                 for _ in range(rnd.choice([1, 1, 2, 3]))]
+        return "[" + sep.join(items) + rnd.choice(["]", "]", "]", ", ]", " ]"]) + rnd.choice(["", "", " # c", "  "])
+    pairs = [rnd.choice(FLAT_KEYS) + rnd.choice([": ", ": ", ": ", ":", ":  "]) + rnd.choice(FLAT_WORDS)
+             for _ in range(rnd.choice([1, 1, 2, 3]))]
+    return "{" + sep.join(pairs) + rnd.choice(["}", "}", "}", ", }", " }"]) + rnd.choice(["", "", " # c", "  "])
+
+
+@pytest.mark.parametrize("seed", [20261204, int(os.environ.get("RELAYFLOW_PROPERTY_SEED", "1"))])
+def test_generated_task_lists_read_as_libyaml_reads_them(seed: int) -> None:
+    # lists of mappings whose lines are read without the line pattern, their flows split at ', '
+    rnd = random.Random(seed)
+    read = 0
+    for _ in range(600):
+        lines = ["name: w", "tasks:"]
+        pad = rnd.choice(["  ", "  ", "", "    "])
+        for _ in range(rnd.randint(1, 4)):
+            dash = rnd.choice(["- ", "- ", "- ", "-  "])
+            key_pad = pad + " " * len(dash)
+            lines.append(pad + dash + rnd.choice(["name", "name", "a", "b"]) + ": " + rnd.choice(["t1", "t2", "{a: 1}"]))
+            for key in rnd.sample(["action", "input", "publish", "on_success", "b"], rnd.randint(0, 3)):
+                r = rnd.random()
+                if r < 0.6:
+                    lines.append(key_pad + key + ": " + flat_collection(rnd))
+                elif r < 0.8:
+                    lines.append(key_pad + key + ": " + rnd.choice(FLAT_WORDS + ["core.echo", "x # c"]))
+                else:
+                    lines.append(key_pad + key + ":")
+                    lines.append(key_pad + rnd.choice(["  ", "", "    "]) + rnd.choice(["- x", "c: 1", "- c: 1"]))
+        text = "\n".join(lines) + "\n"
+        read += compare(text)
+    assert 60 < read < 540, read
 
 
 # The generated documents: block structure with random indents, keys, scalars near the

@@ -151,7 +151,12 @@ class _Reader:
 
     def flow(self, rest: str, line: int, depth: int) -> Any:
         """The flow collection ``rest`` holds, at ``depth``: all on its line, a comment at most after it."""
-        tokens = _FLOW_TOKEN.findall(rest if rest[-1] != " " else rest.rstrip(" "))
+        if rest[-1] == " ":
+            rest = rest.rstrip(" ")
+        value = self.flat(rest, line, depth)
+        if value is not _NO_VALUE:
+            return value
+        tokens = _FLOW_TOKEN.findall(rest)
         try:
             value, i = self.collection(tokens, 1, line, depth)
             if i < len(tokens) and (i + 1 < len(tokens) or tokens[i][0] != " "):
@@ -159,6 +164,80 @@ class _Reader:
         except IndexError:
             raise _NotPlain from None  # the collection goes on on the next line
         return value
+
+    def flat(self, text: str, line: int, depth: int) -> Any:
+        """The flow collection ``text`` when it is of the plainest kind, else _NO_VALUE: a
+        mapping or a list whose entries are separated by ', ', its keys names, its scalars
+        words or double-quoted, a list's items mappings of one such entry at most.
+
+        Splitting the text at ', ' is its reading then: a word has no indicator in it, and a
+        quoted scalar split there leaves a piece with an unclosed quote, which is not read here.
+        (Cutting a flow collection into tokens costs a few thousand instructions a call and a
+        thousand a token; this is a few str methods.)"""
+        if depth + 1 >= MAX_DEPTH:
+            return _NO_VALUE  # the tokens' reading hands it over, or reads it
+        close = text[-1]
+        if text[0] == "{":
+            if close != "}":
+                return _NO_VALUE
+            mapping = self.flat_mapping(text[1:-1].split(", "))
+            if mapping is None:
+                return _NO_VALUE
+            self.entries[id(mapping)] = (mapping, dict.fromkeys(mapping, line))
+            return mapping
+        if close != "]":
+            return _NO_VALUE
+        items: list[Any] = []
+        mappings = []
+        for item in text[1:-1].split(", "):
+            if item[:1] == "{":
+                mapping = self.flat_mapping([item[1:-1]]) if item[-1] == "}" else None
+                if mapping is None:
+                    return _NO_VALUE
+                mappings.append(mapping)
+                items.append(mapping)
+                continue
+            value = self.word(item)
+            if value is _NO_VALUE:
+                return _NO_VALUE
+            items.append(value)
+        entries = self.entries
+        entries[id(items)] = (items, [line] * len(items))
+        for mapping in mappings:
+            entries[id(mapping)] = (mapping, dict.fromkeys(mapping, line))
+        return items
+
+    def flat_mapping(self, parts: list[str]) -> dict[Any, Any] | None:
+        """The mapping of ``parts``, each a name, ': ' and a word or a double-quoted scalar; None
+        when one is not that, or a key recurs."""
+        mapping: dict[Any, Any] = {}
+        keys = self.keys
+        for part in parts:
+            text, _, value_text = part.partition(": ")
+            key = keys.get(text, _NO_VALUE)  # (every text there is a key a flow's tokens read as one)
+            if key is _NO_VALUE:
+                if not (text.isalnum() or text.isidentifier()) or len(text) > MAX_KEY:
+                    return None
+                key = self.key(text)
+            if key in mapping:
+                return None
+            value = self.word(value_text)
+            if value is _NO_VALUE:
+                return None
+            mapping[key] = value
+        return mapping
+
+    def word(self, text: str) -> Any:
+        """The value of ``text`` in a flow collection when it is a word (letters, digits, '_')
+        or a double-quoted scalar without escapes; else _NO_VALUE."""
+        if text.isalnum() or text.isidentifier():
+            value = self.memo.get(text, _NO_VALUE)
+            return self.plain(text) if value is _NO_VALUE else value
+        if len(text) > 1 and text[0] == '"' and text[-1] == '"':
+            inner = text[1:-1]
+            if '"' not in inner and "\\" not in inner:
+                return inner
+        return _NO_VALUE
 
     def collection(self, tokens: list[str], i: int, line: int, depth: int) -> tuple[Any, int]:
         """The collection ``tokens[i - 1]`` opens, and the index of the token after it."""
