@@ -64,6 +64,15 @@ def compare(text: str) -> bool:
         assert block[1].line_of(path) == want, f"line of {path}: {block[1].line_of(path)} != {want}\n{text}"
         if events is not None:
             assert events[1].line_of(path) == want
+    # an entry's line asked of its own container, as the loader asks it
+    for path in paths[1:]:
+        parent = block[0]
+        for step in path[:-1]:
+            parent = parent[step]
+        want = yamlpos.line_of(lines, path)
+        assert block[1].entry_line(parent, path[-1]) == want, f"entry line of {path}\n{text}"
+        assert block[1].entry_line(dict(parent) if isinstance(parent, dict) else list(parent), path[-1]) is None
+        assert block[1].entry_line(parent, "missing" if isinstance(parent, dict) else len(parent)) is None
     return True
 
 

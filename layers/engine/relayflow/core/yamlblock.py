@@ -183,7 +183,7 @@ class _Reader:
             mapping = self.flat_mapping(text[1:-1].split(", "))
             if mapping is None:
                 return _NO_VALUE
-            self.entries[id(mapping)] = (mapping, dict.fromkeys(mapping, line))
+            self.entries[id(mapping)] = (mapping, line)
             return mapping
         if close != "]":
             return _NO_VALUE
@@ -202,9 +202,9 @@ class _Reader:
                 return _NO_VALUE
             items.append(value)
         entries = self.entries
-        entries[id(items)] = (items, [line] * len(items))
+        entries[id(items)] = (items, line)  # (all on the line: TreeLines takes one line for them)
         for mapping in mappings:
-            entries[id(mapping)] = (mapping, dict.fromkeys(mapping, line))
+            entries[id(mapping)] = (mapping, line)
         return items
 
     def flat_mapping(self, parts: list[str]) -> dict[Any, Any] | None:
@@ -244,12 +244,11 @@ class _Reader:
         if depth >= MAX_DEPTH:
             raise _NotPlain
         container: Any
-        table: Any
         if tokens[i - 1] == "{":
-            container, table, close = {}, {}, "}"
+            container, close = {}, "}"
         else:
-            container, table, close = [], [], "]"
-        self.entries[id(container)] = (container, table)
+            container, close = [], "]"
+        self.entries[id(container)] = (container, line)  # every entry on the line
         token = tokens[i]
         if token == close:
             return container, i + 1
@@ -267,7 +266,6 @@ class _Reader:
                     key = flow_keys[token] = self.key(token[:-2])
                 if key in container:
                     raise _NotPlain  # a duplicate key
-                table[key] = line
                 i += 1
                 token = tokens[i]
             first = token[0]
@@ -290,7 +288,6 @@ class _Reader:
                 container[key] = value
             else:
                 container.append(value)
-                table.append(line)
             token = tokens[i]
             if token == close:
                 return container, i + 1
@@ -364,7 +361,7 @@ class _Reader:
         if self.root is _NO_VALUE:
             raise _NotPlain  # no document: libyaml says what it is
         # Every value but the root is an entry of one container.
-        if 1 + sum(map(len, map(_TABLE, entries.values()))) > MAX_VALUES:
+        if 1 + sum(map(len, map(_CONTAINER, entries.values()))) > MAX_VALUES:
             raise _NotPlain
         return self.root, TreeLines(self.root, self.root_line, entries)
 
@@ -507,4 +504,4 @@ _NO_VALUE = object()
 # and its list's column, the list and its lines (see _Reader.read)
 _State = tuple[int, Any, Any, int, int, Any, Any]
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"  # what load() reads: printable ASCII and newlines
-_TABLE = itemgetter(1)  # an entry of _Reader.entries -> its lines
+_CONTAINER = itemgetter(0)  # an entry of _Reader.entries -> its container

@@ -69,8 +69,9 @@ class TreeLines:
     def __init__(self, root: Any, root_line: int, entries: dict[int, tuple[Any, Any]]):
         self.root = root
         self.root_line = root_line
-        # id(container) -> (container, its entries' lines: a dict by key or a list by index);
-        # the container is held so that its id stays its own.
+        # id(container) -> (container, its entries' lines: a dict by key or a list by index,
+        # or one line for all when they are on one, as a flow collection's are); the
+        # container is held so that its id stays its own.
         self.entries = entries
 
     def line_of(self, path: Path) -> int:
@@ -83,18 +84,20 @@ class TreeLines:
             lines = held[1]
             if type(node) is dict:
                 try:
-                    line = lines[step]  # the entries' lines have the mapping's keys
+                    child = node[step]  # the entries' lines have the mapping's keys
                 except (KeyError, TypeError):  # no such key; an unhashable step names none
                     break
-                node = node[step]
+                line = lines if type(lines) is int else lines[step]
+                node = child
             else:
-                if type(step) is int and 0 <= step < len(lines):
+                if type(step) is int and 0 <= step < len(node):
                     index = step
                 elif step in range(len(node)):  # an index equal to an int, as a path tuple compares
                     index = int(step)
                 else:
                     break
-                line, node = lines[index], node[index]
+                line = lines if type(lines) is int else lines[index]
+                node = node[index]
         return line + 1  # kept as libyaml counts them, from 0
 
     def entry_line(self, container: Any, key: Any) -> int | None:
@@ -103,8 +106,9 @@ class TreeLines:
         held = self.entries.get(id(container))
         if held is None or held[0] is not container:
             return None
+        lines = held[1]
         try:
-            line: int = held[1][key]
+            line: int = lines[key] if type(lines) is not int else (container[key], lines)[1]
         except (KeyError, IndexError, TypeError):
             return None
         return line + 1
