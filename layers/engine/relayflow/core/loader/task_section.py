@@ -11,6 +11,7 @@ from ..spec import (
     NOOP,
     RetrySpec,
     TaskSpec,
+    new_task_spec,
 )
 from ..yamlpos import Path
 from . import template_checks, transition_section
@@ -187,7 +188,7 @@ def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | Non
     transitions = () if sub else transition_section.transitions(b, t, path, label)
     if label is None or not isinstance(name, str):
         return None
-    return TaskSpec(
+    return new_task_spec(
         name=name, line=line if line is not None else yamlpos.line_of(b.lines, path), type=ttype,
         action=action if isinstance(action, str) else None,
         workflow=workflow if isinstance(workflow, str) else None,
