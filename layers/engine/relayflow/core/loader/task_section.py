@@ -48,7 +48,8 @@ def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | Non
     """One task (or, with ``sub``, one sub-task of the parallel task ``parent``), at ``line``
     (found from ``path`` when not given)."""
     name = t.get("name")
-    valid_name = isinstance(name, str) and bool(TASK_NAME_RE.match(name))
+    # (an ASCII identifier is a task name: the pattern runs only for the names it leaves out)
+    valid_name = isinstance(name, str) and (name.isidentifier() and name.isascii() or bool(TASK_NAME_RE.match(name)))
     # Problems name a sub-task as PARENT/SUB ('/' cannot occur in a task name).
     label = (f"{parent}/{name}" if parent else name) if valid_name else None
     if name is None:
