@@ -66,3 +66,52 @@ def test_quick_constructor_keeps_defaults_and_factories() -> None:
         a.size = 4  # type: ignore[misc]
     with pytest.raises(TypeError):
         make()  # the required field is still required
+
+
+EVERY_FIELD = """
+name: every.field
+tasks:
+  - name: start
+    action: core.echo
+    description: the first
+    input: {a: 1}
+    when: "{{ true }}"
+    with_items: "{{ [1, 2] }}"
+    batch_size: 2
+    concurrency: 3
+    retry: {count: 4, delay: 5}
+    timeout: 60
+    publish: [{p: "{{ result() }}"}]
+    on_success: [gather, child, fan]
+  - name: gather
+    action: core.noop
+    join: 1
+    local: true
+  - name: child
+    workflow: other.child
+  - name: fan
+    type: parallel
+    tasks:
+      - {name: one, action: "python:m:f", callback: {schema: {type: object}}}
+"""
+
+
+def test_every_task_field_lands_where_it_belongs() -> None:
+    """The loader passes a task's fields in order, not by keyword: each one must arrive as itself."""
+    tasks = load_text(EVERY_FIELD).tasks
+    start, gather, child, fan = tasks["start"], tasks["gather"], tasks["child"], tasks["fan"]
+    assert (start.name, start.line, start.type, start.action, start.workflow) == ("start", 4, "action", "core.echo", None)
+    assert (start.input, start.when, start.with_items) == ({"a": 1}, "{{ true }}", "{{ [1, 2] }}")
+    assert (start.batch_size, start.concurrency, start.timeout, start.join) == (2, 3, 60, None)
+    assert start.retry is not None and (start.retry.count, start.retry.delay) == (4, 5)
+    assert start.publish == (("p", "{{ result() }}"),)
+    assert [(tr.origin, tr.line, tr.when, tr.outcomes, tr.publish, tr.do, tr.decision, tr.commands)
+            for tr in start.next] == [("on_success", 15, None, frozenset({"succeeded"}), (),
+                                       ("gather", "child", "fan"), None, frozenset())]
+    assert (start.subtasks, start.callback, start.callback_schema, start.description, start.local) == (
+        (), False, None, "the first", False)
+    assert (gather.join, gather.local, gather.line) == (1, True, 16)
+    assert (child.type, child.workflow, child.action) == ("workflow", "other.child", None)
+    one, = fan.subtasks
+    assert (fan.type, one.name, one.action, one.callback, one.callback_schema) == (
+        "parallel", "one", "python:m:f", True, {"type": "object"})

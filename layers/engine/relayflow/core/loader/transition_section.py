@@ -78,8 +78,9 @@ def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> 
             out.extend(conditional_legacy(b, raw, path + (key,), task, key, outcomes))
             continue
         do, commands = targets(b, raw, path + (key,), task, key)
-        out.append(new_transition(origin=key, line=b.line_in(t, key, path), outcomes=outcomes, do=do,
-                              commands=commands))
+        # in Transition's field order (origin, line, when, outcomes, publish, do, decision,
+        # commands): one per task of a large workflow, and keywords cost a third of building it
+        out.append(new_transition(key, b.line_in(t, key, path), None, outcomes, (), do, None, commands))
     if "decision" in t:
         out.append(decision(b, t["decision"], path + ("decision",), task))
     if "next" in t:
