@@ -97,14 +97,20 @@ class TreeLines:
                 line, node = lines[index], node[index]
         return line + 1  # kept as libyaml counts them, from 0
 
+    def lines_in(self, container: Any) -> Any:
+        """The lines (counted from 0) of ``container``'s entries, by index for a list and by key
+        for a mapping, when it is one of this document's own containers (not a copy); else None."""
+        held = self.entries.get(id(container))
+        return held[1] if held is not None and held[0] is container else None
+
     def entry_line(self, container: Any, key: Any) -> int | None:
         """The line of ``container[key]`` when ``container`` is one of this document's own
         containers (not a copy): a lookup, where ``line_of`` walks the path from the root."""
-        held = self.entries.get(id(container))
-        if held is None or held[0] is not container:
+        lines = self.lines_in(container)
+        if lines is None:
             return None
         try:
-            line: int = held[1][key]
+            line: int = lines[key]
         except (KeyError, IndexError, TypeError):
             return None
         return line + 1
