@@ -71,6 +71,7 @@ def compare(text: str) -> bool:
             parent = parent[step]
         want = yamlpos.line_of(lines, path)
         assert block[1].entry_line(parent, path[-1]) == want, f"entry line of {path}\n{text}"
+        assert block[1].lines_in(parent)[path[-1]] + 1 == want, f"lines in the container of {path}\n{text}"
         assert block[1].entry_line(dict(parent) if isinstance(parent, dict) else list(parent), path[-1]) is None
         assert block[1].entry_line(parent, "missing" if isinstance(parent, dict) else len(parent)) is None
     return True

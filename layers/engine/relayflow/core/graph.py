@@ -12,15 +12,21 @@ def edges(tasks: Mapping[str, TaskSpec]) -> dict[str, tuple[str, ...]]:
     out = {}
     for name, task in tasks.items():
         targets = task.targets()
-        out[name] = targets if all(t in tasks for t in targets) else tuple(t for t in targets if t in tasks)
+        for t in targets:
+            if t not in tasks:
+                targets = tuple(t for t in targets if t in tasks)
+                break
+        out[name] = targets
     return out
 
 
 def inbound(succ: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
-    inb: dict[str, dict[str, None]] = {name: {} for name in succ}
+    """task -> the tasks that lead to it, in declaration order; ``succ`` names each successor
+    of a task once (as :func:`edges` gives them)."""
+    inb: dict[str, list[str]] = {name: [] for name in succ}
     for src, targets in succ.items():
         for t in targets:
-            inb[t].setdefault(src, None)
+            inb[t].append(src)
     return {name: tuple(srcs) for name, srcs in inb.items()}
 
 

@@ -100,6 +100,17 @@ class TreeLines:
                 node = node[index]
         return line + 1  # kept as libyaml counts them, from 0
 
+    def lines_in(self, container: Any) -> Any:
+        """The lines (counted from 0) of ``container``'s entries, by index for a list and by key
+        for a mapping, when it is one of this document's own containers (not a copy); else None."""
+        held = self.entries.get(id(container))
+        if held is None or held[0] is not container:
+            return None
+        lines = held[1]
+        if type(lines) is int:  # one line for all its entries: their table, made when asked
+            return [lines] * len(container) if type(container) is list else dict.fromkeys(container, lines)
+        return lines
+
     def entry_line(self, container: Any, key: Any) -> int | None:
         """The line of ``container[key]`` when ``container`` is one of this document's own
         containers (not a copy): a lookup, where ``line_of`` walks the path from the root."""

@@ -283,11 +283,14 @@ class Builder:
             return None
         entries: list[tuple[Any, Path, int]] = []  # (task, its path, its line)
         if isinstance(raw, list):
+            # the list's own table of lines, when the quick reading kept one: a task's line at its index
+            table = self.lines.lines_in(raw) if isinstance(self.lines, TreeLines) else None
             for i, t in enumerate(raw):
                 if not isinstance(t, dict):
                     self.err(("tasks", i), None, "tasks", f"task #{i + 1} must be a mapping")
                     continue
-                entries.append((t, ("tasks", i), self.line_in(raw, i, ("tasks",))))
+                entries.append((t, ("tasks", i), table[i] + 1 if table is not None
+                                else yamlpos.line_of(self.lines, ("tasks", i))))
         elif isinstance(raw, dict):
             for name, t in raw.items():
                 if t is None:

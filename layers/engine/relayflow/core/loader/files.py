@@ -96,6 +96,13 @@ def parse(text: str, source: str = "<string>", *, precise: bool = False) -> tupl
         spec = builder.build(data)
     finally:
         if was_enabled:
+            if not gc.get_freeze_count():
+                # Everything built since is moved to the oldest generation at once: the collector
+                # counted each allocation while off, and its first young collection would walk
+                # them all (a twentieth of a large load). Skipped when the process froze objects
+                # of its own, which unfreezing would release.
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
     problems = sorted(builder.problems, key=lambda p: (p.line, p.severity != "error"))
     if any(p.severity == "error" for p in problems):

@@ -45,16 +45,29 @@ def _cycle_through(succ: dict[str, tuple[str, ...]], start: str) -> list[str]:
     return [start]
 
 
+def _task_paths(tasks: dict[str, TaskSpec], data: dict[str, Any]) -> dict[str, Path]:
+    """Each task's path in the document (its first definition's, for a duplicate name)."""
+    raw_tasks = data.get("tasks")
+    if not isinstance(raw_tasks, list):
+        return {name: ("tasks", name) for name in tasks}
+    path_of: dict[str, Path] = {}
+    for i, t in enumerate(raw_tasks):
+        if isinstance(t, dict) and isinstance(t.get("name"), str):
+            path_of.setdefault(t["name"], ("tasks", i))
+    return path_of
+
+
 def check_graph(b: Builder, tasks: dict[str, TaskSpec], succ: dict[str, tuple[str, ...]],
                 inb: dict[str, tuple[str, ...]], entry: tuple[str, ...], data: dict[str, Any]) -> None:
-    raw_tasks = data.get("tasks")
-    path_of: dict[str, Path] = {}
-    if isinstance(raw_tasks, list):
-        for i, t in enumerate(raw_tasks):
-            if isinstance(t, dict) and isinstance(t.get("name"), str):
-                path_of.setdefault(t["name"], ("tasks", i))
-    else:
-        path_of = {name: ("tasks", name) for name in tasks}
+    paths: dict[str, Path] | None = None
+
+    def path_of(name: str) -> Path:
+        # the tasks' paths are needed only to report a problem: built at the first one
+        nonlocal paths
+        if paths is None:
+            paths = _task_paths(tasks, data)
+        return paths.get(name, ("tasks",))
+
     if not entry:
         b.err(("tasks",), None, "tasks",
                  "no entry task: every task is the target of a transition, so nothing can start")
@@ -64,34 +77,34 @@ def check_graph(b: Builder, tasks: dict[str, TaskSpec], succ: dict[str, tuple[st
             if name not in reached:
                 tail = (f" (only {', '.join(inbound_of)} lead{'s' if len(inbound_of) == 1 else ''} here, "
                         "and no entry task leads there)") if (inbound_of := inb[name]) else ""
-                b.err(path_of.get(name, ("tasks",)), name, "name",
+                b.err(path_of(name), name, "name",
                          f"unreachable: no path leads here from an entry task{tail}")
     cyclic = graph.in_cycles(succ)
     for name, task in tasks.items():
-        p = path_of.get(name, ("tasks",))
         if task.join is not None:
             if name in cyclic:
-                b.err(p + ("join",), name, "join",
+                b.err(path_of(name) + ("join",), name, "join",
                          "a join task cannot be inside a cycle (a loop passes through it); remove 'join' "
                          "or move the loop")
             if isinstance(task.join, int) and task.join > len(inb[name]):
                 leading = f" ({', '.join(inb[name])})" if inb[name] else ""
-                b.err(p + ("join",), name, "join",
+                b.err(path_of(name) + ("join",), name, "join",
                          f"waits for {task.join} inbound tasks but only {len(inb[name])} "
                          f"lead{'s' if len(inb[name]) == 1 else ''} here{leading}; "
                          "it could never run")
         elif len(inb[name]) > 1 and name not in cyclic:
-            b.err(p, name, "join",
+            b.err(path_of(name), name, "join",
                      f"{len(inb[name])} tasks lead here ({', '.join(inb[name])}) and there is no 'join': "
                      "it runs once per arrival", severity="warning")
     if any(task.join is not None and task.join != 1 for task in tasks.values()):  # else no failure goes only into joins
         for name, task in tasks.items():
-            check_failure_into_joins(b, task, tasks, path_of.get(name, ("tasks",)))
+            check_failure_into_joins(b, task, tasks, path_of(name))
     if cyclic and entry:  # without an entry task nothing runs (reported above)
         check_endless_loops(b, tasks, path_of, data.get("max_task_runs", DEFAULT_MAX_TASK_RUNS))
 
 
-def check_endless_loops(b: Builder, tasks: dict[str, TaskSpec], path_of: dict[str, Path], max_runs: Any) -> None:
+def check_endless_loops(b: Builder, tasks: dict[str, TaskSpec], path_of: Callable[[str], Path],
+                        max_runs: Any) -> None:
     """Loops no 'when' can leave: each edge fires on every outcome (an error), or on success
     with no condition (a warning: only a failure leaves it)."""
     def edges(fires: Callable[[Transition], bool]) -> dict[str, tuple[str, ...]]:
@@ -129,7 +142,7 @@ def check_endless_loops(b: Builder, tasks: dict[str, TaskSpec], path_of: dict[st
                 message = (f"loop {path} has no 'when': only a failure leaves it; give one of its "
                            f"transitions a 'when' that ends the loop")
             key, _, index = origin.rstrip("]").partition("[")
-            b.err(path_of.get(name, ("tasks",)) + ((key, int(index)) if index else (key,)), name, origin,
+            b.err(path_of(name) + ((key, int(index)) if index else (key,)), name, origin,
                      message, severity="error" if sure else "warning")
 
 

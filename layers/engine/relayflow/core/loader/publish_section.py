@@ -12,26 +12,28 @@ if TYPE_CHECKING:
 
 
 def publish_pairs(b: Builder, raw: Any, path: Path, task: str | None, field: str) -> tuple[tuple[str, Any], ...]:
-    pairs: list[tuple[str, Any, Path]] = []
+    out: list[tuple[str, Any]] = []
     if isinstance(raw, dict):
-        pairs = [(k, v, path + (k,)) for k, v in raw.items()]
+        for k, v in raw.items():
+            _pair(b, out, k, v, path + (k,), task, field)
     elif isinstance(raw, list):
         for i, entry in enumerate(raw):
             if isinstance(entry, dict) and len(entry) == 1:
                 (k, v), = entry.items()
-                pairs.append((k, v, path + (i,)))
+                _pair(b, out, k, v, path + (i,), task, field)
             elif isinstance(entry, str) and TASK_NAME_RE.match(entry):
-                pairs.append((entry, "{{ result() }}", path + (i,)))  # a bare name publishes the result
+                _pair(b, out, entry, "{{ result() }}", path + (i,), task, field)  # a bare name publishes the result
             else:
                 b.err(path + (i,), task, field, "each entry must be a single {name: template}")
     elif raw is not None:
         b.err(path, task, field, "must be a list of {name: template} (or a mapping)")
-    out = []
-    for k, v, p in pairs:
-        if not isinstance(k, str) or not k:
-            b.err(p, task, field, f"variable name {k!r} must be text")
-            continue
-        template_checks.template(b, v, p, task, f"{field}.{k}")
-        b.published.add(k)
-        out.append((k, v))
     return tuple(out)
+
+
+def _pair(b: Builder, out: list[tuple[str, Any]], k: Any, v: Any, path: Path, task: str | None, field: str) -> None:
+    if not isinstance(k, str) or not k:
+        b.err(path, task, field, f"variable name {k!r} must be text")
+        return
+    template_checks.template(b, v, path, task, f"{field}.{k}")
+    b.published.add(k)
+    out.append((k, v))

@@ -11,6 +11,7 @@ from ..spec import (
     NOOP,
     RetrySpec,
     TaskSpec,
+    new_task_spec,
 )
 from ..yamlpos import Path
 from . import template_checks, transition_section
@@ -47,7 +48,8 @@ def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | Non
     """One task (or, with ``sub``, one sub-task of the parallel task ``parent``), at ``line``
     (found from ``path`` when not given)."""
     name = t.get("name")
-    valid_name = isinstance(name, str) and bool(TASK_NAME_RE.match(name))
+    # (an ASCII identifier is a task name: the pattern runs only for the names it leaves out)
+    valid_name = isinstance(name, str) and (name.isidentifier() and name.isascii() or bool(TASK_NAME_RE.match(name)))
     # Problems name a sub-task as PARENT/SUB ('/' cannot occur in a task name).
     label = (f"{parent}/{name}" if parent else name) if valid_name else None
     if name is None:
@@ -187,15 +189,13 @@ def task(b: Builder, t: dict[str, Any], path: Path, sub: bool, parent: str | Non
     transitions = () if sub else transition_section.transitions(b, t, path, label)
     if label is None or not isinstance(name, str):
         return None
-    return TaskSpec(
-        name=name, line=line if line is not None else yamlpos.line_of(b.lines, path), type=ttype,
-        action=action if isinstance(action, str) else None,
-        workflow=workflow if isinstance(workflow, str) else None,
-        input=task_input, when=when, with_items=with_items, batch_size=batch_size,
-        concurrency=concurrency, retry=retry, timeout=timeout, join=join, publish=publish,
-        next=transitions, subtasks=tuple(sub_specs), callback=callback, callback_schema=callback_schema,
-        description=t.get("description"), local=local,
-    )
+    # In TaskSpec's field order, not by keyword: twenty keywords cost more than building the
+    # record does (tests/unit/test_spec_records.py checks that every field lands as itself).
+    return new_task_spec(
+        name, line if line is not None else yamlpos.line_of(b.lines, path), ttype,
+        action if isinstance(action, str) else None, workflow if isinstance(workflow, str) else None,
+        task_input, when, with_items, batch_size, concurrency, retry, timeout, join, publish,
+        transitions, tuple(sub_specs), callback, callback_schema, t.get("description"), local)
 
 
 def local_flag(b: Builder, t: dict[str, Any], ttype: str, action: Any, callback: bool, path: Path,

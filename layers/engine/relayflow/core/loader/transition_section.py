@@ -13,6 +13,7 @@ from ..spec import (
     TIMED_OUT,
     Branch,
     Transition,
+    new_transition,
 )
 from ..yamlpos import Path
 from . import template_checks
@@ -77,8 +78,9 @@ def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> 
             out.extend(conditional_legacy(b, raw, path + (key,), task, key, outcomes))
             continue
         do, commands = targets(b, raw, path + (key,), task, key)
-        out.append(Transition(origin=key, line=b.line_in(t, key, path), outcomes=outcomes, do=do,
-                              commands=commands))
+        # in Transition's field order (origin, line, when, outcomes, publish, do, decision,
+        # commands): one per task of a large workflow, and keywords cost a third of building it
+        out.append(new_transition(key, b.line_in(t, key, path), None, outcomes, (), do, None, commands))
     if "decision" in t:
         out.append(decision(b, t["decision"], path + ("decision",), task))
     if "next" in t:
@@ -100,7 +102,7 @@ def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> 
                                         f"{field}.publish")
                 do, commands = targets(b, entry["do"], epath + ("do",), task, f"{field}.do") \
                     if "do" in entry else ((), frozenset())
-                out.append(Transition(origin=field, line=yamlpos.line_of(b.lines, epath),
+                out.append(new_transition(origin=field, line=yamlpos.line_of(b.lines, epath),
                                       when=when, publish=publish, do=do, commands=commands))
             check_failed_and_timed_out(b, raw, path + ("next",), task)
     return tuple(out)
@@ -130,7 +132,7 @@ def conditional_legacy(b: Builder, raw: list[Any], path: Path, task: str | None,
         epath, field = path + (i,), f"{key}[{i}]"
         if isinstance(entry, str):
             do, commands = targets(b, entry, epath, task, field)
-            out.append(Transition(origin=field, line=yamlpos.line_of(b.lines, epath), outcomes=outcomes,
+            out.append(new_transition(origin=field, line=yamlpos.line_of(b.lines, epath), outcomes=outcomes,
                                   do=do, commands=commands))
             continue
         if not isinstance(entry, dict):
@@ -150,7 +152,7 @@ def conditional_legacy(b: Builder, raw: list[Any], path: Path, task: str | None,
             b.err(epath, task, field, "needs 'do': the task(s) to run")
             continue
         do, commands = targets(b, raw_do, epath + ("do",), task, f"{field}.do")
-        out.append(Transition(origin=field, line=yamlpos.line_of(b.lines, epath), outcomes=outcomes,
+        out.append(new_transition(origin=field, line=yamlpos.line_of(b.lines, epath), outcomes=outcomes,
                               when=when, do=do, commands=commands))
     return out
 
@@ -186,5 +188,5 @@ def decision(b: Builder, raw: Any, path: Path, task: str | None) -> Transition:
         branches.append(Branch(when=when, do=do, default=default, commands=commands))
     if sum(branch.default for branch in branches) > 1:
         b.err(path, task, "decision", "only one branch may be the default")
-    return Transition(origin="decision", line=yamlpos.line_of(b.lines, path),
+    return new_transition(origin="decision", line=yamlpos.line_of(b.lines, path),
                       outcomes=frozenset({SUCCEEDED}), decision=tuple(branches))
