@@ -21,10 +21,16 @@ a document nested deeper than ``MAX_DEPTH`` or of more than ``yamlpos.MAX_VALUES
 :mod:`yamlfast`. ``tests/unit/test_yamlblock.py`` compares both readings on thousands of
 documents, the repository's own and generated ones near the subset's edges.
 
-Every line is matched once by a regular expression that cannot backtrack more than a
-key's length, and every flow collection is cut into tokens once: the reading is linear in
-the text. Lines are counted from 0, as libyaml counts them; :class:`yamlfast.TreeLines`
-answers from them.
+A line is cut at its first ': ', and what comes before it (an indent, a '- ', a key) recurs
+from line to line: what the line pattern read in it is looked up, and the next key of the
+innermost mapping or the first key of a list's next item is read without the pattern.
+Any other line is matched by a regular expression that cannot backtrack more than a key's
+length. A flow collection of the plainest kind (entries separated by ', ', names and
+words, double-quoted scalars) is read by splitting it there; any other is cut into tokens
+once. The reading is linear in the text: a regular expression call costs thousands of
+instructions, so str methods do the common lines' work. Lines are counted from 0, as
+libyaml counts them; :class:`yamlfast.TreeLines` answers from them (one line for all the
+entries of a flow collection).
 """
 from __future__ import annotations
 
@@ -83,7 +89,9 @@ class _Reader:
         self.entries: dict[int, tuple[Any, Any]] = {}
         # plain scalar -> its value, as in yamlfast: keys recur in every task, values are immutable
         self.memo: dict[str, Any] = {}
-        # key text -> the key, once it is known to be a key yamlpos.load accepts
+        # key text -> the key, once it is known to be a key yamlpos.load accepts; each text is
+        # a block key's name or a flow key's token without ': ', so a flow collection's tokens
+        # read it followed by ': ' as one key too (flat_mapping relies on it)
         self.keys: dict[str, Any] = {}
         # a flow key's token ('name: ') -> the key, once it is known to be one
         self.flow_keys: dict[str, Any] = {}
