@@ -321,9 +321,7 @@ class _Reader:
         table: Any = None
         items: Any = None
         item_lines: Any = None
-        number = -1
-        for line in text.split("\n"):
-            number += 1
+        for number, line in enumerate(text.split("\n")):
             # Most lines are a key of a mapping and a plain scalar or a flow collection: what
             # comes before ': ' recurs (an indent, a '- ', a key) and is looked up.
             head, _, rest = line.partition(": ")
