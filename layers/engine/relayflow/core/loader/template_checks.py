@@ -29,12 +29,17 @@ def template(b: Builder, value: Any, path: Path, task: str | None, field: str,
             b.template_uses.append((path, task, field, value, expression, item_scope))
     elif isinstance(value, dict):
         for k, v in value.items():
+            if type(v) in _NO_TEMPLATE_TYPES:
+                continue  # (most of a task's input: a number or a flag)
             if _may_hold_template(v, expression):
                 template(b, v, path + (k,), task, f"{field}.{k}", expression, item_scope)
     elif isinstance(value, list):
         for i, v in enumerate(value):
             if _may_hold_template(v, expression):
                 template(b, v, path + (i,), task, f"{field}[{i}]", expression, item_scope)
+
+
+_NO_TEMPLATE_TYPES = frozenset({int, float, bool, type(None)})
 
 
 def _may_hold_template(value: Any, expression: bool) -> bool:
@@ -90,14 +95,18 @@ def check_templates(b: Builder) -> None:
     # every task) is checked once: whether it is clean depends only on this key.
     clean: set[tuple[str, bool, bool, bool, bool]] = set()
     for path, task, field, text, expression, item_scope in b.template_uses:
-        key = (text, expression, item_scope, field.split(".")[0].split("[")[0] in _NO_OUTCOME_FIELDS,
-               task in b.callback_tasks)
+        key = (text, expression, item_scope, _field_root(field) in _NO_OUTCOME_FIELDS, task in b.callback_tasks)
         if key in clean:
             continue
         found = len(b.problems)
         check_use(b, path, task, field, text, expression, item_scope)
         if len(b.problems) == found:
             clean.add(key)
+
+
+def _field_root(field: str) -> str:
+    """The task field a template's field is under: ``input`` for ``input.x[0].y``."""
+    return field.partition(".")[0].partition("[")[0]
 
 
 def check_use(b: Builder, path: Path, task: str | None, field: str, text: str, expression: bool,
@@ -112,7 +121,7 @@ def check_use(b: Builder, path: Path, task: str | None, field: str, text: str, e
     for name in sorted(names - SCOPES - FUNCTIONS):
         b.err(path, task, field, unknown_name(b, name))
     outcome = sorted(names & FUNCTIONS)
-    if outcome and field.split(".")[0].split("[")[0] in _NO_OUTCOME_FIELDS:
+    if outcome and _field_root(field) in _NO_OUTCOME_FIELDS:
         b.err(path, task, field,
                  f"{outcome[0]}() belongs to a finished task: it is set in that task's publish, next, "
                  f"decision and retry.on_error, and is null here; write 'task.NAME.result' (or "
