@@ -25,10 +25,10 @@ A line is cut at its first ': ', and what comes before it (an indent, a '- ', a 
 from line to line: what the line pattern read in it is looked up, and the next key of the
 innermost mapping or the first key of a list's next item is read without the pattern.
 Any other line is matched by a regular expression that cannot backtrack more than a key's
-length. A flow collection of the plainest kind (entries separated by ', ', names and
-words, double-quoted scalars) is read by splitting it there; any other is cut into tokens
-once. The reading is linear in the text: a regular expression call costs thousands of
-instructions, so str methods do the common lines' work. Lines are counted from 0, as
+length. Scalars and flow collections are read by :mod:`yamlflow`: one of the plainest kind
+(entries separated by ', ', names and words, double-quoted scalars) by splitting it there,
+any other by cutting it into tokens once. The reading is linear in the text: a regular
+expression call costs thousands of instructions, so str methods do the common lines' work. Lines are counted from 0, as
 libyaml counts them; :class:`yamlfast.TreeLines` answers from them (one line for all the
 entries of a flow collection).
 """
@@ -41,7 +41,8 @@ from typing import Any
 
 import yaml
 
-from .yamlfast import _KEY_TYPES, _RESOLVERS, MAX_DEPTH, TreeLines, _NotPlain, _scalar
+from .yamlfast import _RESOLVERS, MAX_DEPTH, TreeLines, _NotPlain
+from .yamlflow import NO_VALUE, ScalarReader
 from .yamlpos import MAX_VALUES
 
 # A line: its indent, the "- " of the sequence items it opens, a simple key and ':' (then a
@@ -49,17 +50,6 @@ from .yamlpos import MAX_VALUES
 # read a longer simple key as a key (its limit is 1024), and a bounded run keeps the
 # backtracking, when no ':' follows, to the key's length.
 _LINE = re.compile(r"^( *)((?:- +)*)(?:([A-Za-z0-9_][A-Za-z0-9_.-]{0,255}):(?: +|$))?(.*)$", re.MULTILINE)
-# A token of a flow collection, after the spaces before it: a space and a comment; an
-# indicator; a quoted scalar with no escapes and no line break; a plain scalar (no
-# ',[]{}:#' or quote in it, no space at its ends, not starting with an indicator), with ': '
-# when it is a key; any other character, which ends the reading. Spaces are skipped one at a
-# time only until a token starts (the text cut has no trailing spaces), and only a plain
-# scalar's trailing spaces are backtracked over: the cutting is linear.
-_FLOW_TOKEN = re.compile(
-    r""" *?( \#.*|[\[\]{},]|"[^"\\]*"|'[^']*'"""
-    r"""|(?:[^-?:,\[\]{}#&*!|>'"%@` ]|-[^ ,\[\]{}:#'"])(?:[^,\[\]{}:#'"]*[^ ,\[\]{}:#'"])?(?:: )?"""
-    r"""|[^ ])""")
-MAX_KEY = 256  # the longest key read here, as the line pattern has it
 
 
 def load(text: str) -> tuple[Any, TreeLines] | None:
@@ -81,20 +71,11 @@ def load(text: str) -> tuple[Any, TreeLines] | None:
             gc.enable()
 
 
-class _Reader:
+class _Reader(ScalarReader):
     """One reading: the containers' line tables, the memos, and the open blocks."""
 
     def __init__(self, ctor: yaml.SafeLoader):
-        self.ctor = ctor
-        self.entries: dict[int, tuple[Any, Any]] = {}
-        # plain scalar -> its value, as in yamlfast: keys recur in every task, values are immutable
-        self.memo: dict[str, Any] = {}
-        # key text -> the key, once it is known to be a key yamlpos.load accepts; each text is
-        # a block key's name or a flow key's token without ': ', so a flow collection's tokens
-        # read it followed by ': ' as one key too (flat_mapping relies on it)
-        self.keys: dict[str, Any] = {}
-        # a flow key's token ('name: ') -> the key, once it is known to be one
-        self.flow_keys: dict[str, Any] = {}
+        super().__init__(ctor)
         # A line's text before its first ': ' -> what the line pattern read in it, once a line
         # with that start was read: (the column at which it is the next key of a mapping, -2
         # after dashes; the key; the indent's length; the dashes; the key's text; the column at
@@ -103,206 +84,13 @@ class _Reader:
         # The block reading's state between lines: the document, the open blocks outermost
         # first (the column of their keys or '-', their depth, the container, its lines), the
         # innermost one's, and a key with no value on its line (mapping, key, its column, depth).
-        self.root: Any = _NO_VALUE
+        self.root: Any = NO_VALUE
         self.root_line = 0
         self.blocks: list[tuple[int, int, Any, Any]] = []
         self.col = self.depth = -1
         self.container: Any = None
         self.lines: Any = None
         self.pending: tuple[dict[Any, Any], Any, int, int] | None = None
-
-    def plain(self, text: str) -> Any:
-        """The value of a plain scalar not in the memo yet (the callers look there first)."""
-        if text.isdigit() and text[0] != "0":
-            value: Any = int(text)  # what the int resolver and the safe constructor make of it
-        else:
-            value = _scalar(text, self.ctor) if text[:1] in _RESOLVERS else text
-        self.memo[text] = value
-        return value
-
-    def key(self, text: str) -> Any:
-        key = self.memo.get(text, _NO_VALUE)
-        if key is _NO_VALUE:
-            key = self.plain(text)
-        if type(key) is not str and not isinstance(key, _KEY_TYPES):
-            raise _NotPlain  # a date as a key: yamlpos.load names it
-        self.keys[text] = key
-        return key
-
-    def value(self, rest: str, line: int, depth: int) -> Any:
-        """The value a line ends with, ``rest`` neither empty nor a comment, in a container at ``depth``."""
-        first = rest[0]
-        if first == '"' or first == "'":
-            end = rest.find(first, 1)
-            if end < 0 or (first == '"' and "\\" in rest[1:end]):
-                raise _NotPlain  # a scalar over several lines, or an escape
-            tail = rest[end + 1:]
-            if tail:  # spaces and a comment, or nothing ("''" in single quotes is neither)
-                stripped = tail.lstrip(" ")
-                if stripped and (stripped[0] != "#" or len(stripped) == len(tail)):
-                    raise _NotPlain
-            return rest[1:end]
-        if first == "[" or first == "{":
-            return self.flow(rest, line, depth + 1)
-        if first in _INDICATORS and (first != "-" or rest[1:2] in ("", " ")):
-            raise _NotPlain  # an indicator: a block scalar, an alias, a tag...
-        if "#" in rest:
-            cut = rest.find(" #")
-            if cut >= 0:
-                rest = rest[:cut]
-        if rest[-1] == " ":
-            rest = rest.rstrip(" ")
-        if ":" in rest and (": " in rest or rest[-1] == ":"):
-            raise _NotPlain  # libyaml reads a mapping there, or refuses it
-        value = self.memo.get(rest, _NO_VALUE)
-        return self.plain(rest) if value is _NO_VALUE else value
-
-    def flow(self, rest: str, line: int, depth: int) -> Any:
-        """The flow collection ``rest`` holds, at ``depth``: all on its line, a comment at most after it."""
-        if rest[-1] == " ":
-            rest = rest.rstrip(" ")
-        value = self.flat(rest, line, depth)
-        if value is not _NO_VALUE:
-            return value
-        tokens = _FLOW_TOKEN.findall(rest)
-        try:
-            value, i = self.collection(tokens, 1, line, depth)
-            if i < len(tokens) and (i + 1 < len(tokens) or tokens[i][0] != " "):
-                raise _NotPlain  # more after it, or a '#' right after it
-        except IndexError:
-            raise _NotPlain from None  # the collection goes on on the next line
-        return value
-
-    def flat(self, text: str, line: int, depth: int) -> Any:
-        """The flow collection ``text`` when it is of the plainest kind, else _NO_VALUE: a
-        mapping or a list whose entries are separated by ', ', its keys names, its scalars
-        words or double-quoted, a list's items mappings of one such entry at most.
-
-        Splitting the text at ', ' is its reading then: a word has no indicator in it, and a
-        quoted scalar split there leaves a piece with an unclosed quote, which is not read here.
-        (Cutting a flow collection into tokens costs a few thousand instructions a call and a
-        thousand a token; this is a few str methods.)"""
-        if depth + 1 >= MAX_DEPTH:
-            return _NO_VALUE  # the tokens' reading hands it over, or reads it
-        close = text[-1]
-        if text[0] == "{":
-            if close != "}":
-                return _NO_VALUE
-            mapping = self.flat_mapping(text[1:-1].split(", "))
-            if mapping is None:
-                return _NO_VALUE
-            self.entries[id(mapping)] = (mapping, line)
-            return mapping
-        if close != "]":
-            return _NO_VALUE
-        items: list[Any] = []
-        mappings = []
-        for item in text[1:-1].split(", "):
-            if item[:1] == "{":
-                mapping = self.flat_mapping([item[1:-1]]) if item[-1] == "}" else None
-                if mapping is None:
-                    return _NO_VALUE
-                mappings.append(mapping)
-                items.append(mapping)
-                continue
-            value = self.word(item)
-            if value is _NO_VALUE:
-                return _NO_VALUE
-            items.append(value)
-        entries = self.entries
-        entries[id(items)] = (items, line)  # (all on the line: TreeLines takes one line for them)
-        for mapping in mappings:
-            entries[id(mapping)] = (mapping, line)
-        return items
-
-    def flat_mapping(self, parts: list[str]) -> dict[Any, Any] | None:
-        """The mapping of ``parts``, each a name, ': ' and a word or a double-quoted scalar; None
-        when one is not that, or a key recurs."""
-        mapping: dict[Any, Any] = {}
-        keys = self.keys
-        for part in parts:
-            text, _, value_text = part.partition(": ")
-            key = keys.get(text, _NO_VALUE)  # (every text there is a key a flow's tokens read as one)
-            if key is _NO_VALUE:
-                if not (text.isalnum() or text.isidentifier()) or len(text) > MAX_KEY:
-                    return None
-                key = self.key(text)
-            if key in mapping:
-                return None
-            value = self.word(value_text)
-            if value is _NO_VALUE:
-                return None
-            mapping[key] = value
-        return mapping
-
-    def word(self, text: str) -> Any:
-        """The value of ``text`` in a flow collection when it is a word (letters, digits, '_')
-        or a double-quoted scalar without escapes; else _NO_VALUE."""
-        if text.isalnum() or text.isidentifier():
-            value = self.memo.get(text, _NO_VALUE)
-            return self.plain(text) if value is _NO_VALUE else value
-        if len(text) > 1 and text[0] == '"' and text[-1] == '"':
-            inner = text[1:-1]
-            if '"' not in inner and "\\" not in inner:
-                return inner
-        return _NO_VALUE
-
-    def collection(self, tokens: list[str], i: int, line: int, depth: int) -> tuple[Any, int]:
-        """The collection ``tokens[i - 1]`` opens, and the index of the token after it."""
-        if depth >= MAX_DEPTH:
-            raise _NotPlain
-        container: Any
-        if tokens[i - 1] == "{":
-            container, close = {}, "}"
-        else:
-            container, close = [], "]"
-        self.entries[id(container)] = (container, line)  # every entry on the line
-        token = tokens[i]
-        if token == close:
-            return container, i + 1
-        mapping = close == "}"
-        memo = self.memo
-        flow_keys = self.flow_keys
-        # (one loop for both kinds, scalars read in it: a call per entry was most of the cost)
-        while True:
-            if mapping:
-                # a key: a plain scalar and ': ' (a trailing ',' or any other token is none)
-                key = flow_keys.get(token, _NO_VALUE)
-                if key is _NO_VALUE:
-                    if token[-1] != " " or token[0] in _NOT_PLAIN_START or len(token) > MAX_KEY + 2:
-                        raise _NotPlain
-                    key = flow_keys[token] = self.key(token[:-2])
-                if key in container:
-                    raise _NotPlain  # a duplicate key
-                i += 1
-                token = tokens[i]
-            first = token[0]
-            if first in _NOT_PLAIN_START:
-                if first == "{" or first == "[":
-                    value, i = self.collection(tokens, i + 1, line, depth + 1)
-                elif (first == '"' or first == "'") and len(token) > 1 and token[-1] == first:
-                    value = token[1:-1]
-                    i += 1
-                else:
-                    raise _NotPlain  # an unclosed quote, an indicator, a comment, a ',' where a value is due
-            elif token[-1] == " " or token == "-":
-                raise _NotPlain  # a key where a value is due, or a '-' alone
-            else:
-                value = memo.get(token, _NO_VALUE)
-                if value is _NO_VALUE:
-                    value = self.plain(token)
-                i += 1
-            if mapping:
-                container[key] = value
-            else:
-                container.append(value)
-            token = tokens[i]
-            if token == close:
-                return container, i + 1
-            if token != ",":
-                raise _NotPlain
-            i += 1
-            token = tokens[i]
 
     def read(self, text: str) -> tuple[Any, TreeLines]:
         memo = self.memo
@@ -334,8 +122,8 @@ class _Reader:
                     first = rest[0]
                     if first in _PLAIN_START and "#" not in rest and ":" not in rest and rest[-1] != " ":
                         table[k] = number
-                        value = memo.get(rest, _NO_VALUE)
-                        container[k] = plain(rest) if value is _NO_VALUE else value
+                        value = memo.get(rest, NO_VALUE)
+                        container[k] = plain(rest) if value is NO_VALUE else value
                         continue
                     if first == "{" or first == "[":
                         table[k] = number
@@ -344,14 +132,14 @@ class _Reader:
                 elif known[5] == item_col:  # the next item of the list, a mapping: its first key
                     first = rest[0]
                     if first in _PLAIN_START and "#" not in rest and ":" not in rest and rest[-1] != " ":
-                        value = memo.get(rest, _NO_VALUE)
-                        if value is _NO_VALUE:
+                        value = memo.get(rest, NO_VALUE)
+                        if value is NO_VALUE:
                             value = plain(rest)
                     elif first == "{" or first == "[":
                         value = flow(rest, number, depth + 1)
                     else:
-                        value = _NO_VALUE  # read by line()
-                    if value is not _NO_VALUE:
+                        value = NO_VALUE  # read by line()
+                    if value is not NO_VALUE:
                         k = known[1]
                         container = {k: value}
                         table = {k: number}
@@ -364,7 +152,7 @@ class _Reader:
                         self.col, self.container, self.lines = key_col, container, table
                         continue
             key_col, container, table, depth, item_col, items, item_lines = other(line, number, head, known, rest)
-        if self.root is _NO_VALUE:
+        if self.root is NO_VALUE:
             raise _NotPlain  # no document: libyaml says what it is
         # Every value but the root is an entry of one container.
         if 1 + sum(map(len, map(_CONTAINER, entries.values()))) > MAX_VALUES:
@@ -390,7 +178,7 @@ class _Reader:
         entries = self.entries
         blocks = self.blocks
         col, depth, container, lines = self.col, self.depth, self.container, self.lines
-        if self.root is _NO_VALUE:
+        if self.root is NO_VALUE:
             if at:
                 raise _NotPlain  # the document starts indented
             self.root_line = number
@@ -471,8 +259,8 @@ class _Reader:
         elif not key:
             raise _NotPlain  # a value where a key is due
         self.col, self.depth, self.container, self.lines = col, depth, container, lines
-        k = self.keys.get(key, _NO_VALUE)
-        if k is _NO_VALUE:
+        k = self.keys.get(key, NO_VALUE)
+        if k is NO_VALUE:
             k = self.key(key)
         if new_head:
             # (the line at a mapping's key column; at a list's '-' that starts an item: not in
@@ -500,12 +288,7 @@ class _Reader:
 
 
 
-# The characters no plain scalar starts with: YAML's indicators (and a space); a '-' does
-# when a character of the scalar follows it.
-_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
-_NOT_PLAIN_START = _INDICATORS - {"-"}
 _PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./~+$(<=;\\^")
-_NO_VALUE = object()
 # _Reader.line's answer: the innermost mapping's key column, the mapping, its lines, its depth,
 # and its list's column, the list and its lines (see _Reader.read)
 _State = tuple[int, Any, Any, int, int, Any, Any]

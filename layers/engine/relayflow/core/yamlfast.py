@@ -127,7 +127,10 @@ class TreeLines:
 
 def load(text: str) -> tuple[Any, TreeLines] | None:
     """The data and lines of a plain document; None when it needs :func:`yamlpos.load`."""
-    quick = yamlblock.load(text)
+    # (imported here: yamlblock builds on this module's resolution and TreeLines)
+    from .yamlblock import load as load_block
+
+    quick = load_block(text)
     return quick if quick is not None else load_with_libyaml(text)
 
 
@@ -266,8 +269,3 @@ def _read(loader: Any) -> tuple[Any, TreeLines]:
 
 
 _NO_KEY = object()
-
-# Imported last: yamlblock builds on this module's resolution and TreeLines. Imported with this
-# module, not at the first load, so that a process pays for it when it imports the loader rather
-# than inside its first load (it compiles there when no bytecode is cached).
-from . import yamlblock  # noqa: E402

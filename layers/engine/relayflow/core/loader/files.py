@@ -4,7 +4,11 @@ from __future__ import annotations
 import gc
 import os
 
-from .. import yamlfast, yamlpos
+from .. import (
+    yamlblock,  # noqa: F401 - imported with the loader, not inside its first load (see yamlfast.load)
+    yamlfast,
+    yamlpos,
+)
 from ..errors import Problem, ValidationError
 from ..spec import (
     WorkflowSpec,
