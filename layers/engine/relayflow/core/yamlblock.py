@@ -287,7 +287,6 @@ class _Reader(ScalarReader):
         return self.col, self.container, self.lines, self.depth, -1, None, None
 
 
-
 _PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./~+$(<=;\\^")
 # _Reader.line's answer: the innermost mapping's key column, the mapping, its lines, its depth,
 # and its list's column, the list and its lines (see _Reader.read)

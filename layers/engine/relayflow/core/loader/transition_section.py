@@ -103,7 +103,7 @@ def transitions(b: Builder, t: dict[str, Any], path: Path, task: str | None) -> 
                 do, commands = targets(b, entry["do"], epath + ("do",), task, f"{field}.do") \
                     if "do" in entry else ((), frozenset())
                 out.append(new_transition(origin=field, line=yamlpos.line_of(b.lines, epath),
-                                      when=when, publish=publish, do=do, commands=commands))
+                                          when=when, publish=publish, do=do, commands=commands))
             check_failed_and_timed_out(b, raw, path + ("next",), task)
     return tuple(out)
 
@@ -133,7 +133,7 @@ def conditional_legacy(b: Builder, raw: list[Any], path: Path, task: str | None,
         if isinstance(entry, str):
             do, commands = targets(b, entry, epath, task, field)
             out.append(new_transition(origin=field, line=yamlpos.line_of(b.lines, epath), outcomes=outcomes,
-                                  do=do, commands=commands))
+                                      do=do, commands=commands))
             continue
         if not isinstance(entry, dict):
             b.err(epath, task, field, "must be a task name or {when, do}")
@@ -153,7 +153,7 @@ def conditional_legacy(b: Builder, raw: list[Any], path: Path, task: str | None,
             continue
         do, commands = targets(b, raw_do, epath + ("do",), task, f"{field}.do")
         out.append(new_transition(origin=field, line=yamlpos.line_of(b.lines, epath), outcomes=outcomes,
-                              when=when, do=do, commands=commands))
+                                  when=when, do=do, commands=commands))
     return out
 
 
@@ -189,4 +189,4 @@ def decision(b: Builder, raw: Any, path: Path, task: str | None) -> Transition:
     if sum(branch.default for branch in branches) > 1:
         b.err(path, task, "decision", "only one branch may be the default")
     return new_transition(origin="decision", line=yamlpos.line_of(b.lines, path),
-                      outcomes=frozenset({SUCCEEDED}), decision=tuple(branches))
+                          outcomes=frozenset({SUCCEEDED}), decision=tuple(branches))
