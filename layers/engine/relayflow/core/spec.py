@@ -35,8 +35,8 @@ COMMANDS = (NOOP, FAIL)
 
 
 # The per-task records are slotted: a frozen dataclass sets each field through object.__setattr__,
-# which on a slot costs half what it costs in an instance dict, and a 10,000-task workflow builds
-# tens of thousands of them when it loads.
+# which on a slot costs half what it costs in an instance dict, and the loader builds the task and
+# transition records through quick_constructor (below), whose twin class needs the same slots.
 @dataclass(frozen=True, slots=True)
 class InputParam:
     name: str
@@ -179,4 +179,3 @@ def quick_constructor(cls: type[_R]) -> type[_R]:
 # What the loader builds its records with (one per task, one per transition).
 new_task_spec = quick_constructor(TaskSpec)
 new_transition = quick_constructor(Transition)
-

@@ -103,10 +103,7 @@ class TreeLines:
     def lines_in(self, container: Any) -> Any:
         """The lines (counted from 0) of ``container``'s entries, by index for a list and by key
         for a mapping, when it is one of this document's own containers (not a copy); else None."""
-        held = self.entries.get(id(container))
-        if held is None or held[0] is not container:
-            return None
-        lines = held[1]
+        lines = self._own_lines(container)
         if type(lines) is int:  # one line for all its entries: their table, made when asked
             return [lines] * len(container) if type(container) is list else dict.fromkeys(container, lines)
         return lines
@@ -114,15 +111,24 @@ class TreeLines:
     def entry_line(self, container: Any, key: Any) -> int | None:
         """The line of ``container[key]`` when ``container`` is one of this document's own
         containers (not a copy): a lookup, where ``line_of`` walks the path from the root."""
-        held = self.entries.get(id(container))
-        if held is None or held[0] is not container:
+        lines = self._own_lines(container)
+        if lines is None:
             return None
-        lines = held[1]
         try:
-            line: int = lines[key] if type(lines) is not int else (container[key], lines)[1]
+            if type(lines) is int:  # one line for all: the entry only has to exist
+                container[key]
+                line: int = lines
+            else:
+                line = lines[key]
         except (KeyError, IndexError, TypeError):
             return None
         return line + 1
+
+    def _own_lines(self, container: Any) -> Any:
+        """What the reading kept of ``container``'s lines (a table, or one line for all), when it is
+        one of this document's own containers; else None."""
+        held = self.entries.get(id(container))
+        return held[1] if held is not None and held[0] is container else None
 
 
 def load(text: str) -> tuple[Any, TreeLines] | None:
